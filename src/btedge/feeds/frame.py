@@ -1,0 +1,128 @@
+"""A pandas DataFrame feed that extracts its columns to numpy once.
+
+``bt.feeds.PandasData`` reads every field of every bar with ``DataFrame.iloc``, which dominates
+load time on large intraday files. ``FrameData`` keeps PandasData's column-mapping params, pulls
+the columns into float arrays in ``start()`` and, when preloading with no filters, copies them
+into the line buffers in one step.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import backtrader as bt
+
+_EPOCH_ORDINAL = 719163.0  # datetime(1970, 1, 1).toordinal(): backtrader's day numbers
+_NS_PER_DAY = 86_400_000_000_000
+_ZERO_FILLED = ("volume", "openinterest")
+_CLOSE_FILLED = ("open", "high", "low")
+
+
+def index_to_num(index: pd.DatetimeIndex) -> np.ndarray:
+    """Timestamps to backtrader's float day numbers (UTC for tz-aware input), vectorised."""
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    ns = index.as_unit("ns").asi8
+    days, rem = np.divmod(ns, _NS_PER_DAY)
+    return days.astype(float) + _EPOCH_ORDINAL + rem / _NS_PER_DAY
+
+
+class FrameData(bt.feed.DataBase):
+    """
+    Feed from a DataFrame indexed by timestamp (or with a datetime column).
+
+    Params (as ``bt.feeds.PandasData``): for each of ``open``, ``high``, ``low``, ``close``,
+    ``volume``, ``openinterest`` and ``datetime``: ``None`` = absent, ``-1`` = find the column by
+    name (case-insensitive), a string = that column, an int = that column position.
+    ``datetime=None`` means the index. Missing volume and open interest read as 0; a missing
+    open, high or low is filled from ``close``; any other missing line reads NaN. Tz-aware
+    timestamps are converted to UTC. Subclasses add lines the PandasData way::
+
+        class SignalData(FrameData):
+            lines = ('signal',)
+            params = (('signal', -1),)
+    """
+
+    params = (
+        ("datetime", None),
+        ("open", -1),
+        ("high", -1),
+        ("low", -1),
+        ("close", -1),
+        ("volume", -1),
+        ("openinterest", -1),
+    )
+
+    def _fields(self) -> list[str]:
+        return [name for name in self.lines.getlinealiases() if name != "datetime"]
+
+    def _column(self, df: pd.DataFrame, field: str) -> np.ndarray | None:
+        spec = getattr(self.p, field, -1)
+        if spec is None:
+            return None
+        if isinstance(spec, int) and spec >= 0:
+            return df.iloc[:, spec].to_numpy(dtype=float)
+        name = field if spec == -1 else spec
+        lower = {str(c).lower(): c for c in df.columns}
+        col = lower.get(str(name).lower())
+        if col is None:
+            if spec == -1:
+                return None
+            raise ValueError(f"FrameData: column {name!r} not found; columns are {list(df.columns)}")
+        return df[col].to_numpy(dtype=float)
+
+    def _timestamps(self, df: pd.DataFrame) -> pd.DatetimeIndex:
+        spec = self.p.datetime
+        if spec is None:
+            idx = df.index
+        else:
+            col = df.columns[spec] if isinstance(spec, int) and spec >= 0 else spec
+            idx = df[col]
+        idx = pd.DatetimeIndex(idx)
+        return idx
+
+    def start(self) -> None:
+        super().start()
+        df = self.p.dataname
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"FrameData needs a pandas DataFrame, got {type(df).__name__}")
+        self._dt = index_to_num(self._timestamps(df))
+        close = self._column(df, "close")
+        if close is None:
+            raise ValueError(f"FrameData: no close column; columns are {list(df.columns)}")
+        self._cols = []
+        for field in self._fields():
+            values = self._column(df, field)
+            if values is None:
+                fill = 0.0 if field in _ZERO_FILLED else np.nan
+                values = close if field in _CLOSE_FILLED else np.full(len(df), fill)
+            self._cols.append(values)
+        self._lines = [getattr(self.lines, f) for f in self._fields()]
+        self._i = 0
+
+    def _load(self) -> bool:
+        i = self._i
+        if i >= len(self._dt):
+            return False
+        self.lines.datetime[0] = self._dt[i]
+        for line, col in zip(self._lines, self._cols):
+            line[0] = col[i]
+        self._i = i + 1
+        return True
+
+    def _bulk_ok(self) -> bool:
+        return not (self._filters or self._ffilters or self._tzinput or self._barstack or self._barstash)
+
+    def preload(self) -> None:
+        if not self._bulk_ok():
+            return super().preload()
+        keep = (self._dt >= self.fromdate) & (self._dt <= self.todate)
+        n = int(keep.sum())
+        arrays = [self._dt[keep]] + [c[keep] for c in self._cols]
+        for line, values in zip([self.lines.datetime, *self._lines], arrays):
+            line.array.extend(values.tolist())
+            line.idx += n
+            line.lencount += n
+        self._i = len(self._dt)
+        self._last()
+        self.home()

@@ -1,0 +1,1 @@
+"""btedge.models."""

@@ -1,0 +1,175 @@
+"""Shared risk, sizing and order handling for single-instrument strategies."""
+from __future__ import annotations
+
+import logging
+import math
+
+import backtrader as bt
+
+log = logging.getLogger(__name__)
+
+LONG, FLAT, SHORT = 1, 0, -1
+_DIRECTIONS = {"long": (FLAT, LONG), "short": (SHORT, FLAT), "both": (SHORT, LONG)}
+_SIZINGS = ("fraction", "atr")
+
+
+class BaseStrategy(bt.Strategy):
+    """
+    Base of btedge's single-instrument strategies: a subclass says *where it wants to be*
+    (``target()`` returns +1 long, 0 flat, -1 short) and this class turns changes of that
+    target into orders, with stop-loss / take-profit brackets and position sizing.
+
+    Signals must use only ``[0]`` and past values. Market orders fill at the next bar's open,
+    so a signal computed on bar t trades on bar t+1 in backtests, and on the next bar live.
+    The same class runs unchanged against ``btedge.live.IBBroker``: it uses only ``buy``,
+    ``sell``, ``buy_bracket``, ``sell_bracket``, ``close`` and ``cancel``.
+
+    Params:
+      - ``direction`` (default: ``'long'``): ``'long'``, ``'short'`` or ``'both'``
+      - ``stop_loss`` (default: ``0.0``): stop distance as a fraction of the signal close;
+        0 disables the stop leg
+      - ``take_profit`` (default: ``0.0``): take-profit distance as a fraction; 0 disables it
+      - ``sizing`` (default: ``'fraction'``): ``'fraction'`` of portfolio value per position,
+        or ``'atr'``: risk ``risk`` of the value on a move of ``atr_mult`` ATRs (capped by
+        ``fraction``)
+      - ``fraction`` (default: ``0.95``): share of portfolio value put in one position
+      - ``risk`` (default: ``0.01``): share of value risked per trade with ``sizing='atr'``
+      - ``atr_period`` (default: ``14``), ``atr_mult`` (default: ``2.0``): ATR for sizing
+      - ``integer`` (default: ``True``): round sizes down to whole units (stocks, futures);
+        set False for crypto and FX
+      - ``verbose`` (default: ``False``): log every order at INFO instead of DEBUG
+
+    Hooks for subclasses:
+      - ``target() -> int``: the wanted side this bar (required)
+      - ``entry_allowed(side) -> bool``: a gate on new entries only (confidence, anomaly);
+        exits are never gated
+    """
+
+    params = (
+        ("direction", "long"),
+        ("stop_loss", 0.0),
+        ("take_profit", 0.0),
+        ("sizing", "fraction"),
+        ("fraction", 0.95),
+        ("risk", 0.01),
+        ("atr_period", 14),
+        ("atr_mult", 2.0),
+        ("integer", True),
+        ("verbose", False),
+    )
+
+    def __init__(self) -> None:
+        self._validate_risk_params()
+        self._pending: list[bt.Order] = []  # entry / exit orders not yet done
+        self._bracket_legs: list[bt.Order] = []  # live stop / take-profit children
+        self.atr = bt.ind.ATR(self.data, period=self.p.atr_period, plot=False) if self.p.sizing == "atr" else None
+
+    def _validate_risk_params(self) -> None:
+        p = self.p
+        if p.direction not in _DIRECTIONS:
+            raise ValueError(f"direction must be one of {sorted(_DIRECTIONS)}, got {p.direction!r}")
+        if p.sizing not in _SIZINGS:
+            raise ValueError(f"sizing must be one of {_SIZINGS}, got {p.sizing!r}")
+        for name in ("stop_loss", "take_profit"):
+            if not 0.0 <= getattr(p, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(p, name)!r}")
+        if not 0.0 < p.fraction <= 1.0:
+            raise ValueError(f"fraction must be in (0, 1], got {p.fraction!r}")
+        if not 0.0 < p.risk < 1.0:
+            raise ValueError(f"risk must be in (0, 1), got {p.risk!r}")
+
+    # -- hooks ---------------------------------------------------------------------------
+    def target(self) -> int:
+        """Wanted side for this bar: +1, 0 or -1. Subclasses must override."""
+        raise NotImplementedError
+
+    def entry_allowed(self, side: int) -> bool:
+        """Gate on new entries (not on exits). Override for confidence / anomaly filters."""
+        return True
+
+    # -- engine callbacks ------------------------------------------------------------------
+    def next(self) -> None:
+        if self._pending:
+            return  # one decision at a time: wait until the last order is done
+        want = self._clamp(self.target())
+        have = self._side()
+        if want == have:
+            return
+        if have != FLAT:
+            self._exit()
+        if want != FLAT and self.entry_allowed(want):
+            self._enter(want)
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in (order.Submitted, order.Accepted):
+            return
+        level = logging.INFO if self.p.verbose else logging.DEBUG
+        log.log(
+            level,
+            "%s %s %s size=%.6g price=%s status=%s",
+            self._now(), self.data._name or "data0",
+            "BUY" if order.isbuy() else "SELL", order.executed.size or order.created.size,
+            f"{order.executed.price:.6g}" if order.executed.price else "-",
+            order.getstatusname(),
+        )
+        if order in self._pending:
+            self._pending.remove(order)
+        if order in self._bracket_legs and not order.alive():
+            self._bracket_legs.remove(order)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _now(self) -> str:
+        return self.data.datetime.datetime(0).isoformat(sep=" ")
+
+    def _side(self) -> int:
+        size = self.getposition(self.data).size
+        return LONG if size > 0 else SHORT if size < 0 else FLAT
+
+    def _clamp(self, side: int) -> int:
+        lo, hi = _DIRECTIONS[self.p.direction]
+        return max(lo, min(hi, int(side)))
+
+    def _exit(self) -> None:
+        for leg in self._bracket_legs:
+            self.cancel(leg)
+        self._bracket_legs = []
+        order = self.close()
+        if order is not None:
+            self._pending.append(order)
+
+    def position_size(self, side: int) -> float:
+        """Units to trade for a new position, from the sizing params."""
+        price = self.data.close[0]
+        value = self.broker.getvalue()
+        if not price > 0.0 or not value > 0.0:
+            return 0.0
+        size = self.p.fraction * value / price
+        if self.atr is not None:
+            atr = self.atr[0]
+            if atr > 0.0 and math.isfinite(atr):
+                size = min(size, self.p.risk * value / (self.p.atr_mult * atr))
+        return math.floor(size) if self.p.integer else size
+
+    def _enter(self, side: int) -> None:
+        size = self.position_size(side)
+        if size <= 0:
+            return
+        price = self.data.close[0]
+        sl, tp = self.p.stop_loss, self.p.take_profit
+        if not sl and not tp:
+            order = self.buy(size=size) if side == LONG else self.sell(size=size)
+            self._pending.append(order)
+            return
+        stop = price * (1.0 - sl * side) if sl else None
+        limit = price * (1.0 + tp * side) if tp else None
+        bracket = self.buy_bracket if side == LONG else self.sell_bracket
+        main, *legs = bracket(
+            size=size,
+            exectype=bt.Order.Market,
+            stopprice=stop,
+            stopexec=bt.Order.Stop if sl else None,
+            limitprice=limit,
+            limitexec=bt.Order.Limit if tp else None,
+        )
+        self._pending.append(main)
+        self._bracket_legs = [leg for leg in legs if leg is not None]

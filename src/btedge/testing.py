@@ -1,0 +1,133 @@
+"""Checks every btedge indicator passes, usable on your own indicators too.
+
+- :func:`indicator_lines` runs an indicator inside cerebro in one engine mode and records each of
+  its lines at every bar, from inside the strategy (so it works with ``exactbars`` too).
+- :func:`assert_modes_agree`: ``runonce``, ``next``, streaming (no preload, as live) and
+  ``exactbars`` give the same lines.
+- :func:`assert_no_lookahead`: the truncation test. Output up to bar t is the same whether bars
+  after t are absent or altered.
+
+``make`` is a callable that receives the strategy and returns the indicator, e.g.
+``lambda s: LaguerreFilter(s.data, gamma=0.5)``; ``frames`` is one OHLCV DataFrame or a list
+of them (one feed each) indexed by timestamp.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+MakeIndicator = Callable[[bt.Strategy], bt.Indicator]
+
+#: Engine modes compared by :func:`assert_modes_agree`.
+MODES: dict[str, dict] = {
+    "runonce": dict(runonce=True, preload=True),
+    "next": dict(runonce=False, preload=True),
+    "stream": dict(runonce=False, preload=False),  # what a live feed forces
+    "exactbars": dict(runonce=False, preload=False, exactbars=1),
+}
+
+
+def _as_list(frames: pd.DataFrame | Sequence[pd.DataFrame]) -> list[pd.DataFrame]:
+    return [frames] if isinstance(frames, pd.DataFrame) else list(frames)
+
+
+def _feed(df: pd.DataFrame) -> bt.feeds.DataBase:
+    from btedge.feeds import FrameData
+
+    return FrameData(dataname=df)
+
+
+class _Recorder(bt.Strategy):
+    params = (("make", None),)
+
+    def __init__(self) -> None:
+        self.ind = self.p.make(self)
+        self.rows: list[tuple[float, ...]] = []
+
+    def _record(self) -> None:
+        self.rows.append(tuple(float(line[0]) for line in self.ind.lines))
+
+    prenext = nextstart = next = _record
+
+
+def indicator_lines(
+    frames: pd.DataFrame | Sequence[pd.DataFrame], make: MakeIndicator, mode: str = "runonce"
+) -> dict[str, np.ndarray]:
+    """Run ``make`` over ``frames`` in one engine ``mode``; return {line name: values}."""
+    cerebro = bt.Cerebro(stdstats=False, **MODES[mode])
+    for df in _as_list(frames):
+        cerebro.adddata(_feed(df))
+    cerebro.addstrategy(_Recorder, make=make)
+    strat = cerebro.run()[0]
+    names = strat.ind.lines.getlinealiases()
+    values = np.array(strat.rows, dtype=float).reshape(len(strat.rows), len(names))
+    return {name: values[:, i] for i, name in enumerate(names)}
+
+
+def _assert_close(a: np.ndarray, b: np.ndarray, atol: float, what: str) -> None:
+    if a.shape != b.shape:
+        raise AssertionError(f"{what}: {a.shape[0]} bars vs {b.shape[0]} bars")
+    same = np.isclose(a, b, atol=atol, rtol=0.0, equal_nan=True)
+    if not same.all():
+        i = int(np.argmin(same))
+        raise AssertionError(f"{what}: first difference at bar {i}: {a[i]!r} vs {b[i]!r}")
+
+
+def assert_modes_agree(
+    frames: pd.DataFrame | Sequence[pd.DataFrame],
+    make: MakeIndicator,
+    modes: Iterable[str] = tuple(MODES),
+    atol: float = 1e-9,
+) -> dict[str, np.ndarray]:
+    """Every mode gives the same lines as ``runonce``; returns the runonce lines."""
+    modes = list(modes)
+    ref = indicator_lines(frames, make, modes[0])
+    for mode in modes[1:]:
+        got = indicator_lines(frames, make, mode)
+        for name, values in ref.items():
+            _assert_close(got[name], values, atol, f"line {name!r}, {mode} vs {modes[0]}")
+    return ref
+
+
+def alter_after(df: pd.DataFrame, cut: int, factor: float = 1.5, seed: int = 0) -> pd.DataFrame:
+    """A copy whose rows from ``cut`` on are scaled and shuffled (still valid OHLCV)."""
+    out = df.copy()
+    rng = np.random.default_rng(seed)
+    tail = out.iloc[cut:]
+    scale = factor * (1.0 + 0.05 * rng.standard_normal(len(tail)))
+    scale = np.clip(scale, 0.1, None)
+    for col in ("open", "high", "low", "close"):
+        if col in out.columns:
+            out.iloc[cut:, out.columns.get_loc(col)] = tail[col].to_numpy()[::-1] * scale
+    if {"high", "low", "open", "close"} <= set(out.columns):
+        body = out.iloc[cut:][["open", "close"]]
+        out.iloc[cut:, out.columns.get_loc("high")] = np.maximum(out.iloc[cut:]["high"], body.max(axis=1))
+        out.iloc[cut:, out.columns.get_loc("low")] = np.minimum(out.iloc[cut:]["low"], body.min(axis=1))
+    if "volume" in out.columns:
+        out.iloc[cut:, out.columns.get_loc("volume")] = tail["volume"].to_numpy()[::-1]
+    return out
+
+
+def assert_no_lookahead(
+    frames: pd.DataFrame | Sequence[pd.DataFrame],
+    make: MakeIndicator,
+    cuts: Sequence[int] | None = None,
+    mode: str = "runonce",
+    atol: float = 1e-9,
+) -> None:
+    """Truncation test: lines up to each cut are unchanged when later bars are removed or altered."""
+    frames = _as_list(frames)
+    n = min(len(df) for df in frames)
+    cuts = list(cuts) if cuts is not None else sorted({n // 4, n // 2, (3 * n) // 4, n - 1})
+    full = indicator_lines(frames, make, mode)
+    for cut in cuts:
+        if not 0 < cut < n:
+            raise ValueError(f"cut {cut} outside (0, {n})")
+        short = indicator_lines([df.iloc[:cut] for df in frames], make, mode)
+        altered = indicator_lines([alter_after(df, cut) for df in frames], make, mode)
+        for name, values in full.items():
+            _assert_close(short[name], values[:cut], atol, f"line {name!r} truncated at {cut}")
+            _assert_close(altered[name][:cut], values[:cut], atol, f"line {name!r} altered after {cut}")
