@@ -1,0 +1,140 @@
+"""One backtest, programmatically: the code path behind ``run_backtest.py``, sweeps and reports.
+
+``run_backtest(StrategyClass, [("BTC", df)], params, BacktestConfig(...))`` builds cerebro with
+:class:`btedge.feeds.FrameData` feeds (timeframe inferred from the timestamps), percentage
+commission and slippage, the :class:`~btedge.analyzers.Performance` and
+:class:`~btedge.analyzers.TradeStats` analyzers, and runs buy-and-hold of the first data through
+the same engine, costs and analyzers as the benchmark.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from btedge.feeds import FrameData
+from btedge.strategies.base import LONG, BaseStrategy
+
+log = logging.getLogger(__name__)
+
+Frames = Sequence[tuple[str, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Run-level settings (strategy settings are the strategy's own params).
+
+    Args:
+        cash: starting cash.
+        commission: fraction of traded value paid per side (0.0005 = 5 bps).
+        slippage: fraction by which fills are moved against the trade, opens included.
+        runonce / preload: backtrader engine modes (results must not depend on them).
+        periods_per_year: bars per year for annualising; ``None`` infers it from the data.
+        benchmark: also run buy-and-hold of the first data with the same costs.
+    """
+
+    cash: float = 100_000.0
+    commission: float = 0.0005
+    slippage: float = 0.0001
+    runonce: bool = True
+    preload: bool = True
+    periods_per_year: float | None = None
+    benchmark: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.cash > 0:
+            raise ValueError(f"cash must be positive, got {self.cash!r}")
+        for name in ("commission", "slippage"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 0.1:
+                raise ValueError(f"{name} is a fraction in [0, 0.1), got {value!r} (5 bps = 0.0005)")
+
+
+@dataclass
+class BacktestResult:
+    """What one run produced; ``metrics`` and ``trades`` exclude the return series."""
+
+    strategy: bt.Strategy
+    metrics: dict[str, Any]
+    trades: dict[str, Any]
+    returns: pd.Series
+    benchmark_metrics: dict[str, Any] = field(default_factory=dict)
+    benchmark_returns: pd.Series | None = None
+
+
+class BuyAndHold(BaseStrategy):
+    """Buy the first data on the first bar and hold it: the benchmark of every report."""
+
+    def target(self) -> int:
+        return LONG
+
+
+def infer_timeframe(index: pd.DatetimeIndex) -> tuple[int, int]:
+    """(backtrader timeframe, compression) from the median bar spacing."""
+    if len(index) < 2:
+        return bt.TimeFrame.Days, 1
+    step = float(np.median(np.diff(index.as_unit("ns").asi8))) / 1e9
+    if step < 60:
+        return bt.TimeFrame.Seconds, max(1, round(step))
+    if step < 86400:
+        return bt.TimeFrame.Minutes, max(1, round(step / 60))
+    if step < 5 * 86400:
+        return bt.TimeFrame.Days, 1
+    if step < 25 * 86400:
+        return bt.TimeFrame.Weeks, 1
+    return bt.TimeFrame.Months, 1
+
+
+def make_feed(name: str, df: pd.DataFrame) -> FrameData:
+    """A FrameData feed named ``name`` with its timeframe and compression inferred."""
+    timeframe, compression = infer_timeframe(df.index)
+    return FrameData(dataname=df, name=name, timeframe=timeframe, compression=compression)
+
+
+def build_cerebro(
+    strategy: type[bt.Strategy], frames: Frames, params: dict[str, Any], config: BacktestConfig
+) -> bt.Cerebro:
+    """Cerebro with feeds, broker costs, the strategy and btedge's analyzers."""
+    from btedge.analyzers import Performance, TradeStats
+
+    if not frames:
+        raise ValueError("no data: give at least one (name, DataFrame)")
+    cerebro = bt.Cerebro(stdstats=False, runonce=config.runonce, preload=config.preload)
+    for name, df in frames:
+        cerebro.adddata(make_feed(name, df))
+    cerebro.broker.setcash(config.cash)
+    cerebro.broker.setcommission(commission=config.commission)
+    if config.slippage:
+        cerebro.broker.set_slippage_perc(config.slippage, slip_open=True, slip_limit=True, slip_match=True)
+    cerebro.addstrategy(strategy, **params)
+    cerebro.addanalyzer(Performance, _name="performance", periods_per_year=config.periods_per_year)
+    cerebro.addanalyzer(TradeStats, _name="tradestats")
+    return cerebro
+
+
+def _split(analysis: dict[str, Any]) -> tuple[dict[str, Any], pd.Series]:
+    metrics = {k: v for k, v in analysis.items() if k != "returns"}
+    return metrics, analysis["returns"]
+
+
+def run_backtest(
+    strategy: type[bt.Strategy],
+    frames: Frames,
+    params: dict[str, Any] | None = None,
+    config: BacktestConfig | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` over ``frames`` and return its metrics beside buy-and-hold."""
+    config = config or BacktestConfig()
+    strat = build_cerebro(strategy, frames, params or {}, config).run()[0]
+    metrics, returns = _split(dict(strat.analyzers.performance.get_analysis()))
+    result = BacktestResult(strat, metrics, dict(strat.analyzers.tradestats.get_analysis()), returns)
+    if config.benchmark:
+        bench = build_cerebro(BuyAndHold, frames[:1], {"integer": False}, config).run()[0]
+        result.benchmark_metrics, result.benchmark_returns = _split(
+            dict(bench.analyzers.performance.get_analysis())
+        )
+    return result
