@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from btedge.feeds import FrameData
-from btedge.strategies.base import LONG, BaseStrategy
+from btedge.strategies.benchmark import BuyAndHold
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,6 @@ class BacktestResult:
     returns: pd.Series
     benchmark_metrics: dict[str, Any] = field(default_factory=dict)
     benchmark_returns: pd.Series | None = None
-
-
-class BuyAndHold(BaseStrategy):
-    """Buy the first data on the first bar and hold it: the benchmark of every report."""
-
-    def target(self) -> int:
-        return LONG
 
 
 def infer_timeframe(index: pd.DatetimeIndex) -> tuple[int, int]:

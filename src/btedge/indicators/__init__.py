@@ -1,1 +1,14 @@
-"""btedge.indicators."""
+"""btedge indicators: drop-in backtrader Indicators."""
+from btedge.indicators.anomaly import LorentzianDistance, LorentzianScore
+from btedge.indicators.laguerre import AdaptiveLaguerreFilter, LaguerreChannel, LaguerreFilter, LaguerreRSI
+from btedge.indicators.levels import SupportResistance
+
+__all__ = [
+    "AdaptiveLaguerreFilter",
+    "LaguerreChannel",
+    "LaguerreFilter",
+    "LaguerreRSI",
+    "LorentzianDistance",
+    "LorentzianScore",
+    "SupportResistance",
+]

@@ -6,11 +6,14 @@ import math
 
 import backtrader as bt
 
+from btedge.indicators.anomaly import LorentzianDistance
+
 log = logging.getLogger(__name__)
 
 LONG, FLAT, SHORT = 1, 0, -1
 _DIRECTIONS = {"long": (FLAT, LONG), "short": (SHORT, FLAT), "both": (SHORT, LONG)}
 _SIZINGS = ("fraction", "atr")
+_ANOMALY_GATES = ("off", "skip", "only")
 
 
 class BaseStrategy(bt.Strategy):
@@ -35,6 +38,9 @@ class BaseStrategy(bt.Strategy):
       - ``fraction`` (default: ``0.95``): share of portfolio value put in one position
       - ``risk`` (default: ``0.01``): share of value risked per trade with ``sizing='atr'``
       - ``atr_period`` (default: ``14``), ``atr_mult`` (default: ``2.0``): ATR for sizing
+      - ``anomaly`` (default: ``'off'``): entry gate on the Lorentzian anomaly flag:
+        ``'skip'`` enters only on normal bars, ``'only'`` only on anomalous ones
+      - ``anomaly_period`` (default: ``100``), ``anomaly_k`` (default: ``3.0``): its threshold
       - ``integer`` (default: ``True``): round sizes down to whole units (stocks, futures);
         set False for crypto and FX
       - ``verbose`` (default: ``False``): log every order at INFO instead of DEBUG
@@ -54,6 +60,9 @@ class BaseStrategy(bt.Strategy):
         ("risk", 0.01),
         ("atr_period", 14),
         ("atr_mult", 2.0),
+        ("anomaly", "off"),
+        ("anomaly_period", 100),
+        ("anomaly_k", 3.0),
         ("integer", True),
         ("verbose", False),
     )
@@ -63,6 +72,9 @@ class BaseStrategy(bt.Strategy):
         self._pending: list[bt.Order] = []  # entry / exit orders not yet done
         self._bracket_legs: list[bt.Order] = []  # live stop / take-profit children
         self.atr = bt.ind.ATR(self.data, period=self.p.atr_period, plot=False) if self.p.sizing == "atr" else None
+        self.anomaly = None
+        if self.p.anomaly != "off":
+            self.anomaly = LorentzianDistance(self.data, period=self.p.anomaly_period, k=self.p.anomaly_k)
 
     def _validate_risk_params(self) -> None:
         p = self.p
@@ -75,6 +87,8 @@ class BaseStrategy(bt.Strategy):
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(p, name)!r}")
         if not 0.0 < p.fraction <= 1.0:
             raise ValueError(f"fraction must be in (0, 1], got {p.fraction!r}")
+        if p.anomaly not in _ANOMALY_GATES:
+            raise ValueError(f"anomaly must be one of {_ANOMALY_GATES}, got {p.anomaly!r}")
         if not 0.0 < p.risk < 1.0:
             raise ValueError(f"risk must be in (0, 1), got {p.risk!r}")
 
@@ -84,8 +98,11 @@ class BaseStrategy(bt.Strategy):
         raise NotImplementedError
 
     def entry_allowed(self, side: int) -> bool:
-        """Gate on new entries (not on exits). Override for confidence / anomaly filters."""
-        return True
+        """Gate on new entries (not on exits): the anomaly gate; extend for confidence filters."""
+        if self.anomaly is None:
+            return True
+        anomalous = self.anomaly.flag[0] > 0.0
+        return anomalous if self.p.anomaly == "only" else not anomalous
 
     # -- engine callbacks ------------------------------------------------------------------
     def next(self) -> None:

@@ -18,6 +18,7 @@ _REGISTRY: dict[str, type[bt.Strategy]] = {}
 #: Modules imported on first lookup so their ``@register`` decorators run. Modules whose optional
 #: dependencies are missing (torch, xgboost, ...) are skipped and their strategies are absent.
 STRATEGY_MODULES = (
+    "btedge.strategies.benchmark",
     "btedge.strategies.laguerre",
     "btedge.strategies.ml",
     "btedge.strategies.pairs",
@@ -70,7 +71,7 @@ def get_strategy(name: str) -> type[bt.Strategy]:
 
 def param_defaults(cls: type[bt.Strategy]) -> dict[str, Any]:
     """The strategy's params and defaults, in declaration order."""
-    return {name: cls.params._getdefault(name) for name in cls.params._getkeys()}
+    return dict(cls.params._getitems())
 
 
 def _coerce(key: str, text: str, default: Any) -> Any:

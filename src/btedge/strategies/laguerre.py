@@ -1,0 +1,96 @@
+"""Laguerre strategies: filter cross, price-vs-filter trend, channel breakout."""
+from __future__ import annotations
+
+from btedge.indicators.laguerre import LaguerreChannel, LaguerreFilter
+from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy
+from btedge.strategies.registry import register
+
+__all__ = ["LaguerreCross", "LaguerreTrend", "LaguerreChannelBreakout"]
+
+
+@register("laguerre_cross")
+class LaguerreCross(BaseStrategy):
+    """
+    Long while a fast Laguerre filter is above a slow one, short (or flat) while below.
+
+    Params (plus :class:`BaseStrategy`'s risk and sizing params):
+      - ``gamma_fast`` (default: ``0.2``), ``gamma_slow`` (default: ``0.8``): filter gammas;
+        fast must be lower than slow
+      - ``seed`` (default: ``True``): seeded filters (no start-up transient)
+    """
+
+    params = (("gamma_fast", 0.2), ("gamma_slow", 0.8), ("seed", True))
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.p.gamma_fast < self.p.gamma_slow:
+            raise ValueError(
+                f"gamma_fast ({self.p.gamma_fast}) must be below gamma_slow ({self.p.gamma_slow})"
+            )
+        self.fast = LaguerreFilter(self.data, gamma=self.p.gamma_fast, seed=self.p.seed)
+        self.slow = LaguerreFilter(self.data, gamma=self.p.gamma_slow, seed=self.p.seed)
+
+    def target(self) -> int:
+        diff = self.fast[0] - self.slow[0]
+        return LONG if diff > 0 else SHORT if diff < 0 else self._side()
+
+
+@register("laguerre_trend")
+class LaguerreTrend(BaseStrategy):
+    """
+    Long while the close is above the Laguerre filter, short (or flat) while below.
+
+    Params (plus :class:`BaseStrategy`'s):
+      - ``gamma`` (default: ``0.8``): filter gamma
+      - ``band`` (default: ``0.0``): hysteresis as a fraction of the filter; inside the band
+        the current side is kept
+      - ``seed`` (default: ``True``)
+    """
+
+    params = (("gamma", 0.8), ("band", 0.0), ("seed", True))
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not 0.0 <= self.p.band < 0.5:
+            raise ValueError(f"band must be in [0, 0.5), got {self.p.band!r}")
+        self.filter = LaguerreFilter(self.data, gamma=self.p.gamma, seed=self.p.seed)
+
+    def target(self) -> int:
+        close, level = self.data.close[0], self.filter[0]
+        if close > level * (1.0 + self.p.band):
+            return LONG
+        if close < level * (1.0 - self.p.band):
+            return SHORT
+        return self._side()
+
+
+@register("laguerre_channel")
+class LaguerreChannelBreakout(BaseStrategy):
+    """
+    Enter on a close outside the Laguerre channel, exit when the close crosses back over the
+    middle line.
+
+    Params (plus :class:`BaseStrategy`'s):
+      - ``gamma`` (default: ``0.5``), ``period`` (default: ``20``), ``devfactor`` (default:
+        ``2.0``), ``seed`` (default: ``True``): as :class:`~btedge.indicators.LaguerreChannel`
+    """
+
+    params = (("gamma", 0.5), ("period", 20), ("devfactor", 2.0), ("seed", True))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channel = LaguerreChannel(
+            self.data, gamma=self.p.gamma, period=self.p.period, devfactor=self.p.devfactor, seed=self.p.seed
+        )
+
+    def target(self) -> int:
+        close, side = self.data.close[0], self._side()
+        if close > self.channel.top[0]:
+            return LONG
+        if close < self.channel.bot[0]:
+            return SHORT
+        if side == LONG and close < self.channel.mid[0]:
+            return FLAT
+        if side == SHORT and close > self.channel.mid[0]:
+            return FLAT
+        return side
