@@ -1,0 +1,197 @@
+"""Small torch direction classifiers: 1-D CNN, LSTM, TCN, CNN-LSTM (no backtrader import).
+
+Input ``(batch, seq_len, features)``, output logits over (short, neutral, long). Training is
+deterministic on CPU: seeded init and batch order, ``torch.use_deterministic_algorithms`` and one
+thread while fitting. Inference runs a float64 copy of the net, so a batch of windows and the
+same windows one at a time agree to ~1e-15.
+
+TCN follows Bai, Kolter & Koltun (2018, arXiv:1803.01271) and ``locuslab/TCN``: causal dilated
+convolutions (dilation 2^i) with right-padding removed (``Chomp1d``, guarded for padding 0),
+``parametrizations.weight_norm`` (the deprecated ``nn.utils.weight_norm`` is not used and no
+ineffective ``normal_`` init is written), residual 1x1 convs, classification from the last step.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from btedge.models.persist import load_state_dict, save_state_dict
+from btedge.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+N_CLASSES = 3
+
+
+@contextlib.contextmanager
+def deterministic_torch(seed: int, threads: int = 1) -> Iterator[None]:
+    """Seed torch, force deterministic kernels and ``threads`` threads; restore afterwards."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det)
+
+
+class Chomp1d(nn.Module):
+    """Drop the last ``pad`` steps (the right padding) so a padded conv is causal."""
+
+    def __init__(self, pad: int) -> None:
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, : -self.pad] if self.pad else x  # x[..., :-0] would be empty
+
+
+class TemporalBlock(nn.Module):
+    def __init__(self, n_in: int, n_out: int, kernel: int, dilation: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        pad = (kernel - 1) * dilation
+        wn = nn.utils.parametrizations.weight_norm
+        self.net = nn.Sequential(
+            wn(nn.Conv1d(n_in, n_out, kernel, padding=pad, dilation=dilation)), Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
+            wn(nn.Conv1d(n_out, n_out, kernel, padding=pad, dilation=dilation)), Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
+        )
+        self.res = nn.Conv1d(n_in, n_out, 1) if n_in != n_out else nn.Identity()
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.net(x) + self.res(x))
+
+
+class TCN(nn.Module):
+    """Levels with dilation 1, 2, 4, ...; receptive field 1 + 2 (k - 1)(2^L - 1)."""
+
+    def __init__(self, n_features: int, hidden: int, levels: int, kernel: int = 3) -> None:
+        super().__init__()
+        chans = [n_features] + [hidden] * levels
+        self.blocks = nn.Sequential(*[TemporalBlock(chans[i], chans[i + 1], kernel, 2**i) for i in range(levels)])
+        self.head = nn.Linear(hidden, N_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(x.transpose(1, 2))[:, :, -1])
+
+
+class CNN1D(nn.Module):
+    def __init__(self, n_features: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        for i in range(layers):
+            mods += [nn.Conv1d(n_features if i == 0 else hidden, hidden, 3, padding=1), nn.ReLU()]
+        self.conv = nn.Sequential(*mods)
+        self.head = nn.Linear(hidden, N_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(x.transpose(1, 2)).mean(dim=2))  # window ends at t: pooling is causal
+
+
+class LSTMNet(nn.Module):
+    def __init__(self, n_features: int, hidden: int, n_out: int = N_CLASSES) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+class CNNLSTM(nn.Module):
+    def __init__(self, n_features: int, hidden: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(n_features, hidden, 3, padding=2), Chomp1d(2), nn.ReLU())
+        self.lstm = LSTMNet(hidden, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lstm(self.conv(x.transpose(1, 2)).transpose(1, 2))
+
+
+def make_net(spec: ModelSpec, n_features: int) -> nn.Module:
+    if spec.kind == "cnn":
+        return CNN1D(n_features, spec.hidden, spec.layers)
+    if spec.kind == "lstm":
+        return LSTMNet(n_features, spec.hidden)
+    if spec.kind == "tcn":
+        return TCN(n_features, spec.hidden, spec.layers)
+    if spec.kind == "cnn_lstm":
+        return CNNLSTM(n_features, spec.hidden)
+    raise ValueError(f"no torch classifier for kind {spec.kind!r}")
+
+
+def class_weights(y: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Inverse-frequency weights (absent classes get 0), normalised to mean 1 over present ones."""
+    counts = np.bincount(y.astype(int), minlength=n_classes).astype(float)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1.0), 0.0)
+    return w / w[counts > 0].mean()
+
+
+def fit_net(net: nn.Module, X: np.ndarray, target: np.ndarray, loss_fn: nn.Module, spec: ModelSpec, desc: str) -> float:
+    """Mini-batch Adam over ``spec.epochs``; returns the last epoch's mean loss."""
+    xt = torch.as_tensor(X, dtype=torch.float32)
+    yt = torch.as_tensor(target)
+    opt = torch.optim.Adam(net.parameters(), lr=spec.lr)
+    gen = torch.Generator().manual_seed(spec.seed)
+    net.train()
+    mean_loss = float("nan")
+    for _ in tqdm(range(spec.epochs), desc=desc, leave=False, disable=None):
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(xt), spec.batch_size):
+            idx = perm[i : i + spec.batch_size]
+            opt.zero_grad()
+            loss = loss_fn(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        mean_loss = total / max(len(xt), 1)
+    net.eval()
+    return mean_loss
+
+
+class TorchClassifier:
+    """A torch net of ``spec.kind`` behind the fold-model contract."""
+
+    def __init__(self, spec: ModelSpec, n_features: int) -> None:
+        self.spec = spec
+        with deterministic_torch(spec.seed):
+            self.net = make_net(spec, n_features)
+        self._infer: nn.Module | None = None
+
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
+        with deterministic_torch(self.spec.seed):
+            self.net = make_net(self.spec, X.shape[2])
+            weights = torch.as_tensor(class_weights(y), dtype=torch.float32)
+            loss = fit_net(self.net, X, y.astype(np.int64), nn.CrossEntropyLoss(weight=weights), self.spec, self.spec.kind)
+        self._infer = None
+        return {"train_loss": loss}
+
+    def _inference_net(self) -> nn.Module:
+        if self._infer is None:
+            self._infer = copy.deepcopy(self.net).double().eval()
+        return self._infer
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            logits = self._inference_net()(torch.as_tensor(X, dtype=torch.float64))
+            return torch.softmax(logits, dim=1).numpy()
+
+    def save(self, folder: Path) -> None:
+        save_state_dict(self.net, Path(folder) / "model.pt")
+
+    def load(self, folder: Path) -> None:
+        self.net.load_state_dict(load_state_dict(Path(folder) / "model.pt"))
+        self.net.eval()
+        self._infer = None
