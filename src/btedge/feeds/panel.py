@@ -1,0 +1,250 @@
+"""Wide close-only panels: one date column and one close column per symbol.
+
+Research data sets often come as a single wide table of closes (index constituents, ETF
+universes, Bloomberg exports with ``EWA US Equity`` style headers). :func:`load_panel` turns such a
+file into one OHLCV frame per symbol for :class:`btedge.feeds.FrameData`.
+
+The frames are **close-only**: ``open == high == low == close`` and ``volume == 0``. A market
+order placed on bar t fills at the "open" of bar t+1, which here is that bar's close, so fills
+are at the next close (plus the broker's slippage). Indicators that need a real range (ATR,
+stochastics) or volume are meaningless on these frames.
+
+Missing values: leading and trailing NaNs of a column are dropped (the symbol starts listing
+later or stops earlier). A NaN *inside* a column's history is an error naming the column and the
+date, unless ``ffill=True`` carries the last close forward.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from btedge.feeds.errors import DataValidationError
+
+log = logging.getLogger(__name__)
+
+Frames = list[tuple[str, pd.DataFrame]]
+
+_OHLC_NAMES = {"open", "high", "low", "close", "adj close", "adj_close", "volume"}
+_DATE_NAMES = ("date", "dates", "datetime", "time", "timestamp")
+#: Bloomberg yellow keys: ``EWA US Equity`` -> ``EWA``.
+_BLOOMBERG = re.compile(r"^\s*(\S+)(\s+[A-Z]{2})?\s+(Equity|Index|Curncy|Comdty|Govt|Corp)\s*$")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S")
+
+
+def clean_symbol(name: str) -> str:
+    """``'EWA US Equity'`` -> ``'EWA'``; other names are only stripped (and lose a BOM)."""
+    text = str(name).replace("\ufeff", "").strip()
+    match = _BLOOMBERG.match(text)
+    return match.group(1) if match else text
+
+
+def _read_header(path: Path) -> list[str]:
+    with _open_text(path) as fh:
+        return next(csv.reader(fh), [])
+
+
+def _open_text(path: Path):  # type: ignore[no-untyped-def]
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def is_panel(path: str | Path) -> bool:
+    """True if ``path`` looks like a wide close-only file: a date column, no OHLC columns,
+    and at least two other columns."""
+    header = [h.replace("\ufeff", "").strip().lower() for h in _read_header(Path(path))]
+    return len(header) >= 3 and not (_OHLC_NAMES & set(header)) and "pair" not in header and "symbol" not in header
+
+
+def parse_dates(values: pd.Series, source: str) -> pd.DatetimeIndex:
+    """Dates from text in one consistent format.
+
+    Tries ISO and common formats; for ``a/b/YYYY`` both month-first and day-first are tried
+    and the one that parses every row into increasing dates wins (``02/01/1990`` followed by
+    ``03/01/1990`` is day-first). Raises naming the first row that no format reads.
+    """
+    text = values.astype(str).str.strip()
+    candidates = []
+    for fmt in _DATE_FORMATS:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if parsed.notna().all():
+            candidates.append(pd.DatetimeIndex(parsed))
+    if not candidates:
+        parsed = pd.to_datetime(text, format="mixed", errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        if len(bad):
+            raise DataValidationError(
+                f"{source}: date {text.iloc[bad[0]]!r} on data row {bad[0] + 1} is not a date in any "
+                f"known format ({', '.join(_DATE_FORMATS)}). Fix: write dates as YYYY-MM-DD"
+            )
+        candidates.append(pd.DatetimeIndex(parsed))
+    increasing = [c for c in candidates if c.is_monotonic_increasing]
+    return (increasing or candidates)[0]
+
+
+def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
+    """The wide table with a DatetimeIndex and symbol-cleaned float columns (NaNs kept)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"panel file {path} not found")
+    raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
+    date_name = _date_column(raw, date_col, path)
+    index = parse_dates(raw[date_name], str(path))
+    wide = raw.drop(columns=[date_name])
+    wide.index = index
+    wide.index.name = "datetime"
+    wide.columns = _unique_symbols(wide.columns, path)
+    wide = _to_float(wide, path)
+    if not wide.index.is_monotonic_increasing:
+        log.info("%s: rows are not in date order; sorting them", path)
+        wide = wide.sort_index(kind="stable")
+    dup = wide.index.duplicated()
+    if dup.any():
+        raise DataValidationError(
+            f"{path}: date {wide.index[dup][0].date()} appears more than once. Fix: keep one row per date"
+        )
+    return wide
+
+
+def _date_column(raw: pd.DataFrame, date_col: str | None, path: Path) -> str:
+    if date_col is not None:
+        if date_col not in raw.columns:
+            raise DataValidationError(f"{path}: no date column {date_col!r}; columns are {list(raw.columns)[:10]}...")
+        return date_col
+    for col in raw.columns:
+        if col.lower() in _DATE_NAMES:
+            return col
+    return raw.columns[0]
+
+
+def _unique_symbols(columns: Iterable[str], path: Path) -> list[str]:
+    names = [clean_symbol(c) for c in columns]
+    seen: set[str] = set()
+    for raw_name, name in zip(columns, names):
+        if name in seen:
+            raise DataValidationError(
+                f"{path}: two columns are named {name!r} (one is {raw_name!r}). Fix: rename one of them"
+            )
+        seen.add(name)
+    return names
+
+
+def _to_float(wide: pd.DataFrame, path: Path) -> pd.DataFrame:
+    out = {}
+    for col in wide.columns:
+        text = wide[col]
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna() & text.notna() & (text.str.strip() != "")
+        if bad.any():
+            at = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataValidationError(
+                f"{path}: column {col!r} has the non-numeric value {text.iloc[at]!r} on "
+                f"{wide.index[at].date()} (data row {at + 1}). Fix: clean the file or drop the column"
+            )
+        out[col] = values.astype(float)
+    return pd.DataFrame(out, index=wide.index)
+
+
+def close_only_frame(close: pd.Series) -> pd.DataFrame:
+    """An OHLCV frame with ``open = high = low = close`` and ``volume = 0``."""
+    values = close.to_numpy(dtype=float)
+    return pd.DataFrame(
+        {"open": values, "high": values, "low": values, "close": values, "volume": np.zeros(len(values))},
+        index=close.index,
+    )
+
+
+def _column_frame(wide: pd.DataFrame, col: str, ffill: bool, path: Path) -> pd.DataFrame | None:
+    series = wide[col]
+    first, last = series.first_valid_index(), series.last_valid_index()
+    if first is None:
+        log.warning("%s: column %r has no values; skipped", path, col)
+        return None
+    series = series.loc[first:last]
+    gaps = series.isna()
+    if gaps.any():
+        if not ffill:
+            at = series.index[gaps.to_numpy()][0]
+            raise DataValidationError(
+                f"{path}: column {col!r} has {int(gaps.sum())} missing value(s) inside its history, "
+                f"first on {at.date()}. Fix: pass ffill=True to carry the last close forward "
+                f"(CLI: --ffill), or leave the column out"
+            )
+        log.info("%s: column %r: %d missing closes forward-filled", path, col, int(gaps.sum()))
+        series = series.ffill()
+    bad = series <= 0
+    if bad.any():
+        raise DataValidationError(
+            f"{path}: column {col!r} has a non-positive close {series[bad].iloc[0]!r} on "
+            f"{series.index[bad.to_numpy()][0].date()}. Fix: closes must be prices > 0"
+        )
+    return close_only_frame(series)
+
+
+def select_columns(wide: pd.DataFrame, columns: Sequence[str] | None, path: Path) -> list[str]:
+    """The requested symbols (raw or cleaned names), in the order given; all when ``None``."""
+    if columns is None:
+        return list(wide.columns)
+    names = [clean_symbol(c) for c in columns]
+    missing = [n for n in names if n not in wide.columns]
+    if missing:
+        raise DataValidationError(
+            f"{path}: no column(s) {missing}; available: {', '.join(wide.columns)}"
+        )
+    return names
+
+
+def load_panel(
+    path: str | Path,
+    *,
+    columns: Sequence[str] | None = None,
+    date_col: str | None = None,
+    ffill: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """Load a wide close-only file as ``{symbol: close-only OHLCV frame}``.
+
+    Args:
+        path: CSV (optionally ``.gz``) with a date column and one close column per symbol.
+        columns: symbols to keep (``'EWA'`` or ``'EWA US Equity'``); all when ``None``.
+        date_col: the date column; default the first column named like a date, else the first.
+        ffill: forward-fill NaNs inside a column's history instead of raising.
+
+    Returns:
+        Frames indexed by date with ``open = high = low = close`` and ``volume = 0``,
+        each trimmed of its own leading and trailing NaNs.
+    """
+    path = Path(path)
+    wide = read_wide(path, date_col=date_col)
+    frames: dict[str, pd.DataFrame] = {}
+    for col in select_columns(wide, columns, path):
+        frame = _column_frame(wide, col, ffill, path)
+        if frame is not None:
+            frames[col] = frame
+    if not frames:
+        raise DataValidationError(f"{path}: no usable price columns")
+    return frames
+
+
+def align_frames(frames: Sequence[tuple[str, pd.DataFrame]]) -> Frames:
+    """The frames restricted to the timestamps they all share (pairs indicators need this)."""
+    if not frames:
+        return []
+    common = frames[0][1].index
+    for _, df in frames[1:]:
+        common = common.intersection(df.index)
+    if len(common) == 0:
+        names = ", ".join(name for name, _ in frames)
+        raise DataValidationError(f"{names}: no timestamp is common to all of them. Fix: use overlapping data")
+    dropped = max(len(df) for _, df in frames) - len(common)
+    if dropped:
+        log.info("aligning %d feeds on %d common timestamps (%d dropped)", len(frames), len(common), dropped)
+    return [(name, df.loc[common]) for name, df in frames]
