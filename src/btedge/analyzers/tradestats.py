@@ -1,0 +1,119 @@
+"""Closed-trade statistics, commissions included."""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import backtrader as bt
+
+log = logging.getLogger(__name__)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _longest_streak(outcomes: list[int], wanted: int) -> int:
+    longest = current = 0
+    for outcome in outcomes:
+        current = current + 1 if outcome == wanted else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _profit_factor(gross_profit: float, gross_loss: float) -> float | None:
+    """Gross profit over gross loss; ``inf`` with profits and no losses, ``None`` with neither."""
+    if gross_loss < 0.0:
+        return gross_profit / -gross_loss
+    return math.inf if gross_profit > 0.0 else None
+
+
+def trade_stats(pnl_net: list[float], pnl_gross: list[float], bars_held: list[int]) -> dict[str, Any]:
+    """
+    Statistics of closed trades from their net PnL (after commission), gross PnL and bars held,
+    in closing order. Keys as in :class:`TradeStats`.
+    """
+    wins = [p for p in pnl_net if p > 0.0]
+    losses = [p for p in pnl_net if p < 0.0]
+    outcomes = [(p > 0.0) - (p < 0.0) for p in pnl_net]  # +1 win, -1 loss, 0 breakeven
+    total = len(pnl_net)
+    net, gross = sum(pnl_net), sum(pnl_gross)
+    return {
+        "trades": total,
+        "won": len(wins),
+        "lost": len(losses),
+        "even": total - len(wins) - len(losses),
+        "win_rate": len(wins) / total if total else None,
+        "avg_win": _mean(wins),
+        "avg_loss": _mean(losses),
+        "largest_win": max(wins, default=None),
+        "largest_loss": min(losses, default=None),
+        "profit_factor": _profit_factor(sum(wins), sum(losses)),
+        "expectancy": _mean(pnl_net),
+        "longest_win_streak": _longest_streak(outcomes, 1),
+        "longest_loss_streak": _longest_streak(outcomes, -1),
+        "pnl_net": net,
+        "pnl_gross": gross,
+        "commission": gross - net,
+        "avg_bars": _mean([float(b) for b in bars_held]),
+    }
+
+
+class TradeStats(bt.Analyzer):
+    """
+    Statistics of the closed trades of a run, on PnL after commission (``trade.pnlcomm``).
+
+    A trade is a win when its net PnL is > 0, a loss when < 0 and breakeven when exactly 0.
+    (``bt.analyzers.TradeAnalyzer`` counts breakeven trades as wins; its ``won.total`` equals
+    ``won + even`` here, and streaks agree when there is no breakeven trade: a breakeven trade
+    ends both streaks here.)
+
+    Params:
+      - ``data`` (default: ``None``): count only the trades of this data; ``None`` = all datas
+
+    Methods:
+      - ``get_analysis`` returns a dict with keys:
+        - ``trades``: closed trades; ``open``: trades still open at the end
+        - ``won``, ``lost``, ``even``: closed trades with net PnL > 0, < 0, == 0
+        - ``win_rate``: won / trades (``None`` with no trades)
+        - ``avg_win``: mean net PnL of the wins (``None`` with no wins)
+        - ``avg_loss``: mean net PnL of the losses, negative (``None`` with no losses)
+        - ``largest_win``, ``largest_loss``: best and worst trade net PnL (``None`` if none)
+        - ``profit_factor``: sum of wins / -sum of losses; ``math.inf`` with wins and no
+          losses; ``None`` with neither
+        - ``expectancy``: mean net PnL per trade (``None`` with no trades)
+        - ``longest_win_streak``, ``longest_loss_streak``: most wins / losses in a row
+        - ``pnl_net``: total net PnL; ``pnl_gross``: total before commission;
+          ``commission``: their difference (commission paid on closed trades)
+        - ``avg_bars``: mean bars a closed trade was held (``trade.barlen``; ``None`` if none)
+    """
+
+    params = (("data", None),)
+
+    def __init__(self) -> None:
+        if self.p.data is not None and not any(d is self.p.data for d in self.strategy.datas):
+            raise ValueError("data must be None or one of the strategy's datas")
+
+    def start(self) -> None:
+        self._net: list[float] = []
+        self._gross: list[float] = []
+        self._bars: list[int] = []
+        self._open: set[int] = set()
+
+    def notify_trade(self, trade: bt.Trade) -> None:
+        if self.p.data is not None and trade.data is not self.p.data:
+            return
+        key = trade.ref
+        if trade.isclosed:
+            self._open.discard(key)
+            self._net.append(float(trade.pnlcomm))
+            self._gross.append(float(trade.pnl))
+            self._bars.append(int(trade.barlen))
+        elif trade.isopen:
+            self._open.add(key)
+
+    def stop(self) -> None:
+        self.rets.update(trade_stats(self._net, self._gross, self._bars))
+        self.rets["open"] = len(self._open)
+        log.debug("TradeStats: %d closed trades, %d open", len(self._net), len(self._open))
