@@ -1,0 +1,371 @@
+"""IBBroker: backtrader orders through one IBStore, with risk gates in front of every order.
+
+Fills come from ``execDetails`` keyed by ``execId`` and are applied once their commission report
+is in, whichever of the two arrives first (a fill whose commission never comes is applied with
+zero commission after ``commission_wait`` seconds). Completion is decided from the executed
+size, not from ``orderStatus``, which IB does not guarantee. Every order carries
+``orderRef = '<order_ref>:<bt ref>:<run id>'`` so a restarted process recognises its own orders,
+and order ids come from :meth:`IBStore.next_order_id`, which never reuses one.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+import uuid
+from typing import Any
+
+import backtrader as bt
+
+from btedge.live import parsing
+from btedge.live.risk import RiskGate, check_accounts, mask_account
+from btedge.live.store import IBStore
+
+log = logging.getLogger(__name__)
+
+_CANCELLED = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
+_EPS = 1e-9
+
+
+class IBBroker(bt.broker.BrokerBase):
+    """
+    Broker for Interactive Brokers: market, limit, stop, stop-limit and bracket orders.
+
+    IB status -> backtrader: PendingSubmit/PreSubmitted -> Submitted, Submitted -> Accepted,
+    executions -> Partial / Completed, Cancelled (error 202) -> Canceled (Expired when the
+    order had a ``valid`` and was not cancelled by us), Inactive / errors 201, 103, ... ->
+    Rejected (and a risk cooldown). Orders the risk gate refuses are Rejected without being sent.
+
+    Params:
+      - ``store`` (required): the shared :class:`~btedge.live.store.IBStore`
+      - ``risk`` (default: ``None``): a :class:`~btedge.live.risk.RiskGate`; None: no limits
+      - ``order_ref`` (default: ``'btedge'``): prefix of every ``orderRef``
+      - ``live`` / ``confirmed`` (default: ``False``): both needed to trade a non-paper account
+      - ``commission_wait`` (default: ``5.0``): seconds a fill waits for its commission report
+      - ``cancel_orphans`` (default: ``False``): cancel open orders of an earlier run (same
+        ``order_ref`` prefix) at start; otherwise they are only logged
+    """
+
+    params = (
+        ("store", None),
+        ("risk", None),
+        ("order_ref", "btedge"),
+        ("live", False),
+        ("confirmed", False),
+        ("commission_wait", 5.0),
+        ("cancel_orphans", False),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not isinstance(self.p.store, IBStore):
+            raise ValueError(f"IBBroker needs store=IBStore(...), got {type(self.p.store).__name__}")
+        if ":" in self.p.order_ref or not self.p.order_ref:
+            raise ValueError(f"order_ref must be a non-empty string without ':', got {self.p.order_ref!r}")
+        self.store: IBStore = self.p.store
+        self.risk: RiskGate = self.p.risk or RiskGate()
+        self.run_id = uuid.uuid4().hex[:8]
+        self.notifs: collections.deque[bt.Order] = collections.deque()
+        self.positions: dict[Any, bt.Position] = {}
+        self.orders: dict[int, bt.Order] = {}  # IB orderId -> bt order
+        self._ib_orders: dict[int, Any] = {}  # bt ref -> IB Order
+        self._executed: set[str] = set()
+        self._awaiting: dict[str, tuple[Any, float]] = {}
+        self._cancel_requested: set[int] = set()
+        self.store.broker = self
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        super().start()
+        self.store.connect()
+        check_accounts(self.store.accounts(), live=self.p.live, confirmed=self.p.confirmed)
+        self._handle_orphans()
+        ib = self.store.ib
+        ib.orderStatusEvent += self._on_status
+        ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
+
+    def stop(self) -> None:
+        ib = self.store.ib
+        ib.orderStatusEvent -= self._on_status
+        ib.execDetailsEvent -= self._on_exec
+        ib.commissionReportEvent -= self._on_commission
+
+    def next(self) -> None:
+        self.store.pump(0.0)
+        self._flush_stale_fills()
+        if self.risk.update_value(self.getvalue()):
+            self.flatten()
+
+    def get_notification(self) -> bt.Order | None:
+        return self.notifs.popleft() if self.notifs else None
+
+    def notify(self, order: bt.Order) -> None:
+        self.notifs.append(order.clone())
+
+    # -- account ---------------------------------------------------------------------------
+    def _account_value(self, tag: str) -> float:
+        values = [v for v in self.store.ib.accountValues() if v.tag == tag]
+        values.sort(key=lambda v: v.currency != "BASE")
+        for value in values:
+            try:
+                return float(value.value)
+            except ValueError:
+                continue
+        return math.nan
+
+    def getcash(self) -> float:
+        cash = self._account_value("TotalCashValue")
+        return cash if math.isfinite(cash) else self._account_value("TotalCashBalance")
+
+    def getvalue(self, datas: list | None = None) -> float:
+        if datas:
+            return sum(self.getposition(d).size * d.close[0] * self._multiplier(d) for d in datas)
+        return self._account_value("NetLiquidation")
+
+    def getposition(self, data: Any) -> bt.Position:
+        position = self.positions.get(data)
+        if position is None:
+            position = self.positions[data] = bt.Position()
+            self._seed_position(data, position)
+        return position
+
+    def _seed_position(self, data: Any, position: bt.Position) -> None:
+        contract = getattr(data, "contract", None)
+        if contract is None:
+            return
+        for held in self.store.ib.positions():
+            if held.contract.conId == contract.conId and held.position:
+                position.set(held.position, held.avgCost / self._multiplier(data))
+                log.info("%s: position %+g from the account", data._name or contract.symbol, held.position)
+
+    @staticmethod
+    def _multiplier(data: Any) -> float:
+        contract = getattr(data, "contract", None)
+        return float(getattr(contract, "multiplier", "") or 1.0)
+
+    # -- orders in ---------------------------------------------------------------------------
+    def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0,
+            oco=None, trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs):
+        return self._submit(bt.BuyOrder, owner, data, size, price, plimit, exectype, valid, tradeid,
+                            oco, trailamount, trailpercent, parent, transmit, kwargs)
+
+    def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0,
+             oco=None, trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs):
+        return self._submit(bt.SellOrder, owner, data, size, price, plimit, exectype, valid, tradeid,
+                            oco, trailamount, trailpercent, parent, transmit, kwargs)
+
+    def _submit(self, cls, owner, data, size, price, plimit, exectype, valid, tradeid, oco,
+                trailamount, trailpercent, parent, transmit, kwargs) -> bt.Order:
+        if oco is not None or trailamount or trailpercent:
+            raise ValueError("IBBroker does not support oco or trailing orders; use buy_bracket / sell_bracket")
+        order = cls(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
+                    valid=valid, tradeid=tradeid, parent=parent, transmit=transmit)
+        order.addinfo(**kwargs)
+        order.addcomminfo(self.getcommissioninfo(data))
+        if not self._allowed(order):
+            order.reject(self)
+            self.notify(order)
+            return order
+        self._place(order)
+        return order
+
+    def _allowed(self, order: bt.Order) -> bool:
+        parent = order.parent
+        if parent is not None and not parent.alive() and parent.status != bt.Order.Completed:
+            log.warning("order %d: parent %d is %s; child not sent", order.ref, parent.ref, parent.getstatusname())
+            return False
+        position = self.getposition(order.data).size
+        if parent is not None:
+            position += parent.executed.remsize
+        name = order.data._name or str(getattr(order.data.contract, "symbol", "data"))
+        return bool(self.risk.check(name, order.size, position))
+
+    def _place(self, order: bt.Order) -> None:
+        data = order.data
+        contract = getattr(data, "contract", None)
+        if contract is None:
+            raise ValueError(f"{data._name or 'data'}: IBBroker needs an IBData feed (no qualified contract)")
+        ib_order = parsing.make_order(self.store.lib, action="BUY" if order.isbuy() else "SELL",
+                                      size=order.size, exectype=order.exectype, price=order.price,
+                                      plimit=order.pricelimit, valid=order.valid)
+        ib_order.orderId = self.store.next_order_id()
+        ib_order.orderRef = f"{self.p.order_ref}:{order.ref}:{self.run_id}"
+        ib_order.transmit = bool(order.transmit)
+        if order.parent is not None:
+            ib_order.parentId = self._ib_orders[order.parent.ref].orderId
+        self.orders[ib_order.orderId] = order
+        self._ib_orders[order.ref] = ib_order
+        order.submit(self)
+        self.notify(order)
+        log.info("place %s %s %g %s id=%d ref=%s%s", ib_order.action, contract.symbol, ib_order.totalQuantity,
+                 ib_order.orderType, ib_order.orderId, ib_order.orderRef,
+                 f" parent={ib_order.parentId}" if order.parent is not None else "")
+        self.store.ib.placeOrder(contract, ib_order)
+
+    def cancel(self, order: bt.Order) -> None:
+        ib_order = self._ib_orders.get(order.ref)
+        if ib_order is None or not order.alive():
+            return
+        self._cancel_requested.add(ib_order.orderId)
+        log.info("cancel id=%d ref=%s", ib_order.orderId, ib_order.orderRef)
+        self.store.ib.cancelOrder(ib_order)
+
+    def flatten(self) -> None:
+        """Cancel every live order and close every position with a market order."""
+        for order in list(self.orders.values()):
+            if order.alive():
+                self.cancel(order)
+        for data, position in self.positions.items():
+            if position.size:
+                log.warning("flatten %s: %+g", data._name or "data", position.size)
+                (self.sell if position.size > 0 else self.buy)(None, data, abs(position.size))
+
+    def open_orders(self) -> list[bt.Order]:
+        """bt orders still alive at IB."""
+        return [o for o in self.orders.values() if o.alive()]
+
+    # -- IB events ---------------------------------------------------------------------------
+    def _on_status(self, trade: Any) -> None:
+        order = self.orders.get(trade.order.orderId)
+        if order is None or not order.alive():
+            return
+        status = trade.orderStatus.status
+        if status in _CANCELLED:
+            code = trade.log[-1].errorCode if trade.log else 0
+            self._end(order, trade.order.orderId, code, status)
+        elif parsing.order_status(status) == bt.Order.Accepted and order.status == bt.Order.Submitted:
+            order.accept(self)
+            self.notify(order)
+
+    def _end(self, order: bt.Order, order_id: int, code: int, why: str) -> None:
+        if code in parsing.REJECT_CODES or why == "Inactive":
+            log.warning("order %d rejected (%s %s)", order_id, why, code or "")
+            order.reject(self)
+            self.risk.record_reject()
+        elif order.valid and order_id not in self._cancel_requested:
+            log.info("order %d expired (%s)", order_id, why)
+            order.expire()
+        else:
+            log.info("order %d cancelled (%s)", order_id, why)
+            order.cancel()
+        self.notify(order)
+
+    def on_error(self, req_id: int, code: int, message: str) -> bool:
+        order = self.orders.get(req_id)
+        if order is None:
+            return False
+        log.warning("order %d: IB error %d: %s", req_id, code, message)
+        if order.alive() and (code in parsing.REJECT_CODES or code in parsing.CANCEL_CODES):
+            self._end(order, req_id, code, f"error {code}")
+        return True
+
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        exec_id = fill.execution.execId
+        if exec_id in self._executed or exec_id in self._awaiting:
+            return
+        if fill.commissionReport.execId == exec_id:
+            self._apply_fill(fill)
+        else:
+            self._awaiting[exec_id] = (fill, time.monotonic())
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        exec_id = fill.execution.execId
+        if exec_id in self._executed:
+            log.debug("commission %.4g for %s after the fill was booked", report.commission, exec_id)
+            return
+        self._awaiting.pop(exec_id, None)
+        self._apply_fill(fill)
+
+    def _flush_stale_fills(self) -> None:
+        now = time.monotonic()
+        for exec_id, (fill, since) in list(self._awaiting.items()):
+            if now - since >= self.p.commission_wait:
+                log.warning("no commission report for %s after %.0f s: booking it with 0 commission",
+                            exec_id, now - since)
+                del self._awaiting[exec_id]
+                self._apply_fill(fill)
+
+    def _order_for(self, execution: Any) -> bt.Order | None:
+        order = self.orders.get(execution.orderId)
+        if order is not None:
+            return order
+        prefix, ref, run = (execution.orderRef.split(":") + ["", "", ""])[:3]
+        if prefix == self.p.order_ref and run == self.run_id:
+            return next((o for o in self.orders.values() if str(o.ref) == ref), None)
+        return None
+
+    def _apply_fill(self, fill: Any) -> None:
+        ex = fill.execution
+        self._executed.add(ex.execId)
+        order = self._order_for(ex)
+        if order is None:
+            log.info("execution %s (order %d, ref %r) is not from this run: ignored", ex.execId, ex.orderId, ex.orderRef)
+            return
+        size = ex.shares if ex.side == "BOT" else -ex.shares
+        commission = fill.commissionReport.commission if fill.commissionReport.execId == ex.execId else 0.0
+        self._execute(order, size, ex.price, commission, bt.date2num(fill.time))
+        log.info("fill %s %+g @ %.6g comm %.4g order=%d %s", ex.execId, size, ex.price, commission,
+                 ex.orderId, order.getstatusname())
+
+    def _execute(self, order: bt.Order, size: float, price: float, commission: float, when: float) -> None:
+        position = self.getposition(order.data)
+        old_price = position.price
+        psize, pprice, opened, closed = position.update(size, price)
+        comminfo = order.comminfo
+        closed_comm = commission * abs(closed) / abs(size) if size else 0.0
+        order.execute(when, size, price,
+                      closed, comminfo.getoperationcost(closed, old_price), closed_comm,
+                      opened, comminfo.getoperationcost(opened, price), commission - closed_comm,
+                      comminfo.getvaluesize(size, price), comminfo.profitandloss(-closed, old_price, price),
+                      psize, pprice)
+        if abs(order.executed.remsize) < _EPS:
+            order.completed()
+        else:
+            order.partial()
+        self.notify(order)
+
+    # -- restart and reconnect -----------------------------------------------------------------
+    def _handle_orphans(self) -> None:
+        for trade in self.store.ib.openTrades():
+            if trade.order.orderRef.split(":")[0] != self.p.order_ref:
+                continue
+            action = "cancelling" if self.p.cancel_orphans else "leaving it alone"
+            log.warning("open order %d (%s) is from an earlier run: %s", trade.order.orderId,
+                        trade.order.orderRef, action)
+            if self.p.cancel_orphans:
+                self.store.ib.cancelOrder(trade.order)
+
+    def on_connection_lost(self) -> None:
+        log.warning("broker: connection lost with %d open order(s); nothing is resent", len(self.open_orders()))
+
+    def on_reconnected(self) -> None:
+        """Reconcile orders, executions and positions with IB before anything new is sent."""
+        ib = self.store.ib
+        trades = {t.order.orderId: t for t in ib.reqOpenOrders() + ib.reqCompletedOrders(apiOnly=True)}
+        trades.update({t.order.orderId: t for t in ib.trades()})
+        refs = {t.order.orderRef: t for t in trades.values() if t.order.orderRef}
+        for fill in sorted(ib.reqExecutions(), key=lambda f: f.time):
+            self._on_exec(None, fill)
+        for order_id, order in list(self.orders.items()):
+            if not order.alive():
+                continue
+            trade = trades.get(order_id) or refs.get(self._ib_orders[order.ref].orderRef)
+            if trade is None:
+                log.error("order %d is unknown to IB after the reconnect: marking it rejected (not resent)", order_id)
+                self._end(order, order_id, 201, "lost")
+            else:
+                self._on_status(trade)
+        self._check_positions(ib.reqPositions())
+        log.info("reconciled: %d open order(s), %d fill(s) known", len(self.open_orders()), len(self._executed))
+
+    def _check_positions(self, held: list[Any]) -> None:
+        by_con = {p.contract.conId: p.position for p in held}
+        for data, position in self.positions.items():
+            contract = getattr(data, "contract", None)
+            ib_size = by_con.get(getattr(contract, "conId", None), 0.0)
+            if abs(ib_size - position.size) > _EPS:
+                log.error("%s: position %+g here but %+g at IB (account %s): taking IB's",
+                          data._name or "data", position.size, ib_size, mask_account(self.store.accounts()[0] if self.store.accounts() else ""))
+                position.set(ib_size, position.price if ib_size else 0.0)

@@ -1,0 +1,264 @@
+"""IBData: historical backfill, then live bars, from one IBStore; only completed bars.
+
+Default source: ``reqHistoricalData(keepUpToDate=True, formatDate=2)`` (UTC epoch dates). IB
+keeps revising the newest bar, so a bar is emitted only once a later bar has started
+(``bars[-2]`` on ``hasNewBar``). With ``rtbar=True`` the feed backfills with plain historical
+bars and then aggregates 5-second real-time bars into the feed's bar size, emitting a bar as soon
+as its last 5-second bar arrives. Bars are keyed by start time: after a reconnect the backfill
+overlaps what was already delivered, and every bar at or before the last delivered one is dropped,
+so the strategy sees no duplicates and no gap.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import backtrader as bt
+
+from btedge.live import parsing
+from btedge.live.store import IBStore
+
+log = logging.getLogger(__name__)
+
+_EPOCH_ORDINAL = 719163.0  # datetime(1970, 1, 1).toordinal(), as btedge.feeds.frame
+_RT_SECONDS = 5
+_SUBSCRIBE, _BACKFILL, _LIVE = range(3)
+Bar = tuple[float, float, float, float, float, float]  # (epoch start, open, high, low, close, volume)
+
+
+def epoch_seconds(when: Any) -> float:
+    """IB bar time (aware or naive-UTC datetime, date, or epoch number) to UTC epoch seconds."""
+    if isinstance(when, dt.datetime):
+        return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+    if isinstance(when, dt.date):
+        return dt.datetime(when.year, when.month, when.day, tzinfo=dt.timezone.utc).timestamp()
+    return float(when)
+
+
+class IBData(bt.feed.DataBase):
+    """
+    Live bars from Interactive Brokers through an :class:`~btedge.live.store.IBStore`.
+
+    ``dataname`` is a contract string (``'SPY'``, ``'ES:FUT:CME:202612'``, ``'EURUSD:CASH'``,
+    ``'BTC:CRYPTO:PAXOS'``, see :func:`btedge.live.parsing.parse_contract`) or an IB Contract.
+    Lines are UTC; set ``tz`` to display in another zone.
+
+    Notifications (``notify_data``): ``CONNECTED`` once subscribed, ``DELAYED`` while
+    backfilling, ``LIVE`` when the backfill is drained, ``CONNBROKEN`` when the connection
+    drops (a reconnect resubscribes and backfills the gap: ``DELAYED`` then ``LIVE`` again),
+    ``NOTSUBSCRIBED`` while a request is paced out, ``DISCONNECTED`` when the store gives up.
+
+    Params:
+      - ``store`` (required): the shared :class:`IBStore`
+      - ``backfill`` (default: ``3600``): seconds of history requested at start and at each
+        resubscription
+      - ``what`` (default: ``None``): IB ``whatToShow``; None picks TRADES, MIDPOINT (FX) or
+        AGGTRADES (crypto)
+      - ``use_rth`` (default: ``False``): regular trading hours only
+      - ``rtbar`` (default: ``False``): build bars from 5-second real-time bars
+      - ``qcheck`` (default: ``0.05``): seconds to pump the IB loop while waiting for a bar
+      - ``pacing_wait`` (default: ``2.0``): first wait (doubling to 60 s) after a pacing error
+
+    See: IB historical bars with keepUpToDate,
+    https://interactivebrokers.github.io/tws-api/historical_bars.html
+    """
+
+    params = (
+        ("store", None),
+        ("backfill", 3600.0),
+        ("what", None),
+        ("use_rth", False),
+        ("rtbar", False),
+        ("qcheck", 0.05),
+        ("pacing_wait", 2.0),
+    )
+
+    def __init__(self) -> None:
+        if not isinstance(self.p.store, IBStore):
+            raise ValueError(f"IBData needs store=IBStore(...), got {type(self.p.store).__name__}")
+        if not self.p.backfill > 0:
+            raise ValueError(f"backfill must be > 0 seconds, got {self.p.backfill!r}")
+        if not self.p.qcheck >= 0:
+            raise ValueError(f"qcheck must be >= 0 seconds, got {self.p.qcheck!r}")
+        self._bar_seconds = parsing.bar_seconds(self.p.timeframe, self.p.compression)
+        self._bar_size = parsing.bar_size(self.p.timeframe, self.p.compression)
+        if self.p.rtbar and self._bar_seconds % _RT_SECONDS:
+            raise ValueError(f"rtbar=True needs a bar size that is a multiple of 5 s, got {self._bar_size}")
+        self.contract: Any = None
+        self.stats = collections.Counter()
+
+    # -- backtrader interface ------------------------------------------------------------
+    def islive(self) -> bool:
+        return True
+
+    def haslivedata(self) -> bool:
+        return bool(self._queue)
+
+    def start(self) -> None:
+        super().start()
+        self._laststatus = self.UNKNOWN
+        self._queue: collections.deque[Bar] = collections.deque()
+        self._state = _SUBSCRIBE
+        self._last_time = float("-inf")
+        self._stream: Any = None
+        self._agg: list[float] | None = None
+        self._req_errors: dict[int, int] = {}
+        self._retry_at = 0.0
+        self._pacing_delay = self.p.pacing_wait
+        self.p.store.feeds.append(self)
+
+    def stop(self) -> None:
+        self._unsubscribe()
+        if self in self.p.store.feeds:
+            self.p.store.feeds.remove(self)
+
+    def _load(self) -> bool | None:
+        store: IBStore = self.p.store
+        if self._state == _SUBSCRIBE and store.connected and time.monotonic() >= self._retry_at:
+            self._subscribe()
+        if not self._queue:
+            idle = not any(feed.haslivedata() for feed in store.feeds if feed is not self)
+            store.pump(self.p.qcheck if idle else 0.0)
+        if not self._queue:
+            if store.closed:
+                self.put_notification(self.DISCONNECTED)
+                return False
+            if self._state == _BACKFILL:
+                self._state = _LIVE
+                self.put_notification(self.LIVE)
+            return None
+        self._fill_lines(self._queue.popleft())
+        return True
+
+    def _fill_lines(self, bar: Bar) -> None:
+        when, o, h, low, c, v = bar
+        self.lines.datetime[0] = _EPOCH_ORDINAL + when / 86_400.0
+        self.lines.open[0], self.lines.high[0], self.lines.low[0] = o, h, low
+        self.lines.close[0], self.lines.volume[0] = c, v
+        self.lines.openinterest[0] = 0.0
+        self.stats["delivered"] += 1
+
+    # -- subscription ----------------------------------------------------------------------
+    def _subscribe(self) -> None:
+        store: IBStore = self.p.store
+        if self.contract is None:
+            self.contract = store.qualify(self.p.dataname)
+        self.put_notification(self.CONNECTED)
+        self.put_notification(self.DELAYED)
+        what = self.p.what or parsing.WHAT_TO_SHOW.get(self.contract.secType, "TRADES")
+        bars = store.ib.reqHistoricalData(
+            self.contract, endDateTime="", durationStr=parsing.duration(self.p.backfill),
+            barSizeSetting=self._bar_size, whatToShow=what, useRTH=self.p.use_rth,
+            formatDate=2, keepUpToDate=not self.p.rtbar)
+        code = self._req_errors.pop(getattr(bars, "reqId", -1), None)
+        if code is not None or not bars:
+            self._paced(code)
+            return
+        self._pacing_delay = self.p.pacing_wait
+        self._backfill(bars)
+        if self.p.rtbar:
+            self._stream = store.ib.reqRealTimeBars(self.contract, _RT_SECONDS, what, self.p.use_rth)
+            self._stream.updateEvent += self._on_rtbar
+        else:
+            self._stream = bars
+            bars.updateEvent += self._on_update
+        self._state = _BACKFILL
+        self.stats["subscriptions"] += 1
+
+    def _backfill(self, bars: Any) -> None:
+        before = self._last_time
+        for bar in bars[:-1]:  # the newest bar may still be forming
+            self._enqueue(self._tuple(bar))
+        first_new = next((epoch_seconds(b.date) for b in bars if epoch_seconds(b.date) > before), None)
+        if before > float("-inf") and first_new is not None and first_new > before + self._bar_seconds:
+            log.warning("%s: backfill starts %.0f s after the last delivered bar: bars missing; raise backfill",
+                        self._name or self.p.dataname, first_new - before - self._bar_seconds)
+
+    def _paced(self, code: int | None) -> None:
+        self.stats["pacing_retries"] += 1
+        log.warning("%s: historical request failed (error %s); retrying in %.0f s",
+                    self._name or self.p.dataname, code, self._pacing_delay)
+        self.put_notification(self.NOTSUBSCRIBED)
+        self._retry_at = time.monotonic() + self._pacing_delay
+        self._pacing_delay = min(self._pacing_delay * 2.0, 60.0)
+
+    def _unsubscribe(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        stream.updateEvent -= self._on_rtbar if self.p.rtbar else self._on_update
+        if self.p.store.connected:
+            cancel = self.p.store.ib.cancelRealTimeBars if self.p.rtbar else self.p.store.ib.cancelHistoricalData
+            cancel(stream)
+
+    # -- stream handlers (run inside the IB loop: queue only) ------------------------------
+    def _on_update(self, bars: Any, has_new_bar: bool) -> None:
+        if has_new_bar and len(bars) >= 2:
+            self._enqueue(self._tuple(bars[-2]))
+            if len(bars) > 64:
+                del bars[:-2]  # keep memory flat over a long session
+
+    def _on_rtbar(self, bars: Any, has_new_bar: bool) -> None:
+        if not bars:
+            return
+        rt = bars[-1]
+        if len(bars) > 64:
+            del bars[:-2]
+        start = epoch_seconds(rt.time)
+        bucket = start - start % self._bar_seconds
+        agg = self._agg
+        if agg is not None and agg[0] != bucket:
+            self._flush_agg()
+            agg = None
+        if agg is None:
+            self._agg = [bucket, rt.open_, rt.high, rt.low, rt.close, rt.volume, start]
+        else:
+            agg[2], agg[3] = max(agg[2], rt.high), min(agg[3], rt.low)
+            agg[4], agg[5] = rt.close, agg[5] + rt.volume
+        if start + _RT_SECONDS >= bucket + self._bar_seconds:
+            self._flush_agg()
+
+    def _flush_agg(self) -> None:
+        agg, self._agg = self._agg, None
+        if agg is not None and agg[6] == agg[0]:  # only buckets seen from their first 5 s bar
+            self._enqueue(tuple(agg[:6]))
+
+    def _enqueue(self, bar: Bar) -> None:
+        if bar[0] <= self._last_time:
+            self.stats["duplicates_dropped"] += 1
+            return
+        self._last_time = bar[0]
+        self._queue.append(bar)
+
+    @staticmethod
+    def _tuple(bar: Any) -> Bar:
+        return (epoch_seconds(bar.date), bar.open, bar.high, bar.low, bar.close, max(bar.volume, 0.0))
+
+    # -- store events ----------------------------------------------------------------------
+    def on_connection_lost(self) -> None:
+        self._stream = None  # dead with the socket
+        self._agg = None
+        self._state = _SUBSCRIBE
+        self.put_notification(self.CONNBROKEN)
+
+    def on_reconnected(self) -> None:
+        """Resubscribe on the next ``_load`` (never block inside the IB loop)."""
+        if self._stream is not None:
+            self._unsubscribe()
+        self._state = _SUBSCRIBE
+
+    def on_error(self, req_id: int, code: int, message: str) -> bool:
+        if code not in parsing.PACING_CODES:
+            return False
+        stream_id = getattr(self._stream, "reqId", None)
+        if stream_id is not None and req_id == stream_id:
+            log.warning("%s: live stream error %d (%s): resubscribing", self._name or self.p.dataname, code, message)
+            self._stream = None
+            self._state = _SUBSCRIBE
+            self._retry_at = time.monotonic() + self._pacing_delay
+            return True
+        self._req_errors[req_id] = code
+        return False
