@@ -9,6 +9,7 @@
 from btedge.feeds.errors import DataValidationError, OfflineDataError
 from btedge.feeds.frame import FrameData, index_to_num
 from btedge.feeds.loader import load_csv
+from btedge.feeds.panel import align_frames, load_panel
 from btedge.feeds.sample import sample_data, sample_path
 from btedge.feeds.validate import GapReport, find_gaps, validate_ohlcv
 from btedge.feeds.yahoo import YahooFeed, yahoo_frame
@@ -19,9 +20,11 @@ __all__ = [
     "GapReport",
     "OfflineDataError",
     "YahooFeed",
+    "align_frames",
     "find_gaps",
     "index_to_num",
     "load_csv",
+    "load_panel",
     "sample_data",
     "sample_path",
     "validate_ohlcv",
