@@ -1,0 +1,183 @@
+"""btedge.report: metrics table, buy-and-hold, quantstats tear sheet (offline) and PNG chart."""
+from __future__ import annotations
+
+import io
+import re
+import socket
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import require_shared
+
+from btedge.analyzers import Performance, TradeStats
+from btedge.feeds import FrameData
+from btedge.report import (
+    METRICS,
+    benchmark_stats,
+    buy_and_hold_returns,
+    format_metrics,
+    metrics_rows,
+    metrics_table,
+    plot_equity_drawdown,
+    to_daily,
+    write_tearsheet,
+)
+
+pytestmark = pytest.mark.shared
+
+
+def five_minute_2006() -> pd.DataFrame:
+    """backtrader's 5-minute index bars, January 2006 (21 days, 102 bars a day)."""
+    df = pd.read_csv(require_shared("repos", "backtrader", "2006-min-005.txt"))
+    index = pd.DatetimeIndex(pd.to_datetime(df.pop("Date") + " " + df.pop("Time")), name="datetime")
+    return df.set_index(index)
+
+
+class SmaCross(bt.Strategy):
+    def __init__(self) -> None:
+        self.cross = bt.ind.CrossOver(bt.ind.SMA(period=12), bt.ind.SMA(period=48))
+
+    def next(self) -> None:
+        if self.cross > 0:
+            self.order_target_percent(target=0.9)
+        elif self.cross < 0:
+            self.order_target_percent(target=0.0)
+
+
+@pytest.fixture(scope="module")
+def run_5min():
+    df = five_minute_2006()
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(FrameData(dataname=df, timeframe=bt.TimeFrame.Minutes, compression=5))
+    cerebro.broker.setcash(1_000_000.0)
+    cerebro.broker.setcommission(commission=0.0002)
+    cerebro.addstrategy(SmaCross)
+    cerebro.addanalyzer(Performance, _name="perf")
+    cerebro.addanalyzer(TradeStats, _name="trades")
+    strat = cerebro.run()[0]
+    perf = strat.analyzers.perf.get_analysis()
+    bench = buy_and_hold_returns(df, index=perf["returns"].index)
+    return df, perf, strat.analyzers.trades.get_analysis(), bench
+
+
+# -- buy and hold ----------------------------------------------------------------------------
+def test_buy_and_hold_returns_compound_to_the_price_ratio(run_5min):
+    df, perf, _, bench = run_5min
+    assert bench.iloc[0] == 0.0
+    assert bench.index.equals(perf["returns"].index)
+    growth = float(np.prod(1.0 + bench.to_numpy()))
+    assert growth == pytest.approx(df["Close"].iloc[-1] / df["Close"].iloc[0], rel=1e-12)
+    assert bench.iloc[5] == pytest.approx(df["Close"].iloc[5] / df["Close"].iloc[4] - 1.0, rel=1e-12)
+
+
+def test_buy_and_hold_accepts_series_and_arrays():
+    index = pd.bdate_range("2021-01-01", periods=3)
+    from_array = buy_and_hold_returns([100.0, 110.0, 99.0], index=index)
+    from_series = buy_and_hold_returns(pd.Series([100.0, 110.0, 99.0], index=index))
+    pd.testing.assert_series_equal(from_array, from_series, check_index_type=False)
+    assert from_array.tolist() == pytest.approx([0.0, 0.1, -0.1])
+
+
+@pytest.mark.parametrize(
+    "data, index, match",
+    [
+        (pd.DataFrame({"open": [1.0, 2.0]}), None, "no 'close' column"),
+        ([100.0, np.nan, 101.0], None, "row 1"),
+        ([100.0, 0.0, 101.0], None, "row 1"),
+        ([100.0, 101.0], pd.bdate_range("2021-01-01", periods=3), "index has 3 entries for 2 closes"),
+    ],
+)
+def test_buy_and_hold_rejects_bad_input(data, index, match):
+    with pytest.raises(ValueError, match=match):
+        buy_and_hold_returns(data, index=index)
+
+
+# -- tables ----------------------------------------------------------------------------------
+def test_rows_table_and_text_contain_every_metric(run_5min):
+    _, perf, trades, bench = run_5min
+    bench_perf = benchmark_stats(bench, perf["periods_per_year"])
+    rows = metrics_rows(perf, trades, bench_perf)
+    assert [row[0] for row in rows] == list(METRICS)
+    by_name = {row[0]: row for row in rows}
+    assert by_name["Total return"][1] == f"{perf['total_return'] * 100:.2f}%"
+    assert by_name["Total return"][2] == f"{bench_perf['total_return'] * 100:.2f}%"
+    assert by_name["Sharpe"][1] == f"{perf['sharpe']:.2f}"
+    assert by_name["Trades (closed)"][1] == str(trades["trades"]) and trades["trades"] > 0
+    assert by_name["Periods per year"][1] == f"{102 * 252:,}"
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(metrics_table(perf, trades, bench_perf))
+    rendered = console.file.getvalue()
+    text = format_metrics(perf, trades, bench_perf)
+    for name, strategy, buy_hold in rows:
+        for output in (rendered, text):
+            assert name in output and strategy in output and buy_hold in output
+    assert text.splitlines()[0].startswith("| Metric")
+
+
+def test_rows_without_benchmark_or_trades():
+    returns = pd.Series([0.0, 0.01, -0.02, 0.015], index=pd.bdate_range("2021-01-04", periods=4))
+    perf = benchmark_stats(returns, 252)
+    rows = metrics_rows(perf)
+    assert len(rows) == METRICS.index("Periods per year") + 1
+    assert all(row[2] == "-" for row in rows)
+    flat = benchmark_stats(pd.Series(0.0, index=returns.index), 252)
+    assert dict((r[0], r[1]) for r in metrics_rows(flat))["Sharpe"] == "n/a"
+
+
+def test_trade_rows_show_inf_and_none():
+    perf = benchmark_stats(pd.Series([0.0, 0.01, 0.02], index=pd.bdate_range("2021-01-04", periods=3)), 252)
+    trades = {"profit_factor": float("inf"), "avg_loss": None, "trades": 2}
+    rows = dict((r[0], r[1]) for r in metrics_rows(perf, trades))
+    assert rows["Profit factor"] == "inf" and rows["Average loss"] == "n/a"
+
+
+# -- tear sheet and chart --------------------------------------------------------------------
+def _row(html: str, metric: str) -> tuple[str, str]:
+    match = re.search(rf"<tr><td>{re.escape(metric)}</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
+    assert match, f"no {metric!r} row in the tear sheet"
+    return match.group(1), match.group(2)
+
+
+def _pct(cell: str) -> float:
+    return float(cell.rstrip("%")) / 100.0
+
+
+@pytest.mark.slow
+def test_tearsheet_is_written_offline_with_strategy_and_benchmark_figures(run_5min, tmp_path):
+    with pytest.raises(RuntimeError, match="network"):  # the suite's guard is on during this test
+        socket.create_connection(("192.0.2.1", 80), timeout=1)
+    _, perf, _, bench = run_5min
+    path = write_tearsheet(perf["returns"], bench, tmp_path / "sheet.html", "SMA cross, 5-min 2006")
+    html = path.read_text(encoding="utf-8")
+    assert "SMA cross, 5-min 2006 (daily returns compounded from intraday bars)" in html
+    assert "<th>Buy &amp; hold</th><th>Strategy</th>" in html  # quantstats puts the benchmark first
+    daily, daily_bench = to_daily(perf["returns"]), to_daily(bench)
+    assert len(daily) == 21
+    bench_cell, strategy_cell = _row(html, "Cumulative Return")
+    assert _pct(strategy_cell) == pytest.approx(perf["total_return"], abs=0.00006)
+    assert _pct(bench_cell) == pytest.approx(float(np.prod(1.0 + daily_bench)) - 1.0, abs=0.00006)
+    bench_dd, strategy_dd = _row(html, "Max Drawdown")
+    assert -_pct(strategy_dd) == pytest.approx(benchmark_stats(daily, 252)["max_drawdown"], abs=0.00006)
+    assert -_pct(bench_dd) == pytest.approx(benchmark_stats(daily_bench, 252)["max_drawdown"], abs=0.00006)
+
+
+def test_tearsheet_rejects_a_benchmark_on_other_dates(run_5min, tmp_path):
+    _, perf, _, bench = run_5min
+    with pytest.raises(ValueError, match="benchmark has no return"):
+        write_tearsheet(perf["returns"], bench.iloc[:500], tmp_path / "x.html", "x")
+
+
+def test_equity_drawdown_png_is_a_valid_image(run_5min, tmp_path):
+    _, perf, _, bench = run_5min
+    path = plot_equity_drawdown(perf["returns"], bench, tmp_path / "equity.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    assert image.shape[:2] == (600, 1000)
+    assert image[..., :3].std() > 0.05  # something was drawn
