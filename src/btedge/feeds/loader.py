@@ -148,6 +148,12 @@ def _looks_like_data(row: list[str]) -> bool:
     return len(row) > 1 and numbers >= 1 and numbers + values.count("") >= len(row) - 2
 
 
+def _known_names(row: list[str]) -> int:
+    """How many fields are column names from :data:`ALIASES` (tells a header from a banner)."""
+    known = {alias for aliases in ALIASES.values() for alias in aliases}
+    return sum(_normalise(f) in known for f in row)
+
+
 def _split(line: str, sep: str) -> list[str]:
     return next(csv.reader([line], delimiter=sep))
 
@@ -167,7 +173,7 @@ def _sniff(path: Path, overrides: dict[str, Any]) -> _Layout:
         if _looks_like_data(row) and len(row) == width:
             names = overrides.get("names") or _positional_names(row, path)
             return _Layout(sep, i, list(names))
-        if len(row) >= width - 1 and not _looks_like_data(row):
+        if not _looks_like_data(row) and (len(row) >= width - 1 or _known_names(row) >= 2):
             if i:
                 log.info("%s: skipping %d banner line(s): %r", path, i, lines[0][:80])
             names = overrides.get("names") or _header_names(row, rows[i + 1], path)
