@@ -1,35 +1,25 @@
-"""Shared fixtures: the ../shared data folder (skip when absent, fail under BTEDGE_REQUIRE_SHARED=1)."""
+"""Shared fixtures. Import ``require_shared`` from ``btedge.testing`` in test modules: a
+``from conftest import ...`` would pick up the nearest conftest.py, not this one."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SHARED_DATA = SHARED / "data"
+from btedge.testing import require_shared
 
-
-def require_shared(*relpaths: str) -> Path:
-    """Path under ../shared/data; skips (or fails when BTEDGE_REQUIRE_SHARED=1) if absent."""
-    path = SHARED_DATA.joinpath(*relpaths) if relpaths else SHARED_DATA
-    if not path.exists():
-        msg = f"{path} not found: the ../shared data folder sits beside the project checkout"
-        if os.environ.get("BTEDGE_REQUIRE_SHARED") == "1":
-            pytest.fail(msg + " (BTEDGE_REQUIRE_SHARED=1)")
-        pytest.skip(msg)
-    return path
+__all__ = ["require_shared"]
 
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The ../shared/data folder."""
+    """The ../shared/data folder (skips when absent, fails under BTEDGE_REQUIRE_SHARED=1)."""
     return require_shared()
 
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never reach a remote host: only loopback connections are allowed."""
+    """Tests never reach a remote host: only loopback and unix-socket connections are allowed."""
     import socket
 
     real_connect = socket.socket.connect

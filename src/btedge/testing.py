@@ -13,6 +13,8 @@ of them (one feed each) indexed by timestamp.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import backtrader as bt
@@ -20,6 +22,23 @@ import numpy as np
 import pandas as pd
 
 MakeIndicator = Callable[[bt.Strategy], bt.Indicator]
+
+#: The shared market-data folder: ``$BTEDGE_SHARED`` or ``../shared`` beside the checkout.
+SHARED = Path(os.environ.get("BTEDGE_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+
+
+def require_shared(*parts: str) -> Path:
+    """Path under ``shared/data``. Skips the calling test when absent, or fails it when
+    ``BTEDGE_REQUIRE_SHARED=1`` (CI), so a missing data folder can never pass silently."""
+    import pytest
+
+    path = SHARED.joinpath("data", *parts)
+    if not path.exists():
+        msg = f"{path} not found: the shared data folder sits beside the project checkout"
+        if os.environ.get("BTEDGE_REQUIRE_SHARED") == "1":
+            pytest.fail(msg + " (BTEDGE_REQUIRE_SHARED=1)")
+        pytest.skip(msg)
+    return path
 
 #: Engine modes compared by :func:`assert_modes_agree`.
 MODES: dict[str, dict] = {
@@ -67,10 +86,15 @@ def indicator_lines(
     return {name: values[:, i] for i, name in enumerate(names)}
 
 
+#: Relative tolerance on top of ``atol``: backtrader's own StdDev (mean of squares minus squared
+#: mean) differs between its once and next paths by ~1e-13 relative on index-level prices.
+RTOL = 1e-12
+
+
 def _assert_close(a: np.ndarray, b: np.ndarray, atol: float, what: str) -> None:
     if a.shape != b.shape:
         raise AssertionError(f"{what}: {a.shape[0]} bars vs {b.shape[0]} bars")
-    same = np.isclose(a, b, atol=atol, rtol=0.0, equal_nan=True)
+    same = np.isclose(a, b, atol=atol, rtol=RTOL, equal_nan=True)
     if not same.all():
         i = int(np.argmin(same))
         raise AssertionError(f"{what}: first difference at bar {i}: {a[i]!r} vs {b[i]!r}")

@@ -1,6 +1,6 @@
 """btedge indicators: drop-in backtrader Indicators."""
 from btedge.indicators.anomaly import LorentzianDistance, LorentzianScore
-from btedge.indicators.laguerre import AdaptiveLaguerreFilter, LaguerreChannel, LaguerreFilter, LaguerreRSI
+from btedge.indicators.laguerre import AdaptiveLaguerreFilter, LaguerreChannel, LaguerreFilter, LaguerreRSI, RollingStd
 from btedge.indicators.levels import SupportResistance
 
 __all__ = [
@@ -10,5 +10,6 @@ __all__ = [
     "LaguerreRSI",
     "LorentzianDistance",
     "LorentzianScore",
+    "RollingStd",
     "SupportResistance",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from btedge.indicators import _kernels as k
 
-__all__ = ["LaguerreFilter", "LaguerreRSI", "AdaptiveLaguerreFilter", "LaguerreChannel"]
+__all__ = ["LaguerreFilter", "LaguerreRSI", "AdaptiveLaguerreFilter", "LaguerreChannel", "RollingStd"]
 
 
 class _LaguerreCascade(bt.Indicator):
@@ -243,14 +243,47 @@ class AdaptiveLaguerreFilter(bt.Indicator):
         self._next_bar = max(end, begin)
 
 
+class RollingStd(bt.Indicator):
+    """
+    Population standard deviation over ``period`` bars, computed two-pass on each window.
+
+    ``bt.ind.StdDev`` uses sqrt(mean(x^2) - mean(x)^2), which cancels catastrophically on
+    price levels with small variance (its once and next paths then differ by ~1e-9 on index
+    levels near 3600). This one subtracts the window mean first, in both paths.
+
+    Formula:
+      - std = sqrt(mean((x - mean(x, period))^2, period))
+
+    Params:
+      - ``period`` (default: ``20``): bars in the window
+    """
+
+    lines = ("std",)
+    params = (("period", 20),)
+
+    def __init__(self) -> None:
+        if int(self.p.period) < 2:
+            raise ValueError(f"period must be >= 2, got {self.p.period!r}")
+        self.addminperiod(int(self.p.period))
+
+    def next(self) -> None:
+        self.lines.std[0] = float(np.std(np.asarray(self.data.get(size=int(self.p.period)))))
+
+    def once(self, start: int, end: int) -> None:
+        n = int(self.p.period)
+        x = np.asarray(self.data.array[start - n + 1:end], dtype=float)
+        windows = np.lib.stride_tricks.sliding_window_view(x, n)
+        self.lines.std.array[start:end] = array("d", np.std(windows, axis=-1))
+
+
 class LaguerreChannel(bt.Indicator):
     """
     A Bollinger-style band around the Laguerre filter.
 
     Formula:
       - mid = LaguerreFilter(data, gamma, seed)
-      - top = mid + devfactor * StdDev(mid, period)
-      - bot = mid - devfactor * StdDev(mid, period)
+      - top = mid + devfactor * RollingStd(mid, period)
+      - bot = mid - devfactor * RollingStd(mid, period)
 
     Params:
       - ``gamma`` (default: ``0.5``), ``seed`` (default: ``True``): as :class:`LaguerreFilter`
@@ -274,7 +307,7 @@ class LaguerreChannel(bt.Indicator):
         if self.p.devfactor < 0:
             raise ValueError(f"devfactor must be >= 0, got {self.p.devfactor!r}")
         mid = LaguerreFilter(self.data, gamma=self.p.gamma, seed=self.p.seed)
-        dev = self.p.devfactor * bt.ind.StdDev(mid, period=int(self.p.period))
+        dev = self.p.devfactor * RollingStd(mid, period=int(self.p.period))
         self.lines.mid = mid
         self.lines.top = mid + dev
         self.lines.bot = mid - dev
