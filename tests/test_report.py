@@ -181,3 +181,18 @@ def test_equity_drawdown_png_is_a_valid_image(run_5min, tmp_path):
     image = matplotlib.image.imread(path)
     assert image.shape[:2] == (600, 1000)
     assert image[..., :3].std() > 0.05  # something was drawn
+
+
+def test_to_daily_equals_backtrader_daily_time_returns(run_5min):
+    df, perf, _, _ = run_5min
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(FrameData(dataname=df, timeframe=bt.TimeFrame.Minutes, compression=5))
+    cerebro.broker.setcash(1_000_000.0)
+    cerebro.broker.setcommission(commission=0.0002)
+    cerebro.addstrategy(SmaCross)
+    cerebro.addanalyzer(Performance, _name="perf", timeframe=bt.TimeFrame.Days)
+    daily_perf = cerebro.run()[0].analyzers.perf.get_analysis()
+    daily = to_daily(perf["returns"])
+    assert daily_perf["periods_per_year"] == 252.0
+    assert daily.index.equals(daily_perf["returns"].index.normalize())
+    np.testing.assert_allclose(daily.to_numpy(), daily_perf["returns"].to_numpy(), rtol=1e-9, atol=1e-15)

@@ -197,6 +197,7 @@ def test_undeclared_intraday_feed_warns(caplog):
         (dict(riskfree=1.5), "riskfree"),
         (dict(riskfree=-0.01), "riskfree"),
         (dict(compression=0), "compression"),
+        (dict(timeframe=bt.TimeFrame.Ticks), "timeframe"),
     ],
 )
 def test_bad_params_are_rejected(kw, match):

@@ -217,6 +217,18 @@ class Performance(bt.Analyzer):
     a feed left at backtrader's default ``Days`` gives daily returns, and a warning is logged
     when such a feed has several bars a day.
 
+    Formula (``r`` period returns, ``n`` of them, ``P`` periods per year, ``e = r - rf_p`` with
+    ``rf_p = (1 + riskfree) ** (1 / P) - 1``):
+      - total_return = prod(1 + r) - 1; cagr = (1 + total_return) ** (P / n) - 1
+      - volatility = std(r, ddof=1) * sqrt(P); sharpe = mean(e) / std(r, ddof=1) * sqrt(P)
+      - sortino = mean(e) / sqrt(sum(e[e < 0] ** 2) / n) * sqrt(P)
+      - equity = cumprod(1 + r) from 1; max_drawdown = max(1 - equity / running peak)
+      - calmar = cagr / max_drawdown
+
+    See:
+      - quantstats 0.0.86 ``stats.py`` (sharpe, sortino, volatility, cagr, max_drawdown, calmar)
+      - backtrader ``analyzers/sharpe.py`` (the TimeReturn composition), ``analyzers/drawdown.py``
+
     Params:
       - ``timeframe`` (default: ``None``): return period; ``None`` = the first data's
       - ``compression`` (default: ``None``): for sub-day timeframes; ``None`` = the first data's
@@ -269,6 +281,11 @@ class Performance(bt.Analyzer):
         rf = self.p.riskfree
         if not (isinstance(rf, numbers.Real) and 0.0 <= rf < 1.0):
             raise ValueError(f"riskfree must be an annual rate in [0, 1), got {rf!r}")
+        timeframes = (bt.TimeFrame.MicroSeconds, bt.TimeFrame.Seconds, bt.TimeFrame.Minutes, bt.TimeFrame.Days,
+                      bt.TimeFrame.Weeks, bt.TimeFrame.Months, bt.TimeFrame.Years, bt.TimeFrame.NoTimeFrame)
+        if self.p.timeframe is not None and self.p.timeframe not in timeframes:
+            names = ", ".join(bt.TimeFrame.Names[tf] for tf in timeframes)
+            raise ValueError(f"timeframe must be None or a bt.TimeFrame ({names}), got {self.p.timeframe!r}")
         if self.p.compression is not None and not (isinstance(self.p.compression, int) and self.p.compression >= 1):
             raise ValueError(f"compression must be None or an int >= 1, got {self.p.compression!r}")
 

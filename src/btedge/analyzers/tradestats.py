@@ -69,6 +69,14 @@ class TradeStats(bt.Analyzer):
     ``won + even`` here, and streaks agree when there is no breakeven trade: a breakeven trade
     ends both streaks here.)
 
+    Formula (over closed trades, ``pnl`` = ``trade.pnlcomm``):
+      - win_rate = won / trades; expectancy = mean(pnl)
+      - profit_factor = sum(pnl[pnl > 0]) / -sum(pnl[pnl < 0])
+      - commission = sum(trade.pnl) - sum(trade.pnlcomm)
+
+    See:
+      - backtrader ``analyzers/tradeanalyzer.py`` (the same trades, nested keys)
+
     Params:
       - ``data`` (default: ``None``): count only the trades of this data; ``None`` = all datas
 
