@@ -22,6 +22,7 @@ import pandas as pd
 
 from btedge import __version__
 from btedge.engine import BacktestConfig, BacktestResult, run_backtest
+from btedge.feeds import OfflineDataError
 from btedge.strategies import available, get_strategy, parse_params
 
 log = logging.getLogger(__name__)
@@ -87,22 +88,36 @@ def load_datas(
     specs: Sequence[str], *, symbol: str | None = None, interval: str = "1d", offline: bool = False,
     fromdate: str | None = None, todate: str | None = None,
 ) -> list[tuple[str, pd.DataFrame]]:
-    """Resolve each ``--data`` spec into (name, validated OHLCV frame)."""
-    from btedge.feeds import load_csv, yahoo_frame
+    """Resolve each ``--data`` spec into (name, validated OHLCV frame).
+
+    A wide close-only file (a date column and one close column per symbol) expands to one
+    close-only frame per column, or per symbol of ``symbol="A,B"``. Several frames are
+    restricted to their common timestamps, so multi-asset strategies see aligned bars.
+    """
+    from btedge.feeds import align_frames, load_csv, load_panel, yahoo_frame
+    from btedge.feeds.panel import is_panel
 
     frames = []
     for spec in specs:
         path = Path(spec)
+        if path.is_file() and is_panel(path):
+            columns = [s for s in symbol.split(",") if s.strip()] if symbol else None
+            for name, df in load_panel(path, columns=columns).items():
+                frames.append((name, _slice(df, fromdate, todate, f"{spec}:{name}")))
+            continue
         if path.exists():
             df = load_csv(path, symbol=symbol)
             name = symbol or path.name.split(".")[0]
         elif _TICKER.match(spec) and "/" not in spec:
-            df = yahoo_frame(spec, start=fromdate, end=todate, interval=interval, offline=offline or None)
+            if not fromdate:
+                raise UsageError(f"--data {spec}: a ticker needs --from (and optionally --to, default today)")
+            end = todate or pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+            df = yahoo_frame(spec, start=fromdate, end=end, interval=interval, offline=offline or None)
             name = spec
         else:
             raise UsageError(f"--data {spec!r}: no such file, and not a ticker symbol")
         frames.append((name, _slice(df, fromdate, todate, spec)))
-    return frames
+    return align_frames(frames) if len(frames) > 1 else frames
 
 
 def _slice(df: pd.DataFrame, fromdate: str | None, todate: str | None, spec: str) -> pd.DataFrame:
@@ -203,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return run(args)
-    except (UsageError, ValueError, FileNotFoundError, KeyError) as exc:
+    except (UsageError, ValueError, FileNotFoundError, KeyError, OfflineDataError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"btedge-backtest: error: {message}", file=sys.stderr)
         return 2

@@ -59,9 +59,9 @@ def _open_text(path: Path):  # type: ignore[no-untyped-def]
 
 def is_panel(path: str | Path) -> bool:
     """True if ``path`` looks like a wide close-only file: a date column, no OHLC columns,
-    and at least two other columns."""
+    and at least one other column (one per symbol)."""
     header = [h.replace("\ufeff", "").strip().lower() for h in _read_header(Path(path))]
-    return len(header) >= 3 and not (_OHLC_NAMES & set(header)) and "pair" not in header and "symbol" not in header
+    return len(header) >= 2 and not (_OHLC_NAMES & set(header)) and "pair" not in header and "symbol" not in header
 
 
 def parse_dates(values: pd.Series, source: str) -> pd.DatetimeIndex:
@@ -176,8 +176,8 @@ def _column_frame(wide: pd.DataFrame, col: str, ffill: bool, path: Path) -> pd.D
             at = series.index[gaps.to_numpy()][0]
             raise DataValidationError(
                 f"{path}: column {col!r} has {int(gaps.sum())} missing value(s) inside its history, "
-                f"first on {at.date()}. Fix: pass ffill=True to carry the last close forward "
-                f"(CLI: --ffill), or leave the column out"
+                f"first on {at.date()}. Fix: load_panel(..., ffill=True) carries the last close forward; "
+                f"or leave the column out (columns=[...], CLI: --symbol A,B)"
             )
         log.info("%s: column %r: %d missing closes forward-filled", path, col, int(gaps.sum()))
         series = series.ffill()
