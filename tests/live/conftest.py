@@ -40,12 +40,19 @@ def make_bars(n: int = 60, start: int = START_EPOCH, seconds: int = 60, price: f
 
 
 def wait_until(ib: Any, predicate: Callable[[], object], timeout: float = 3.0, what: str = "") -> None:
-    """Run the client's event loop until ``predicate()`` is truthy; fail after ``timeout`` s."""
+    """Run the client's event loop until ``predicate()`` is truthy; fail after ``timeout`` s.
+
+    A ``ConnectionError`` raised out of the loop (ib_insync does that when the socket drops while
+    it runs) is swallowed: the predicate decides.
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        ib.sleep(0.01)
+        try:
+            ib.sleep(0.01)
+        except ConnectionError:
+            pass
 
 
 @pytest.fixture(params=IB_LIBS)
