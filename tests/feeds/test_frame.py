@@ -1,0 +1,134 @@
+"""FrameData gives bt.feeds.PandasData's bars, bar for bar, in every engine mode.
+
+One documented difference: a volume or openinterest column that is absent reads 0 in FrameData
+(NaN in PandasData), so volume-based indicators do not turn NaN on price-only data.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+import pytest
+
+from btedge.feeds import FrameData, index_to_num, sample_data
+
+MODES = {
+    "runonce": dict(runonce=True, preload=True),
+    "next": dict(runonce=False, preload=True),
+    "no-preload": dict(runonce=False, preload=False),
+}
+FIELDS = ("datetime", "open", "high", "low", "close", "volume", "openinterest")
+
+
+class _Record(bt.Strategy):
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, ...]] = []
+        self.names = self.data.lines.getlinealiases()
+
+    def next(self) -> None:
+        self.rows.append(tuple(line[0] for line in self.data.lines))
+
+
+def _bars(feed_cls: type, df: pd.DataFrame, mode: str, **params) -> dict[str, np.ndarray]:
+    """{line name: value at every bar} as the strategy saw them."""
+    cerebro = bt.Cerebro(stdstats=False, **MODES[mode])
+    cerebro.adddata(feed_cls(dataname=df, timeframe=bt.TimeFrame.Minutes, compression=60, **params))
+    cerebro.addstrategy(_Record)
+    strat = cerebro.run()[0]
+    rows = np.array(strat.rows, dtype=float).reshape(len(strat.rows), len(strat.names))
+    return {name: rows[:, j] for j, name in enumerate(strat.names)}
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    df = sample_data().iloc[:1500].copy()
+    # odd microseconds, so day-number rounding would show
+    df.index = df.index + pd.to_timedelta(np.arange(len(df)) * 1_234_567, unit="us")
+    return df
+
+
+def _assert_same(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> None:
+    assert set(ours) == set(theirs) and len(ours["close"]) > 0
+    for name, want in theirs.items():
+        if name in ("volume", "openinterest"):
+            want = np.where(np.isnan(want), 0.0, want)  # absent column: 0 in FrameData, NaN in PandasData
+        np.testing.assert_array_equal(ours[name], want, err_msg=f"line {name}")
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_same_bars_as_pandasdata(frame: pd.DataFrame, mode: str) -> None:
+    ours = _bars(FrameData, frame, mode)
+    theirs = _bars(bt.feeds.PandasData, frame, mode)
+    assert set(ours) == set(FIELDS)
+    _assert_same(ours, theirs)
+    np.testing.assert_array_equal(ours["close"], frame["close"].to_numpy())
+    np.testing.assert_array_equal(ours["datetime"], index_to_num(frame.index))
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_fromdate_todate(frame: pd.DataFrame, mode: str) -> None:
+    limits = dict(fromdate=dt.datetime(2017, 7, 10, 3, 0), todate=dt.datetime(2017, 8, 1, 12, 0))
+    ours = _bars(FrameData, frame, mode, **limits)
+    theirs = _bars(bt.feeds.PandasData, frame, mode, **limits)
+    _assert_same(ours, theirs)
+    first, last = bt.num2date(ours["datetime"][0]), bt.num2date(ours["datetime"][-1])
+    assert limits["fromdate"] <= first < limits["fromdate"] + dt.timedelta(hours=1)
+    assert limits["todate"] - dt.timedelta(hours=1) < last <= limits["todate"]
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_tz_aware_index_reads_as_utc(frame: pd.DataFrame, mode: str) -> None:
+    local = frame.tz_localize("UTC").tz_convert("America/New_York")
+    ours = _bars(FrameData, local, mode)
+    theirs = _bars(bt.feeds.PandasData, local, mode)
+    _assert_same(ours, theirs)
+    np.testing.assert_array_equal(ours["datetime"], index_to_num(frame.index))
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_missing_volume_column(frame: pd.DataFrame, mode: str) -> None:
+    no_volume = frame.drop(columns=["volume"])
+    ours = _bars(FrameData, no_volume, mode)
+    theirs = _bars(bt.feeds.PandasData, no_volume, mode)
+    assert np.isnan(theirs["volume"]).all() and (ours["volume"] == 0).all()
+    _assert_same(ours, theirs)
+
+
+class _SignalFrame(FrameData):
+    lines = ("signal",)
+    params = (("signal", -1),)
+
+
+class _SignalPandas(bt.feeds.PandasData):
+    lines = ("signal",)
+    params = (("signal", -1),)
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_extra_line_subclass(frame: pd.DataFrame, mode: str) -> None:
+    with_signal = frame.assign(signal=np.sign(frame["close"].diff().fillna(0.0)))
+    ours = _bars(_SignalFrame, with_signal, mode)
+    theirs = _bars(_SignalPandas, with_signal, mode)
+    assert set(ours) == {*FIELDS, "signal"}
+    _assert_same(ours, theirs)
+    np.testing.assert_array_equal(ours["signal"], with_signal["signal"].to_numpy())
+
+
+def test_named_and_positional_columns() -> None:
+    df = sample_data().iloc[:50].rename(columns={"close": "Last"})
+    named = _bars(FrameData, df, "runonce", close="Last")
+    positional = _bars(FrameData, df, "runonce", close=3)
+    _assert_same(named, positional)
+    np.testing.assert_array_equal(named["close"], df["Last"].to_numpy())
+    with pytest.raises(ValueError, match="column 'Px' not found"):
+        _bars(FrameData, df, "runonce", close="Px")
+
+
+def test_index_to_num_matches_backtrader_date2num() -> None:
+    rng = np.random.default_rng(7)
+    ns = pd.Timestamp("1990-01-01").value + rng.integers(0, 40 * 365 * 86_400_000_000, 20_000) * 1000
+    index = pd.DatetimeIndex(np.sort(ns).astype("datetime64[ns]"))
+    expected = np.array([bt.date2num(ts.to_pydatetime()) for ts in index])
+    np.testing.assert_array_equal(index_to_num(index), expected)
