@@ -155,3 +155,69 @@ def assert_no_lookahead(
         for name, values in full.items():
             _assert_close(short[name], values[:cut], atol, f"line {name!r} truncated at {cut}")
             _assert_close(altered[name][:cut], values[:cut], atol, f"line {name!r} altered after {cut}")
+
+
+class OrderLog(bt.Analyzer):
+    """Records every order event as (bar time, data name, side, type, status, size, price)."""
+
+    def start(self) -> None:
+        self.events: list[tuple] = []
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in (order.Submitted, order.Accepted):
+            return
+        self.events.append((
+            self.strategy.datetime.datetime(0), order.data._name, "buy" if order.isbuy() else "sell",
+            order.getordername(), order.getstatusname(), round(order.executed.size or order.created.size, 9),
+            round(order.executed.price, 9) if order.executed.price else None,
+        ))
+
+    def get_analysis(self) -> list[tuple]:
+        return self.events
+
+
+def order_log(
+    strategy: type[bt.Strategy],
+    frames: pd.DataFrame | Sequence[pd.DataFrame],
+    params: dict | None = None,
+    mode: str = "runonce",
+    cash: float = 100_000.0,
+    commission: float = 0.0005,
+) -> list[tuple]:
+    """Run ``strategy`` in one engine ``mode`` and return its order events (see :class:`OrderLog`)."""
+    cerebro = bt.Cerebro(stdstats=False, **MODES[mode])
+    for i, df in enumerate(_as_list(frames)):
+        cerebro.adddata(_feed(df), name=f"data{i}")
+    cerebro.broker.setcash(cash)
+    cerebro.broker.setcommission(commission=commission)
+    cerebro.addstrategy(strategy, **(params or {}))
+    cerebro.addanalyzer(OrderLog, _name="orders")
+    return cerebro.run()[0].analyzers.orders.get_analysis()
+
+
+def assert_orders_agree_and_no_lookahead(
+    strategy: type[bt.Strategy],
+    frames: pd.DataFrame | Sequence[pd.DataFrame],
+    params: dict | None = None,
+    cuts: Sequence[int] | None = None,
+) -> list[tuple]:
+    """A strategy's orders are the same in every engine mode, and those before bar t do not
+    change when bars from t on are removed or altered. Returns the runonce order log."""
+    frames = _as_list(frames)
+    ref = order_log(strategy, frames, params, "runonce")
+    for mode in list(MODES)[1:]:
+        got = order_log(strategy, frames, params, mode)
+        if got != ref:
+            diff = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
+            raise AssertionError(f"orders differ in {mode} mode from event {diff}: "
+                                 f"{got[diff:diff + 1]} vs {ref[diff:diff + 1]}")
+    n = min(len(df) for df in frames)
+    for cut in cuts or (n // 3, (2 * n) // 3):
+        # events stamped before bar cut-1 are decided and filled on bars the truncated run also has
+        stop = frames[0].index[cut - 1]
+        before = [e for e in ref if e[0] < stop]
+        for variant in ([df.iloc[:cut] for df in frames], [alter_after(df, cut) for df in frames]):
+            got = [e for e in order_log(strategy, variant, params, "runonce") if e[0] < stop]
+            if got != before:
+                raise AssertionError(f"orders before {stop} change with the bars after it")
+    return ref
