@@ -81,6 +81,7 @@ class IBBroker(bt.broker.BrokerBase):
         self.store.connect()
         check_accounts(self.store.accounts(), live=self.p.live, confirmed=self.p.confirmed)
         self._handle_orphans()
+        self.startingcash, self.startingvalue = self.getcash(), self.getvalue()
         ib = self.store.ib
         ib.orderStatusEvent += self._on_status
         ib.execDetailsEvent += self._on_exec
@@ -221,6 +222,10 @@ class IBBroker(bt.broker.BrokerBase):
             if position.size:
                 log.warning("flatten %s: %+g", data._name or "data", position.size)
                 (self.sell if position.size > 0 else self.buy)(None, data, abs(position.size))
+
+    def ib_order(self, order: bt.Order) -> Any:
+        """The IB ``Order`` sent for a backtrader order (``None`` if it was never sent)."""
+        return self._ib_orders.get(order.ref)
 
     def open_orders(self) -> list[bt.Order]:
         """bt orders still alive at IB."""

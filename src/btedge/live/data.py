@@ -118,7 +118,10 @@ class IBData(bt.feed.DataBase):
     def _load(self) -> bool | None:
         store: IBStore = self.p.store
         if self._state == _SUBSCRIBE and store.connected and time.monotonic() >= self._retry_at:
-            self._subscribe()
+            try:
+                self._subscribe()
+            except ConnectionError:
+                log.warning("%s: connection lost while subscribing; will retry", self._name or self.p.dataname)
         if not self._queue:
             idle = not any(feed.haslivedata() for feed in store.feeds if feed is not self)
             store.pump(self.p.qcheck if idle else 0.0)

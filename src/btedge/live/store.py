@@ -89,7 +89,10 @@ class IBStore:
         if self._lost:
             self._reconnect()
             return
-        self.ib.sleep(timeout)
+        try:
+            self.ib.sleep(timeout)
+        except ConnectionError:  # the client raises it from inside sleep when the socket drops
+            self._connection_lost("socket closed while waiting")
 
     def stop(self) -> None:
         """Disconnect for good; feeds then end."""

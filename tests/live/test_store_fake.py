@@ -1,0 +1,184 @@
+"""IBStore + IBData against the fake gateway, with both client libraries.
+
+Also the harness the other live test modules import (``run_session``, ``Scripted``): cerebro
+with IBStore / IBData / IBBroker on the fake, a strategy that runs scripted actions on its live
+bars and pushes the gateway's next bar after each one, so every test is deterministic.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import backtrader as bt
+import pandas as pd
+import pytest
+
+from btedge.feeds.sample import sample_data
+from btedge.live import IBBroker, IBData, IBStore
+
+pytestmark = pytest.mark.usefixtures("time_limit")
+
+HISTORY = 40
+BAR_SECONDS = 3600
+Action = Callable[["Scripted"], None]
+
+
+def sample_bars(n: int = 70) -> pd.DataFrame:
+    """The embedded BTC-USD hourly sample (real data), first ``n`` bars."""
+    return sample_data().iloc[:n]
+
+
+class Scripted(bt.Strategy):
+    """Runs ``actions[i](self)`` on its i-th live bar and pushes the next gateway bar after each."""
+
+    params = (("gw", None), ("actions", None), ("live_bars", 5))
+
+    def start(self) -> None:
+        self.live = 0
+        self.bars: list[tuple[pd.Timestamp, float, str]] = []
+        self.statuses: list[str] = []
+        self.events: list[tuple[int, str, float, float, float]] = []
+        self.orders: list[bt.Order] = []
+
+    def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
+        self.statuses.append(data._getstatusname(status))
+        if status == data.LIVE:
+            self.p.gw.push_bars(1)
+
+    def notify_order(self, order: bt.Order) -> None:
+        self.events.append((order.ref, order.getstatusname(), order.executed.size,
+                            order.executed.price, order.executed.comm))
+
+    def next(self) -> None:
+        status = self.data._getstatusname(self.data._laststatus)
+        self.bars.append((pd.Timestamp(self.data.datetime.datetime(0)), self.data.close[0], status))
+        if status != "LIVE":
+            return
+        action = (self.p.actions or {}).get(self.live)
+        if action is not None:
+            action(self)
+        self.live += 1
+        if self.live >= self.p.live_bars:
+            self.env.runstop()
+            return
+        self.p.gw.push_bars(1)
+
+    def ib_id(self, order: bt.Order) -> int:
+        return self.broker.ib_order(order).orderId
+
+    def statuses_of(self, order: bt.Order) -> list[str]:
+        return [e[1] for e in self.events if e[0] == order.ref]
+
+
+def run_session(gw: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,
+                broker_kw: dict | None = None, data_kw: dict | None = None,
+                strategy: type = Scripted, **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
+    """Run cerebro on the fake until the strategy stops; returns (strategy, store, broker)."""
+    store = IBStore(port=gw.port, client_id=11, client=lib.__name__, timeout=5.0,
+                    backoff=0.05, backoff_max=0.2, reconnect_attempts=40)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(IBData(dataname="SPY", name="SPY", store=store, timeframe=bt.TimeFrame.Minutes,
+                           compression=60, backfill=2 * 86_400, qcheck=0.01, **(data_kw or {})))
+    broker = IBBroker(store=store, **(broker_kw or {}))
+    cerebro.setbroker(broker)
+    if strategy is Scripted:
+        strategy_kw.update(gw=gw, actions=actions, live_bars=live_bars)
+    cerebro.addstrategy(strategy, **strategy_kw)
+    try:
+        strat = cerebro.run()[0]
+    finally:
+        store.stop()
+    return strat, store, broker
+
+
+@pytest.fixture
+def gateway_bars() -> pd.DataFrame:
+    return sample_bars()
+
+
+@pytest.fixture
+def gateway_options() -> dict[str, Any]:
+    return {"history": HISTORY, "auto_fill": True}
+
+
+def expected_times(df: pd.DataFrame, upto: int) -> list[pd.Timestamp]:
+    return [pd.Timestamp(t) for t in df.index[:upto]]  # the sample is naive UTC
+
+
+def test_connect_backfill_then_live(fake_gateway, ib_lib, gateway_bars):
+    strat, store, _ = run_session(fake_gateway, ib_lib, live_bars=4)
+    assert strat.statuses[:3] == ["CONNECTED", "DELAYED", "LIVE"]
+    times = [b[0] for b in strat.bars]
+    assert times == expected_times(gateway_bars, len(times))  # in order, none missing or repeated
+    assert len(times) == HISTORY + 4
+    assert [b[2] for b in strat.bars].count("LIVE") == 4
+    closes = [b[1] for b in strat.bars]
+    assert closes == pytest.approx(gateway_bars["close"].iloc[:len(closes)].tolist())
+    hist = fake_gateway.messages("reqHistoricalData")
+    assert len(hist) == 1 and hist[0].get("formatDate") == "2" and hist[0].flag("keepUpToDate")
+    assert store.closed
+
+
+def test_pacing_error_162_is_retried(fake_gateway, ib_lib, gateway_bars, caplog):
+    fake_gateway.fail_next("historical", 162)
+    caplog.set_level(logging.WARNING, logger="btedge.live.data")
+    strat, _, _ = run_session(fake_gateway, ib_lib, live_bars=2, data_kw={"pacing_wait": 0.05})
+    assert "NOTSUBSCRIBED" in strat.statuses and strat.statuses[-1] == "LIVE"
+    assert len(fake_gateway.messages("reqHistoricalData")) == 2
+    assert "error 162" in caplog.text
+    assert [b[0] for b in strat.bars] == expected_times(gateway_bars, HISTORY + 2)
+
+
+def _drop(strat: Scripted) -> None:
+    strat.p.gw.drop_connections()
+
+
+def test_socket_drop_reconnects_resubscribes_no_gap_no_duplicate(fake_gateway, ib_lib, gateway_bars):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={1: _drop}, live_bars=5)
+    assert store.reconnects == 1
+    assert "CONNBROKEN" in strat.statuses
+    assert strat.statuses[strat.statuses.index("CONNBROKEN"):] == ["CONNBROKEN", "CONNECTED", "DELAYED", "LIVE"]
+    times = [b[0] for b in strat.bars]
+    assert times == expected_times(gateway_bars, len(times))
+    assert len(fake_gateway.messages("reqHistoricalData")) == 2
+
+
+def _lose_connectivity(strat: Scripted) -> None:
+    strat.p.gw.inject_error(1100)
+
+
+def test_error_1100_reconnects(fake_gateway, ib_lib, gateway_bars):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _lose_connectivity}, live_bars=3)
+    assert store.reconnects == 1
+    times = [b[0] for b in strat.bars]
+    assert times == expected_times(gateway_bars, len(times))
+
+
+def _refuse_then_drop(strat: Scripted) -> None:
+    strat.p.gw.refuse_connections(0.4)
+    strat.p.gw.drop_connections()
+
+
+def test_reconnect_backs_off_while_refused(fake_gateway, ib_lib, gateway_bars, caplog):
+    caplog.set_level(logging.WARNING, logger="btedge.live.store")
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _refuse_then_drop}, live_bars=3)
+    assert store.reconnects == 1
+    assert "connect attempt" in caplog.text
+    assert [b[0] for b in strat.bars] == expected_times(gateway_bars, len(strat.bars))
+
+
+def test_bad_contract_is_one_clear_error(fake_gateway, ib_lib):
+    store = IBStore(port=fake_gateway.port, client_id=12, client=ib_lib.__name__, timeout=5.0)
+    store.connect()
+    try:
+        with pytest.raises(ValueError, match="no unique contract for 'NOPE'"):
+            store.qualify("NOPE")
+    finally:
+        store.stop()
+
+
+def test_store_validates_args():
+    with pytest.raises(ValueError, match="port"):
+        IBStore(port=0)
+    with pytest.raises(ValueError, match="backoff"):
+        IBStore(backoff=5, backoff_max=1)
