@@ -1,6 +1,7 @@
 """The fake gateway speaks the TWS handshake and start-up sync to the unmodified clients."""
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 
@@ -55,10 +56,35 @@ def test_a_second_connection_with_the_same_client_id_gets_error_326(ib, ib_lib, 
     errors = []
     other.errorEvent += lambda req_id, code, *rest: errors.append(code)
     with pytest.raises(Exception):
-        other.connect("127.0.0.1", fake_gateway.port, clientId=1, timeout=2)
+        other.connect("127.0.0.1", fake_gateway.port, clientId=1, timeout=1)
     assert not other.isConnected()
     assert ib.isConnected(), "the first session is untouched"
     assert fake_gateway.connected_clients() == [1]
+
+
+def test_connect_async_from_an_asyncio_program(ib_lib, fake_gateway, gateway_bars):
+    async def scenario() -> tuple[int, list, int]:
+        ib = ib_lib.IB()
+        await ib.connectAsync("127.0.0.1", fake_gateway.port, clientId=9, timeout=5)
+        try:
+            contracts = await ib.qualifyContractsAsync(ib_lib.Stock("SPY", "SMART", "USD"))
+            bars = await ib.reqHistoricalDataAsync(contracts[0], "", "1 D", "1 min", "TRADES",
+                                                   useRTH=False, formatDate=2)
+            return ib.client.serverVersion(), contracts, len(bars)
+        finally:
+            ib.disconnect()
+
+    previous = asyncio.get_event_loop_policy().get_event_loop()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        version, contracts, n_bars = loop.run_until_complete(asyncio.wait_for(scenario(), 10))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(previous)
+    assert version == min(ib_lib.IB().client.MaxClientVersion, 176)
+    assert contracts[0].conId == fake_gateway.instrument.con_id
+    assert n_bars == 41
 
 
 def _read_exact(sock: socket.socket, n: int) -> bytes:
