@@ -75,6 +75,10 @@ class FakeGateway:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self.server.stop())
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="fake-ib-gateway", daemon=True)
