@@ -6,7 +6,7 @@ import math
 
 import backtrader as bt
 
-from btedge.indicators.pairs import Cointegration, ZScore
+from btedge.indicators.pairs import Cointegration, HedgeRatio, ZScore
 from btedge.strategies.registry import register
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,9 @@ class PairsTrading(bt.Strategy):
         self.y, self.x = self.datas[0], self.datas[1]
         self.z = ZScore(self.y, self.x, period=p.zperiod, hedge_period=p.hedge_period, mode=p.mode,
                         delta=p.delta, obs_var=p.obs_var)
-        self.hedge = self.z.spread.hedge
+        # its own instance: lines of indicators nested in ZScore are not advanced for the strategy
+        self.hedge = HedgeRatio(self.y, self.x, period=p.hedge_period, mode=p.mode, delta=p.delta,
+                                obs_var=p.obs_var)
         self.coint = Cointegration(self.y, self.x, period=p.coint_period, retest=p.retest)
         self._pending: list[bt.Order] = []
         self._side = 0  # +1 long spread, -1 short spread, 0 flat
