@@ -238,6 +238,10 @@ class ZScore(bt.Indicator):
     """
     Rolling z-score of the :class:`Spread` of ``y`` (data0) and ``x`` (data1).
 
+    The inner ``self.spread`` is internal: in ``runonce`` mode backtrader advances only the
+    indicators a strategy created itself, so a strategy that needs the spread or the hedge
+    ratio bar by bar creates its own :class:`Spread` / :class:`HedgeRatio`.
+
     Formula:
       - z = (spread - mean(spread, period)) / std(spread, period), sample std (ddof=1);
         NaN where the window is flat
