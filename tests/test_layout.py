@@ -1,0 +1,57 @@
+"""The package's dependency rules (DEVELOPERS.md), checked on the import statements."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "btedge"
+IB_CLIENTS = {"ib_insync", "ib_async", "ibapi"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((SRC / package).rglob("*.py")) if package else sorted(SRC.rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", ["models", "training"])
+def test_models_and_training_never_import_backtrader(package):
+    offenders = [str(p.relative_to(SRC)) for p in modules(package)
+                 if any(n == "backtrader" or n.startswith("backtrader.") for n in imported_roots(p))]
+    assert not offenders, f"backtrader imported in {offenders}"
+
+
+def test_only_live_imports_the_ib_client():
+    offenders = [str(p.relative_to(SRC)) for p in modules("")
+                 if "live" not in p.relative_to(SRC).parts[:1]
+                 and any(n.split(".")[0] in IB_CLIENTS for n in imported_roots(p))]
+    assert not offenders, f"IB client imported outside btedge.live: {offenders}"
+
+
+@pytest.mark.parametrize("package", ["indicators", "strategies", "analyzers", "feeds", "models", "training"])
+def test_core_never_imports_live(package):
+    offenders = [str(p.relative_to(SRC)) for p in modules(package)
+                 if any(n.startswith("btedge.live") for n in imported_roots(p))]
+    assert not offenders, f"btedge.live imported in {offenders}"
+
+
+def test_no_print_in_library_code():
+    allowed = {"run_backtest.py", "run_live.py", "__main__.py", "cli.py", "universe.py"}
+    offenders = []
+    for path in modules(""):
+        if path.name in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not offenders, f"print() in library code (use logging): {offenders}"
