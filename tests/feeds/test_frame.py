@@ -132,3 +132,23 @@ def test_index_to_num_matches_backtrader_date2num() -> None:
     index = pd.DatetimeIndex(np.sort(ns).astype("datetime64[ns]"))
     expected = np.array([bt.date2num(ts.to_pydatetime()) for ts in index])
     np.testing.assert_array_equal(index_to_num(index), expected)
+
+
+def _derived_bars(feed_cls: type, df: pd.DataFrame, how: str, mode: str) -> dict[str, np.ndarray]:
+    cerebro = bt.Cerebro(stdstats=False, **MODES[mode])
+    data = feed_cls(dataname=df, timeframe=bt.TimeFrame.Minutes, compression=60)
+    getattr(cerebro, how)(data, timeframe=bt.TimeFrame.Minutes, compression=240)
+    cerebro.addstrategy(_Record)
+    strat = cerebro.run()[0]
+    rows = np.array(strat.rows, dtype=float).reshape(len(strat.rows), len(strat.names))
+    return {name: rows[:, j] for j, name in enumerate(strat.names)}
+
+
+@pytest.mark.parametrize("how", ["resampledata", "replaydata"])
+@pytest.mark.parametrize("mode", ["runonce", "no-preload"])
+def test_resample_and_replay_match_pandasdata(how: str, mode: str) -> None:
+    df = sample_data().iloc[:400]
+    ours = _derived_bars(FrameData, df, how, mode)
+    theirs = _derived_bars(bt.feeds.PandasData, df, how, mode)
+    _assert_same(ours, theirs)
+    assert len(ours["close"]) >= 100 if how == "resampledata" else len(ours["close"]) >= 400

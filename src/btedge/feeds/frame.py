@@ -110,6 +110,36 @@ class FrameData(bt.feed.DataBase):
         self._i = i + 1
         return True
 
+    def _tick_cache(self) -> tuple[tuple[str, ...], tuple[tuple[str, object], ...], str, object]:
+        """tick_<line> attribute names and their line buffers, computed once per feed."""
+        cache = self.__dict__.get("_tickcache")
+        if cache is None:
+            aliases = [a for a in self.getlinealiases() if a != "datetime"]
+            first = self._getlinealias(0)
+            cache = self._tickcache = (
+                tuple("tick_" + a for a in aliases),
+                tuple(("tick_" + a, getattr(self.lines, a)) for a in aliases),
+                "tick_" + first,
+                getattr(self.lines, first),
+            )
+        return cache
+
+    def _tick_nullify(self) -> None:
+        # Same as DataBase._tick_nullify without per-bar alias lookups (called once per bar).
+        state = self.__dict__
+        for name in self._tick_cache()[0]:
+            state[name] = None
+        state["tick_last"] = None
+
+    def _tick_fill(self, force: bool = False) -> None:
+        # Same as DataBase._tick_fill: the bar is the tick unless something filled the ticks.
+        _, pairs, first, line0 = self._tick_cache()
+        state = self.__dict__
+        if force or state.get(first) is None:
+            for name, line in pairs:
+                state[name] = line[0]
+            state["tick_last"] = line0[0]
+
     def _bulk_ok(self) -> bool:
         return not (self._filters or self._ffilters or self._tzinput or self._barstack or self._barstash)
 
