@@ -112,3 +112,19 @@ def test_pacing_error_162_reaches_error_event(ib, ib_lib, fake_gateway):
                                 useRTH=False, formatDate=2)
     assert not bars
     assert 162 in errors
+
+
+def test_market_data_ticks_follow_pushed_bars(ib, ib_lib, fake_gateway, gateway_bars, wait):
+    (spy,) = ib.qualifyContracts(ib_lib.Stock("SPY", "SMART", "USD"))
+    ticker = ib.reqMktData(spy, "", False, False)
+    wait(lambda: ticker.last == gateway_bars[39].close, what="last price")
+    assert ticker.bid < ticker.last < ticker.ask
+    fake_gateway.push_bars(1)
+    wait(lambda: ticker.last == gateway_bars[40].close, what="last price after a push")
+
+
+def test_account_summary_has_the_paper_account(ib, fake_gateway):
+    rows = {(r.tag, r.currency): r.value for r in ib.accountSummary()}
+    assert rows[("NetLiquidation", "USD")] == "1000000.00"
+    assert rows[("AccountType", "")] == "INDIVIDUAL"
+    assert {r.account for r in ib.accountSummary()} == {"DU1234567"}

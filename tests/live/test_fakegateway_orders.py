@@ -119,6 +119,21 @@ def test_commission_before_execution_and_held_commissions(ib, ib_lib, fake_gatew
     wait(lambda: trade.fills[0].commissionReport.commission == pytest.approx(1.0), what="late commission")
 
 
+def test_commission_before_execution_is_recovered_by_req_executions(ib, ib_lib, fake_gateway, spy, wait):
+    fake_gateway.configure(commission_timing="before", order_status_on_fill=False)
+    trade = ib.placeOrder(spy, ib_lib.MarketOrder("BUY", 10))
+    fake_gateway.fill(trade.order.orderId, price=100.0)
+    wait(lambda: trade.fills, what="execution")
+    ib.sleep(0.05)
+    # Both clients drop a commission report that precedes its execution (keyed by execId only)...
+    assert trade.fills[0].commissionReport.commission == 0
+    # ...and with orderStatus omitted only the execution tells the client the order filled.
+    assert sum(f.execution.shares for f in trade.fills) == 10
+    assert not fake_gateway.wait_for_order(trade.order.orderId).is_active
+    ib.reqExecutions()
+    wait(lambda: trade.fills[0].commissionReport.commission == pytest.approx(1.0), what="resync commission")
+
+
 def test_modify_and_duplicate_order_id(ib, ib_lib, fake_gateway, spy, wait):
     errors = []
     ib.errorEvent += lambda req_id, code, *rest: errors.append((req_id, code))
