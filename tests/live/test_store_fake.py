@@ -66,6 +66,14 @@ class Scripted(bt.Strategy):
     def ib_id(self, order: bt.Order) -> int:
         return self.broker.ib_order(order).orderId
 
+    def sent(self, *orders: bt.Order) -> None:
+        """Record orders and wait until the gateway has the ones that were sent (no race with
+        the next pushed bar)."""
+        self.orders.extend(orders)
+        for order in orders:
+            if self.broker.ib_order(order) is not None:
+                self.p.gw.wait_for_order(self.ib_id(order))
+
     def statuses_of(self, order: bt.Order) -> list[str]:
         return [e[1] for e in self.events if e[0] == order.ref]
 

@@ -73,6 +73,7 @@ class IBBroker(bt.broker.BrokerBase):
         self._executed: set[str] = set()
         self._awaiting: dict[str, tuple[Any, float]] = {}
         self._cancel_requested: set[int] = set()
+        self._last_values: dict[str, float] = {}
         self.store.broker = self
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -107,14 +108,16 @@ class IBBroker(bt.broker.BrokerBase):
 
     # -- account ---------------------------------------------------------------------------
     def _account_value(self, tag: str) -> float:
+        """The account's ``tag`` (BASE currency first); the last known value while disconnected."""
         values = [v for v in self.store.ib.accountValues() if v.tag == tag]
         values.sort(key=lambda v: v.currency != "BASE")
         for value in values:
             try:
-                return float(value.value)
+                self._last_values[tag] = float(value.value)
+                break
             except ValueError:
                 continue
-        return math.nan
+        return self._last_values.get(tag, math.nan)
 
     def getcash(self) -> float:
         cash = self._account_value("TotalCashValue")
@@ -169,7 +172,7 @@ class IBBroker(bt.broker.BrokerBase):
             order.reject(self)
             self.notify(order)
             return order
-        self._place(order)
+        self._place(order, valid)
         return order
 
     def _allowed(self, order: bt.Order) -> bool:
@@ -183,14 +186,14 @@ class IBBroker(bt.broker.BrokerBase):
         name = order.data._name or str(getattr(order.data.contract, "symbol", "data"))
         return bool(self.risk.check(name, order.size, position))
 
-    def _place(self, order: bt.Order) -> None:
+    def _place(self, order: bt.Order, valid: Any) -> None:
         data = order.data
         contract = getattr(data, "contract", None)
         if contract is None:
             raise ValueError(f"{data._name or 'data'}: IBBroker needs an IBData feed (no qualified contract)")
         ib_order = parsing.make_order(self.store.lib, action="BUY" if order.isbuy() else "SELL",
                                       size=order.size, exectype=order.exectype, price=order.price,
-                                      plimit=order.pricelimit, valid=order.valid)
+                                      plimit=order.pricelimit, valid=valid)
         ib_order.orderId = self.store.next_order_id()
         ib_order.orderRef = f"{self.p.order_ref}:{order.ref}:{self.run_id}"
         ib_order.transmit = bool(order.transmit)
@@ -251,7 +254,7 @@ class IBBroker(bt.broker.BrokerBase):
             self.risk.record_reject()
         elif order.valid and order_id not in self._cancel_requested:
             log.info("order %d expired (%s)", order_id, why)
-            order.expire()
+            order.status = bt.Order.Expired  # Order.expire() only works on backtest time
         else:
             log.info("order %d cancelled (%s)", order_id, why)
             order.cancel()
