@@ -202,3 +202,25 @@ def test_bad_file_gives_one_clear_error(tmp_path: Path, case: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_csv(tmp_path / "nope.csv")
+
+
+def test_blank_lines_keep_line_numbers_right(tmp_path: Path) -> None:
+    text = "\ndate,open,high,low,close\n2021-03-01,1,2,0.5,1\n\n2021-03-02,1,2,0.5,1\n2021-03-03,1,0.4,0.5,1\n\n"
+    with pytest.raises(DataValidationError, match=r"high below low .* first at row 3 \(2021-03-03 00:00:00, file line 6\)"):
+        load_csv(_write(tmp_path, text))
+
+
+def test_single_data_line_without_header(tmp_path: Path) -> None:
+    df = load_csv(_write(tmp_path, "2021-03-01,1,2,0.5,1.5,10\n"))
+    assert df.iloc[0].tolist() == [1.0, 2.0, 0.5, 1.5, 10.0]
+
+
+def test_ragged_row_is_a_clear_error(tmp_path: Path) -> None:
+    text = "date,open,high,low,close\n2021-03-01,1,2,0.5,1\n2021-03-02,1,2,0.5,1,9,9\n"
+    with pytest.raises(DataValidationError, match=r"pandas cannot read it .*line 3.*Fix: repair the row"):
+        load_csv(_write(tmp_path, text))
+
+
+def test_header_only_file(tmp_path: Path) -> None:
+    with pytest.raises(DataValidationError, match=r"a header \('date,open,high,low,close'\) but no data rows"):
+        load_csv(_write(tmp_path, "date,open,high,low,close\n"))

@@ -111,17 +111,19 @@ def _open_text(path: Path):  # type: ignore[no-untyped-def]
     return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
 
 
-def _head(path: Path) -> list[str]:
+def _head(path: Path) -> tuple[list[str], list[int]]:
+    """The first non-blank lines and their 0-based physical line numbers."""
+    lines, numbers = [], []
     with _open_text(path) as fh:
-        lines = []
-        for line in fh:
+        for number, line in enumerate(fh):
             if line.strip():
                 lines.append(line.rstrip("\r\n"))
+                numbers.append(number)
             if len(lines) >= _SNIFF_LINES:
                 break
     if not lines:
         raise DataValidationError(f"{path}: the file is empty. Fix: check the path")
-    return lines
+    return lines, numbers
 
 
 def _detect_sep(lines: list[str]) -> str:
@@ -159,25 +161,31 @@ def _split(line: str, sep: str) -> list[str]:
 
 
 def _sniff(path: Path, overrides: dict[str, Any]) -> _Layout:
-    lines = _head(path)
+    lines, physical = _head(path)
     sep = overrides.get("sep") or _detect_sep(lines)
     rows = [_split(line, sep) for line in lines]
     width = Counter(len(r) for r in rows[len(rows) // 2:]).most_common(1)[0][0]
     if "skiprows" in overrides or "header" in overrides:
         skip = int(overrides.get("skiprows", 0))
-        header = overrides.get("header", not _looks_like_data(rows[skip]))
-        names = overrides.get("names") or (_header_names(rows[skip], rows[skip + 1], path) if header
-                                           else _positional_names(rows[skip], path))
-        return _Layout(sep, skip + bool(header), list(names))
-    for i, row in enumerate(rows[:-1]):
+        i = next((k for k, number in enumerate(physical) if number >= skip), len(rows))
+        if i + bool(overrides.get("header", True)) >= len(rows):
+            raise DataValidationError(f"{path}: no data rows after skiprows={skip}. Fix: check skiprows")
+        header = overrides.get("header", not _looks_like_data(rows[i]))
+        names = overrides.get("names") or (_header_names(rows[i], rows[i + 1], path) if header
+                                           else _positional_names(rows[i], path))
+        return _Layout(sep, physical[i] + bool(header), list(names))
+    for i, row in enumerate(rows):
         if _looks_like_data(row) and len(row) == width:
             names = overrides.get("names") or _positional_names(row, path)
-            return _Layout(sep, i, list(names))
+            return _Layout(sep, physical[i], list(names))
         if not _looks_like_data(row) and (len(row) >= width - 1 or _known_names(row) >= 2):
+            if i + 1 == len(rows):
+                raise DataValidationError(f"{path}: a header ({lines[i][:80]!r}) but no data rows. "
+                                          "Fix: check the file")
             if i:
                 log.info("%s: skipping %d banner line(s): %r", path, i, lines[0][:80])
             names = overrides.get("names") or _header_names(row, rows[i + 1], path)
-            return _Layout(sep, i + 1, list(names))
+            return _Layout(sep, physical[i] + 1, list(names))
     raise DataValidationError(
         f"{path}: cannot find a header or data line in the first {len(lines)} lines "
         f"(separator {sep!r}). Fix: pass sep=..., skiprows=... and header=True/False"
@@ -410,6 +418,19 @@ def _frame(raw: pd.DataFrame, roles: dict[str, str], overrides: dict[str, Any], 
     return pd.DataFrame({r: out[r] for r in order})
 
 
+def _read(path: Path, layout: _Layout, stamp_cols: list[str]) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep=layout.sep, header=None, names=layout.names, skiprows=layout.skip,
+                           dtype={c: str for c in stamp_cols}, encoding="utf-8-sig", index_col=False,
+                           skipinitialspace=True, skip_blank_lines=False)
+    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+        raise DataValidationError(
+            f"{path}: pandas cannot read it with separator {layout.sep!r} and columns {layout.names} "
+            f"after {layout.skip} skipped line(s): {str(exc).strip()}. Fix: repair the row named, or "
+            "pass sep=, names=, skiprows="
+        ) from exc
+
+
 def _order(df: pd.DataFrame, lines: np.ndarray, sort: bool, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """Reverse newest-first files (most steps go back in time); sort the rest only if asked."""
     steps = np.diff(df.index.asi8)
@@ -444,10 +465,12 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
     roles = _roles(layout.names, overrides, path)
     _wide_close(roles, layout.names, symbol, path)
     stamp_cols = _stamp_columns(roles, path, layout.names)
-    raw = pd.read_csv(path, sep=layout.sep, header=None, names=layout.names, skiprows=layout.skip,
-                      dtype={c: str for c in stamp_cols}, encoding="utf-8-sig", index_col=False,
-                      skipinitialspace=True)
-    lines = np.arange(len(raw)) + layout.skip + 1
+    raw = _read(path, layout, stamp_cols)
+    lines = np.arange(len(raw)) + layout.skip + 1  # 1-based file line of each row
+    blank = np.asarray(raw.isna().all(axis=1))
+    if blank.any():
+        log.info("%s: ignoring %d blank line(s)", path, int(blank.sum()))
+        raw, lines = raw.loc[~blank].reset_index(drop=True), lines[~blank]
     mask = _select_symbol(raw, roles, symbol, path)
     if mask is not None:
         raw, lines = raw.loc[mask].reset_index(drop=True), lines[mask]
