@@ -448,12 +448,22 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
              **overrides: Any) -> pd.DataFrame:
     """Read an OHLCV CSV (optionally gzipped) of any common layout; return a validated frame.
 
-    Columns ``open, high, low, close, volume`` (+ ``openinterest``), float; index ``datetime``,
-    ascending, UTC-naive. Tz-aware timestamps are converted to UTC; ``tz`` declares the zone of
-    naive ones (e.g. ``"America/New_York"``). ``symbol`` picks one symbol of a long-format file
-    (a ``symbol``/``ticker``/``pair`` column) or one column of a wide file of closes. Files
-    without volume get volume 0; newest-first files are reversed. ``overrides``: see
-    :data:`OVERRIDES`. Raises :class:`DataValidationError` naming the file, line and fix.
+    Args:
+        path: the CSV file (``.gz`` or plain; a BOM, banner lines and blank lines are fine).
+        symbol: one symbol of a long-format file (a ``symbol``/``ticker``/``pair`` column), or
+            one column of a wide file of closes (then open = high = low = close, volume 0).
+        tz: zone of naive timestamps (e.g. ``"America/New_York"``); tz-aware ones carry theirs.
+        **overrides: fixes for odd files, see :data:`OVERRIDES` (``sep``, ``datetime``,
+            ``date_format``, ``dayfirst``, ``epoch``, ``close="Last"``, ``adjust``, ``sort``, ...).
+
+    Returns:
+        Float columns ``open, high, low, close, volume`` (+ ``openinterest`` when the file has
+        it; volume 0 when it has none) on an ascending, UTC-naive ``DatetimeIndex`` named
+        ``datetime``. Newest-first files are reversed.
+
+    Raises:
+        DataValidationError: the file cannot be read as OHLCV or fails :func:`validate_ohlcv`;
+            the message names the file, the row and line, how many rows, and the fix.
     """
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:

@@ -160,12 +160,25 @@ def validate_ohlcv(
     bounds: str = "warn",
     line_numbers: Sequence[int] | np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Check ``df`` is usable OHLCV data; return it (a widened copy with ``bounds="widen"``).
+    """Check ``df`` is usable OHLCV data before a run.
 
     Checks, in order: DatetimeIndex without NaT, open/high/low/close columns (any case), numeric
     dtypes, NaN and infinite values, prices > 0, high >= low, volume >= 0, open and close inside
-    [low, high] (see the module docstring for ``bounds``), no duplicate and ascending timestamps.
-    ``line_numbers`` (one per row) lets file loaders name the file line of a bad row.
+    [low, high], no duplicate timestamps, ascending timestamps.
+
+    Args:
+        df: OHLCV frame indexed by timestamp (``volume`` optional).
+        source: name used in messages (a file path, a ticker).
+        bounds: open/close outside [low, high]: ``"warn"`` (log, keep), ``"raise"``, or
+            ``"widen"`` (stretch high/low over them, on a copy). See the module docstring.
+        line_numbers: the file line of each row, so that messages can name it.
+
+    Returns:
+        ``df`` itself (a widened copy with ``bounds="widen"`` when some bar needed it).
+
+    Raises:
+        DataValidationError: the first problem found, with the count of affected rows, the first
+            one (1-based row, timestamp, file line) and the fix.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataValidationError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
@@ -209,9 +222,17 @@ class GapReport:
 
 def find_gaps(df: pd.DataFrame | pd.DatetimeIndex, expected: str | pd.Timedelta | None = None,
               top: int = 5) -> GapReport:
-    """Report steps between consecutive timestamps longer than ``expected`` (default: the median).
+    """Report steps between consecutive timestamps longer than ``expected``.
 
-    Not an error: weekends, holidays and overnight sessions are gaps too; log the summary.
+    Not an error: weekends, holidays and overnight sessions are gaps too; log ``summary()``.
+
+    Args:
+        df: a frame with a DatetimeIndex, or the index itself.
+        expected: the normal bar spacing (``"1min"``, a Timedelta); default the median step.
+        top: how many of the largest gaps to keep.
+
+    Returns:
+        A :class:`GapReport` (count, estimated missing bars, largest gaps).
     """
     index = df if isinstance(df, pd.DatetimeIndex) else df.index
     if not isinstance(index, pd.DatetimeIndex):

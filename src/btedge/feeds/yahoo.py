@@ -122,11 +122,23 @@ def _write_cache(df: pd.DataFrame, path: Path) -> None:
 def yahoo_frame(ticker: str, start: DateLike, end: DateLike, interval: str = "1d",
                 cache_dir: str | Path | None = None, offline: bool | None = None, *,
                 auto_adjust: bool = True) -> pd.DataFrame:
-    """Yahoo OHLCV bars ``start <= t < end`` (yfinance's convention) as a validated DataFrame.
+    """Yahoo OHLCV bars ``start <= t < end`` (yfinance's convention), cached on disk.
 
-    Lowercase float ``open, high, low, close, volume`` on a UTC-naive ``datetime`` index.
-    ``auto_adjust`` is passed to yfinance explicitly (True: split/dividend-adjusted OHLC).
-    Reads the parquet cache when present; otherwise downloads (unless offline) and caches.
+    Args:
+        ticker: Yahoo symbol, e.g. ``"SPY"``, ``"^GSPC"``, ``"BTC-USD"``.
+        start: first day (inclusive).
+        end: last day (exclusive).
+        interval: a yfinance interval, one of :data:`INTERVALS`.
+        cache_dir: cache folder; default ``$BTEDGE_CACHE/yahoo`` or ``~/.cache/btedge/yahoo``.
+        offline: never download; default ``BTEDGE_OFFLINE=1``.
+        auto_adjust: passed to yfinance explicitly (True: split/dividend-adjusted OHLC).
+
+    Returns:
+        Validated float ``open, high, low, close, volume`` on a UTC-naive ``datetime`` index.
+
+    Raises:
+        OfflineDataError: offline with no cache file, or the download failed or came back
+            empty; names the ticker, the cache path looked at and the fix.
     """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {list(INTERVALS)}, got {interval!r}")
