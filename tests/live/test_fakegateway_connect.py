@@ -38,6 +38,14 @@ def test_forced_server_version_is_used_by_the_client(ib_lib, server_version):
             ib.disconnect()
 
 
+def test_a_server_version_below_157_is_refused_by_the_client(ib_lib):
+    with FakeGateway(server_version=150) as gw:
+        ib = ib_lib.IB()
+        with pytest.raises(Exception):
+            ib.connect("127.0.0.1", gw.port, clientId=3, timeout=1)
+        assert not ib.isConnected()
+
+
 def test_raw_handshake_bytes_follow_the_wire_format():
     with FakeGateway() as gw, socket.create_connection(("127.0.0.1", gw.port), timeout=3) as sock:
         sock.sendall(b"API\0" + struct.pack(">I", 9) + b"v157..176")

@@ -5,9 +5,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from btedge.live.fakegateway import FakeGateway, crypto, forex, future, load_bars
+from btedge.live.fakegateway import FakeGateway, crypto, forex, future, load_bars, random_walk_bars
 
 pytestmark = pytest.mark.usefixtures("time_limit")
+
+
+def make_bars(n, start=1_735_828_200, seconds=60, price=100.0, seed=7):
+    return random_walk_bars(n, start, seconds, price, seed)
 
 
 def _utc(epoch: int) -> datetime:
@@ -128,3 +132,14 @@ def test_account_summary_has_the_paper_account(ib, fake_gateway):
     assert rows[("NetLiquidation", "USD")] == "1000000.00"
     assert rows[("AccountType", "")] == "INDIVIDUAL"
     assert {r.account for r in ib.accountSummary()} == {"DU1234567"}
+
+
+def test_push_keeps_instruments_with_different_calendars_in_time_order():
+    spy_bars = make_bars(6, seconds=60)
+    es_bars = make_bars(3, start=spy_bars[0].time, seconds=120, price=5000.0, seed=3)
+    with FakeGateway(bars=spy_bars, symbol="SPY", history=0) as gw:
+        gw.add_instrument(future("ES", "20261218"), bars=es_bars, history=0)
+        assert gw.push_bars(1) == 2  # both have a bar at the first time
+        assert gw.push_bars(1) == 1  # only SPY has one a minute later
+        assert (gw.remaining_bars("SPY"), gw.remaining_bars("ES")) == (4, 2)
+        assert gw.push_bars(10) == 6 and gw.push_bars(1) == 0

@@ -35,6 +35,9 @@ def test_dropped_socket_is_a_disconnect_and_reconnect_resyncs(ib, ib_lib, fake_g
     assert [f.execution.orderId for f in ib.fills()] == [filled.order.orderId]
     assert len(fake_gateway.messages("placeOrder")) == 2, "nothing was re-sent"
     assert len(fake_gateway.messages("startApi")) == 2
+    completed = ib.reqCompletedOrders(apiOnly=False)
+    assert [(t.order.permId, t.orderStatus.status) for t in completed] == [
+        (filled.order.permId, "Filled")]
     # The working order survived on the gateway side and can still fill.
     fake_gateway.fill(resting.order.orderId, price=80.0)
     wait(lambda: any(p.position == 25 for p in ib.positions()), what="fill after reconnect")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Union
 
@@ -430,7 +431,6 @@ class OrderBook:
                 if o.client_id == order.client_id and o.parent_id == order.order_id and o.is_active]
 
     def _time_text(self) -> str:
-        from datetime import datetime, timezone
         return datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%Y%m%d %H:%M:%S UTC")
 
     # ---- auto-fill -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,7 +19,8 @@ from .bars import Bar, BarScript, aggregate, bar_size_seconds, duration_seconds,
 from .contracts import Instrument, InstrumentRegistry
 from .orders import (Cancelled, CommissionModel, Event, Execution, Filled, Ledger, OrderBook,
                      OrderError, OrderUpdate, PlaceRequest)
-from .protocol import (API_MAGIC, ClientMessage, In, ProtocolError, decode_client_message,
+from .protocol import (API_MAGIC, MAX_SERVER_VERSION, MIN_SERVER_VERSION, ClientMessage, In, ProtocolError,
+                       decode_client_message,
                        encode_frame, frame_length, negotiate_version, parse_handshake, split_payload)
 
 log = logging.getLogger(__name__)
@@ -57,14 +59,17 @@ class GatewayConfig:
     reject_sends_inactive: bool = False
     farm_status: bool = True
     next_valid_id_override: int | None = None
+    record_limit: int | None = 100_000
 
     def __post_init__(self) -> None:
         if not self.accounts or not all(self.accounts):
             raise ValueError("accounts: give at least one non-empty account id, e.g. ('DU1234567',)")
         if self.commission_timing not in COMMISSION_TIMINGS:
             raise ValueError(f"commission_timing={self.commission_timing!r}: expected one of {COMMISSION_TIMINGS}")
-        if self.server_version is not None and not 100 <= self.server_version <= 200:
-            raise ValueError(f"server_version={self.server_version}: expected 157..176 (or None to negotiate)")
+        if self.server_version is not None and not 100 <= self.server_version <= MAX_SERVER_VERSION:
+            raise ValueError(f"server_version={self.server_version}: expected {MIN_SERVER_VERSION}.."
+                             f"{MAX_SERVER_VERSION} (100..156 only to test that clients refuse it), "
+                             "or None to negotiate")
 
 
 @dataclass
@@ -108,10 +113,10 @@ class GatewayServer:
         self.ledger = Ledger(self.config.accounts[0], self.config.cash)
         self.book = OrderBook(self.ledger, CommissionModel(), self.last_price, self.now)
         self.sessions: list[Session] = []
-        self.recorded: list[ClientMessage] = []
+        self.recorded: deque[ClientMessage] = deque(maxlen=self.config.record_limit)
         self.pending_failures: dict[str, list[tuple[int, str]]] = {}
         self.held_commissions: list[Execution] = []
-        self._server: asyncio.base_events.Server | None = None
+        self._server: asyncio.AbstractServer | None = None
         self._refuse_until = 0.0
         self._handlers: dict[int, Callable[[Session, ClientMessage], None]] = {
             In.START_API: self._on_start_api,
@@ -210,6 +215,9 @@ class GatewayServer:
                 raise ProtocolError(f"connection did not start with {API_MAGIC!r} but {magic!r}")
             handshake = parse_handshake(await self._read_frame(reader))
             version = negotiate_version(handshake, self.config.server_version)
+            if not handshake.min_version <= version <= handshake.max_version:
+                log.warning("answering server version %d outside the client's range v%d..%d", version,
+                            handshake.min_version, handshake.max_version)
             session = Session(writer, version)
             session.send(msg.server_hello(version, self.now()))
             while not writer.is_closing():
@@ -285,13 +293,9 @@ class GatewayServer:
         queue = self.pending_failures.get(kind)
         return queue.pop(0) if queue else None
 
-    def visible_bars(self, script: BarScript, forming: bool) -> list[Bar]:
-        """History plus, when ``forming``, the next bar's opening tick (the bar now forming)."""
-        bars = script.history()
-        if forming and self.config.forming_bar and script.remaining:
-            nxt = script.bars[script.cursor]
-            bars = [*bars, Bar(nxt.time, nxt.open, nxt.open, nxt.open, nxt.open, 0.0, nxt.open, 0)]
-        return bars
+    def visible_bars(self, script: BarScript) -> list[Bar]:
+        """History plus the next bar's opening tick (the bar now forming, when ``forming_bar``)."""
+        return self._bars_since(script, script.bars[0].time)
 
     def _on_req_historical_data(self, session: Session, message: ClientMessage) -> None:
         req_id = message.int("reqId")
@@ -321,7 +325,7 @@ class GatewayServer:
             self._send_error(session, req_id, 321, "Error validating request:-'endDateTime must be empty "
                              "when keepUpToDate=True'")
             return
-        bars = script.history(end) if end is not None else self.visible_bars(script, forming=True)
+        bars = script.history(end) if end is not None else self.visible_bars(script)
         buckets = aggregate(bars, bar_seconds)
         end_ref = end if end is not None else self.now()
         buckets = [b for b in buckets if b.time >= end_ref - duration]
@@ -368,15 +372,20 @@ class GatewayServer:
 
     # ---- pushing bars --------------------------------------------------------------------------
     def push_bars(self, count: int = 1, symbol: str | None = None) -> int:
-        """Advance the scripts ``count`` steps (one bar per instrument per step); return bars pushed."""
+        """Advance the scripts ``count`` time steps; return how many bars were pushed.
+
+        A step pushes the earliest pending bar time across the instruments (all instruments
+        with a bar at that time), so scripts with different calendars stay in time order.
+        """
         scripts = ([self.scripts[self.registry.by_symbol(symbol).con_id]] if symbol
                    else list(self.scripts.values()))
         pushed = 0
         for _ in range(count):
-            step = [(script, script.advance(1)) for script in scripts]
-            step = [(script, bars[0]) for script, bars in step if bars]
-            if not step:
+            pending = [s for s in scripts if s.remaining]
+            if not pending:
                 break
+            step_time = min(s.bars[s.cursor].time for s in pending)
+            step = [(s, s.advance(1)[0]) for s in pending if s.bars[s.cursor].time == step_time]
             self.book.bar_index += 1
             for script, bar in step:
                 inst = self._instrument_of(script)
@@ -403,13 +412,24 @@ class GatewayServer:
                     self._emit_update(session, sub, script, bar)
 
     def _emit_update(self, session: Session, sub: HistoricalSubscription, script: BarScript, bar: Bar) -> None:
-        buckets = aggregate(self.visible_bars(script, forming=True), sub.bar_seconds)
+        """Send the bucket holding ``bar`` (final) and, if it starts a new one, the forming bucket."""
         bar_bucket = bar.time - bar.time % sub.bar_seconds
-        for bucket in buckets[-2:]:
-            if bucket.time >= bar_bucket:
-                date = msg.format_bar_date(bucket.time, sub.format_date, sub.bar_seconds >= 86400,
-                                           sub.instrument.time_zone)
-                session.send(msg.historical_data_update(sub.req_id, date, bucket))
+        buckets = aggregate(self._bars_since(script, bar_bucket), sub.bar_seconds)
+        for bucket in buckets:
+            date = msg.format_bar_date(bucket.time, sub.format_date, sub.bar_seconds >= 86400,
+                                       sub.instrument.time_zone)
+            session.send(msg.historical_data_update(sub.req_id, date, bucket))
+
+    def _bars_since(self, script: BarScript, start: int) -> list[Bar]:
+        """Visible bars (history and the forming tick) starting at or after ``start``; O(bucket)."""
+        first = script.cursor
+        while first > 0 and script.bars[first - 1].time >= start:
+            first -= 1
+        bars = script.bars[first:script.cursor]
+        if self.config.forming_bar and script.remaining:
+            nxt = script.bars[script.cursor]
+            bars.append(Bar(nxt.time, nxt.open, nxt.open, nxt.open, nxt.open, 0.0, nxt.open, 0))
+        return bars
 
     # ---- orders ----------------------------------------------------------------------------------
     def _on_place_order(self, session: Session, message: ClientMessage) -> None:
