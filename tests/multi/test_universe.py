@@ -122,6 +122,7 @@ def test_bad_input_errors(closes: pd.DataFrame) -> None:
         adjusted_rand_vs_sectors(pd.Series([0, 1], index=["X1", "X2"]), pd.Series(["a"], index=["Y"]))
 
 
+@pytest.mark.slow
 def test_cli_writes_plots_and_reports_ari(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     data, gics = require_shared(*STOCKS), require_shared(*GICS)
     code = main(["dtw", "--data", str(data), "--gics", str(gics), "--asof", ASOF, "--lookback", "80",

@@ -91,7 +91,9 @@ def _pbo(matrix: pd.DataFrame, n_blocks: int) -> PBOResult | None:
     return pbo_cscv(matrix, blocks)
 
 
-def analyse_sweep(result: SweepResult, n_blocks: int = 16, n_boot: int = 2000, seed: int | None = None) -> SweepAnalysis:
+def analyse_sweep(
+    result: SweepResult, n_blocks: int = 16, n_boot: int = 2000, seed: int | None = None
+) -> SweepAnalysis:
     """Ranking, DSR, PBO and trade bootstrap of a sweep (see the module doc)."""
     seed = result.seed if seed is None else seed
     ranking = ranking_table(result)

@@ -101,41 +101,55 @@ def _run_in_worker(task: Task) -> TaskOutput:
     return run_task(task, _WORKER["strategy"], _WORKER["frames"], _WORKER["config"])
 
 
-def _serial(tasks: Sequence[Task], strategy, frames, config, **_: Any) -> Iterable[TaskOutput]:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class _Job:
+    """What every task of one sweep shares."""
+
+    strategy: type[bt.Strategy]
+    frames: Frames
+    config: BacktestConfig
+    workers: int | None = None
+    address: Any = None
+
+
+def _serial(tasks: Sequence[Task], job: _Job) -> Iterable[TaskOutput]:
     for task in tasks:
-        yield run_task(task, strategy, frames, config)
+        yield run_task(task, job.strategy, job.frames, job.config)
 
 
-def _local(tasks: Sequence[Task], strategy, frames, config, workers=None, **_: Any) -> Iterable[TaskOutput]:  # type: ignore[no-untyped-def]
-    workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(strategy, frames, config)) as pool:
+def _local(tasks: Sequence[Task], job: _Job) -> Iterable[TaskOutput]:
+    workers = job.workers or os.cpu_count() or 1
+    initargs = (job.strategy, job.frames, job.config)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=initargs) as pool:
         futures = [pool.submit(_run_in_worker, task) for task in tasks]
         for future in as_completed(futures):
             yield future.result()
 
 
-def _dask(tasks: Sequence[Task], strategy, frames, config, address=None, **_: Any) -> Iterable[TaskOutput]:  # type: ignore[no-untyped-def]
+def _dask(tasks: Sequence[Task], job: _Job) -> Iterable[TaskOutput]:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    if address is None:
+    if job.address is None:
         raise ValueError("mode='dask' needs address: a scheduler address ('tcp://host:8786') or a distributed.Client")
-    client = address if isinstance(address, Client) else Client(address)
+    client = job.address if isinstance(job.address, Client) else Client(job.address)
     try:
-        [frames_future] = client.scatter([list(frames)], broadcast=True)
+        [frames_future] = client.scatter([list(job.frames)], broadcast=True)
         token = uuid.uuid4().hex[:8]
         futures = [
-            client.submit(run_task, task, strategy, frames_future, config, key=f"btedge-sweep-{token}-{task.task_id}")
+            client.submit(run_task, task, job.strategy, frames_future, job.config,
+                          key=f"btedge-sweep-{token}-{task.task_id}")
             for task in tasks
         ]
         for future in dask_completed(futures):
             yield future.result()
     finally:
-        if client is not address:
+        if client is not job.address:
             client.close()
 
 
-_EXECUTORS: dict[str, Callable[..., Iterable[TaskOutput]]] = {"serial": _serial, "local": _local, "dask": _dask}
+_Executor = Callable[[Sequence[Task], _Job], Iterable[TaskOutput]]
+_EXECUTORS: dict[str, _Executor] = {"serial": _serial, "local": _local, "dask": _dask}
 
 
 def _resolve(strategy: str | type[bt.Strategy]) -> type[bt.Strategy]:
@@ -193,15 +207,17 @@ def run_sweep(
              len(param_sets), len(windows), len(tasks), mode)
     outputs: dict[int, TaskOutput] = {}
     with tqdm(total=len(tasks), disable=not progress, desc=f"sweep {cls.__name__}", unit="bt") as bar:
-        for output in _EXECUTORS[mode](tasks, cls, frames, config, workers=workers, address=address):
+        for output in _EXECUTORS[mode](tasks, _Job(cls, frames, config, workers, address)):
             outputs[output.task_id] = output
             bar.update(1)
     name = getattr(cls, "registry_name", cls.__name__)
     settings = {"lookbacks": list(lookbacks), "n_offsets": n_offsets, "max_offset_frac": max_offset_frac,
                 "commission": config.commission, "slippage": config.slippage, "fixed": fixed, "mode": mode}
-    return SweepResult(name, tasks, _runs_table(tasks, outputs, frames[0][1].index),
-                       {t: o.returns for t, o in sorted(outputs.items())},
-                       {t: o.trade_returns for t, o in sorted(outputs.items())}, list(grid), seed, settings)
+    ordered = sorted(outputs.items())
+    return SweepResult(
+        name, tasks, _runs_table(tasks, outputs, frames[0][1].index),
+        {t: o.returns for t, o in ordered}, {t: o.trade_returns for t, o in ordered}, list(grid), seed, settings,
+    )
 
 
 def _runs_table(tasks: Sequence[Task], outputs: Mapping[int, TaskOutput], index: pd.DatetimeIndex) -> pd.DataFrame:

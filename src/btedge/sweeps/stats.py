@@ -62,7 +62,8 @@ def probabilistic_sharpe_ratio(
     """P(true SR > ``sr_benchmark``) given an observed per-period ``sr`` over ``n_obs`` returns.
 
     Formula:
-        PSR = Φ((SR̂ − SR*)·√(T − 1) / √(1 − γ₃·SR̂ + (γ₄ − 1)/4·SR̂²)), γ₄ raw kurtosis (3 = normal).
+        PSR = Φ((SR̂ − SR*)·√(T − 1) / √(1 − γ₃·SR̂ + (γ₄ − 1)/4·SR̂²)),
+        γ₄ raw kurtosis (3 = normal).
     """
     if n_obs < 2:
         raise ValueError(f"n_obs must be >= 2 returns, got {n_obs!r}")
@@ -144,7 +145,9 @@ class PBOResult:
 def _as_matrix(returns: pd.DataFrame | np.ndarray, what: str) -> np.ndarray:
     matrix = np.asarray(returns, dtype=float)
     if matrix.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D T×N matrix (rows = bars, columns = configs), got shape {matrix.shape}")
+        raise ValueError(
+            f"{what} must be a 2-D T×N matrix (rows = bars, columns = configs), got shape {matrix.shape}"
+        )
     if not np.isfinite(matrix).all():
         raise ValueError(f"{what} contains NaN/inf: fill missing bars with 0 (flat) before calling")
     return matrix
