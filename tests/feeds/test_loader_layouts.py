@@ -224,3 +224,9 @@ def test_ragged_row_is_a_clear_error(tmp_path: Path) -> None:
 def test_header_only_file(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError, match=r"a header \('date,open,high,low,close'\) but no data rows"):
         load_csv(_write(tmp_path, "date,open,high,low,close\n"))
+
+
+def test_gzip_without_gz_suffix(tmp_path: Path) -> None:
+    path = tmp_path / "bars.dat"
+    path.write_bytes(gzip.compress(b"date,open,high,low,close\n2021-03-01,1,2,0.5,1.5\n"))
+    assert load_csv(path)["close"].tolist() == [1.5]

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -104,11 +104,14 @@ def _normalise(name: object) -> str:
     return str(name).replace("\ufeff", "").strip().strip('"').lower().replace("_", " ")
 
 
-def _open_text(path: Path):  # type: ignore[no-untyped-def]
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    opener = gzip.open if magic == b"\x1f\x8b" else open
-    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open_text(path: Path) -> TextIO:
+    opener = gzip.open if _is_gzip(path) else open
+    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")  # type: ignore[return-value]
 
 
 def _head(path: Path) -> tuple[list[str], list[int]]:
@@ -422,7 +425,8 @@ def _read(path: Path, layout: _Layout, stamp_cols: list[str]) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep=layout.sep, header=None, names=layout.names, skiprows=layout.skip,
                            dtype={c: str for c in stamp_cols}, encoding="utf-8-sig", index_col=False,
-                           skipinitialspace=True, skip_blank_lines=False)
+                           skipinitialspace=True, skip_blank_lines=False,
+                           compression="gzip" if _is_gzip(path) else None)
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
         raise DataValidationError(
             f"{path}: pandas cannot read it with separator {layout.sep!r} and columns {layout.names} "
