@@ -135,3 +135,13 @@ def test_cli(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SystemExit) as exc:
         sweep_main(["--help"])
     assert exc.value.code == 0
+
+
+def test_grid_that_never_trades_reports_instead_of_crashing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flat = run_sweep("laguerre_trend", [("BTC", sample_data().iloc[:200])], {"gamma": [0.5, 0.8]},
+                     fixed={"band": 0.49}, progress=True)
+    assert (flat.runs["n_trades"] == 0).all()
+    analysis = analyse_sweep(flat, n_blocks=4, n_boot=50)
+    assert analysis.dsr is None and analysis.bootstrap.n_trades == 0
+    text = write_report(flat, analysis, tmp_path)["markdown"].read_text()
+    assert "deflated Sharpe ratio: not computed" in text

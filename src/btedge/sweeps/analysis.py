@@ -84,6 +84,17 @@ def _blocks_for(n_obs: int, wanted: int) -> int:
     return blocks - blocks % 2
 
 
+def _dsr(matrix: pd.DataFrame) -> DeflatedSharpe | None:
+    if len(matrix) < 3:
+        log.warning("DSR not computed: the base window has %d bars", len(matrix))
+        return None
+    try:
+        return deflated_sharpe_for_grid(matrix)
+    except ValueError as exc:  # every configuration flat: no Sharpe to deflate
+        log.warning("DSR not computed: %s", exc)
+        return None
+
+
 def _pbo(matrix: pd.DataFrame, n_blocks: int) -> PBOResult | None:
     blocks = _blocks_for(len(matrix), n_blocks)
     if matrix.shape[1] < 2 or blocks < 2:
@@ -98,7 +109,7 @@ def analyse_sweep(
     seed = result.seed if seed is None else seed
     ranking = ranking_table(result)
     base = window_returns(result, 0)
-    dsr = deflated_sharpe_for_grid(base) if base.shape[1] >= 1 and len(base) > 2 else None
+    dsr = _dsr(base)
     pbo = _pbo(base, n_blocks)
     by_window = {
         int(w): (p.pbo if (p := _pbo(window_returns(result, int(w)), n_blocks)) else math.nan)

@@ -101,6 +101,8 @@ def stat_lines(analysis: SweepAnalysis) -> list[str]:
             f"vs SR₀ {d.sr0:.4f} expected from {d.n_trials} noise trials (V[SR_n] {d.sr_variance:.3g}, "
             f"T {d.n_obs}, skew {d.skew:.2f}, kurtosis {d.kurtosis:.2f})"
         )
+    if analysis.dsr is None:
+        lines.append("- deflated Sharpe ratio: not computed (no configuration has a defined Sharpe: all flat?)")
     if analysis.pbo is not None:
         p = analysis.pbo
         finite = analysis.pbo_by_window.dropna()

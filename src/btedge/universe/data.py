@@ -60,10 +60,12 @@ def load_gics(path: str | Path) -> pd.Series:
 
 
 def window(closes: pd.DataFrame, asof: str | pd.Timestamp | None = None, lookback: int | None = None) -> pd.DataFrame:
-    """The closes known at ``asof`` (inclusive), the last ``lookback`` bars of them, gaps filled forward.
+    """The closes known at ``asof`` (inclusive), the last ``lookback`` bars of them, gaps filled.
 
     Every selection function starts here, so nothing after ``asof`` can influence its result.
-    Tickers with no price in the window are dropped (logged); an empty or too short window raises.
+    Tickers with fewer than ``MIN_BARS`` prices in the window are dropped (logged); gaps are
+    filled forward, and a ticker listed mid-window is held flat at its first price before it
+    (both within the window). An empty or too short window raises.
     """
     if not isinstance(closes, pd.DataFrame) or not isinstance(closes.index, pd.DatetimeIndex):
         raise ValueError("closes must be a wide DataFrame with a DatetimeIndex (dates × tickers)")
