@@ -145,3 +145,8 @@ def test_grid_that_never_trades_reports_instead_of_crashing(tmp_path) -> None:  
     assert analysis.dsr is None and analysis.bootstrap.n_trades == 0
     text = write_report(flat, analysis, tmp_path)["markdown"].read_text()
     assert "deflated Sharpe ratio: not computed" in text
+
+
+def test_bad_grid_value_names_the_task() -> None:
+    with pytest.raises(ValueError, match=r"sweep task 1 \(params \{'gamma': 0.8, 'band': 0.7\}.*band must be"):
+        run_sweep("laguerre_trend", [("BTC", sample_data().iloc[:100])], {"gamma": [0.8], "band": [0.1, 0.7]})

@@ -70,9 +70,15 @@ def _number(value: Any) -> float:
 
 def run_task(task: Task, strategy: type[bt.Strategy], frames: Frames, config: BacktestConfig) -> TaskOutput:
     """One backtest of ``strategy`` with the task's params on the task's window."""
-    cerebro = build_cerebro(strategy, slice_frames(frames, task.window), task.param_dict, config)
-    cerebro.addanalyzer(SweepTradeLog, _name="sweeplog")
-    strat = cerebro.run()[0]
+    try:
+        cerebro = build_cerebro(strategy, slice_frames(frames, task.window), task.param_dict, config)
+        cerebro.addanalyzer(SweepTradeLog, _name="sweeplog")
+        strat = cerebro.run()[0]
+    except ValueError as exc:
+        window = task.window
+        raise ValueError(
+            f"sweep task {task.task_id} (params {task.param_dict}, bars [{window.start}, {window.stop})): {exc}"
+        ) from exc
     perf = dict(strat.analyzers.performance.get_analysis())
     trades = strat.analyzers.tradestats.get_analysis()
     extra = strat.analyzers.sweeplog.get_analysis()
