@@ -31,7 +31,7 @@ def sample_bars(n: int = 70) -> pd.DataFrame:
 class Scripted(bt.Strategy):
     """Runs ``actions[i](self)`` on its i-th live bar and pushes the next gateway bar after each."""
 
-    params = (("gw", None), ("actions", None), ("live_bars", 5))
+    params = (("gw", None), ("actions", None), ("live_bars", 5), ("push", 1), ("first_push", 1))
 
     def start(self) -> None:
         self.live = 0
@@ -43,7 +43,7 @@ class Scripted(bt.Strategy):
     def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
         self.statuses.append(data._getstatusname(status))
         if status == data.LIVE:
-            self.p.gw.push_bars(1)
+            self.p.gw.push_bars(self.p.first_push if self.live == 0 else self.p.push)
 
     def notify_order(self, order: bt.Order) -> None:
         self.events.append((order.ref, order.getstatusname(), order.executed.size,
@@ -61,7 +61,7 @@ class Scripted(bt.Strategy):
         if self.live >= self.p.live_bars:
             self.env.runstop()
             return
-        self.p.gw.push_bars(1)
+        self.p.gw.push_bars(self.p.push)
 
     def ib_id(self, order: bt.Order) -> int:
         return self.broker.ib_order(order).orderId
@@ -80,13 +80,15 @@ class Scripted(bt.Strategy):
 
 def run_session(gw: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,
                 broker_kw: dict | None = None, data_kw: dict | None = None,
-                strategy: type = Scripted, **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
+                strategy: type = Scripted, dataname: str = "SPY", timeframe: int = bt.TimeFrame.Minutes,
+                compression: int = 60, **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
     """Run cerebro on the fake until the strategy stops; returns (strategy, store, broker)."""
     store = IBStore(port=gw.port, client_id=11, client=lib.__name__, timeout=5.0,
                     backoff=0.05, backoff_max=0.2, reconnect_attempts=40)
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(IBData(dataname="SPY", name="SPY", store=store, timeframe=bt.TimeFrame.Minutes,
-                           compression=60, backfill=2 * 86_400, qcheck=0.01, **(data_kw or {})))
+    data_kw = {"backfill": 2 * 86_400, "qcheck": 0.01, **(data_kw or {})}
+    cerebro.adddata(IBData(dataname=dataname, name=dataname, store=store, timeframe=timeframe,
+                           compression=compression, **data_kw))
     broker = IBBroker(store=store, **(broker_kw or {}))
     cerebro.setbroker(broker)
     if strategy is Scripted:

@@ -1,0 +1,110 @@
+"""IBData against the fake gateway, with both client libraries: stocks, futures, FX and crypto
+contracts, real-time 5-second bars aggregated into the feed's bar size, flat memory."""
+from __future__ import annotations
+
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+import pytest
+
+from btedge.live.fakegateway import crypto, forex, future, random_walk_bars, stock
+from btedge.live.fakegateway.bars import aggregate
+from test_store_fake import HISTORY, run_session, sample_bars
+
+pytestmark = pytest.mark.usefixtures("time_limit")
+
+CONTRACTS = {
+    "SPY": (stock("SPY"), "TRADES", 1.0),
+    "ES:FUT:CME:202612": (future("ES", "20261218"), "TRADES", 50.0),
+    "EURUSD:CASH": (forex("EURUSD"), "MIDPOINT", 1.0),
+    "BTC:CRYPTO:PAXOS": (crypto("BTC"), "AGGTRADES", 1.0),
+}
+
+
+@pytest.fixture
+def gateway_bars() -> pd.DataFrame:
+    return sample_bars()
+
+
+@pytest.fixture
+def gateway_options() -> dict[str, Any]:
+    return {"history": HISTORY, "auto_fill": True}
+
+
+def _buy_one(strat) -> None:
+    strat.sent(strat.buy(size=1))
+
+
+@pytest.mark.parametrize("spec", list(CONTRACTS))
+def test_contract_types_backfill_trade_and_value(ib_lib, spec):
+    from btedge.live.fakegateway import FakeGateway
+
+    instrument, what, multiplier = CONTRACTS[spec]
+    with FakeGateway(bars=sample_bars(), instrument=instrument, history=HISTORY, auto_fill=True) as gw:
+        strat, _, broker = run_session(gw, ib_lib, actions={0: _buy_one}, live_bars=3, dataname=spec)
+        assert gw.messages("reqHistoricalData")[0].get("whatToShow") == what
+    assert strat.data.contract.conId == instrument.con_id
+    assert len(strat.bars) == HISTORY + 3
+    assert strat.statuses_of(strat.orders[0])[-1] == "Completed"
+    assert broker.getposition(strat.data).size == 1
+    data = strat.data
+    assert broker.getvalue([data]) == pytest.approx(data.close[0] * multiplier)
+
+
+@pytest.fixture
+def rt_bars() -> list:
+    return random_walk_bars(90, 1_735_828_200, 5, 100.0, 11)  # 5-second bars from a session open
+
+
+@pytest.mark.parametrize("history", [42, 40])
+def test_realtime_bars_aggregate_to_15s(ib_lib, rt_bars, history):
+    """5 s real-time bars build 15 s bars equal to IB's own 15 s bars; a bucket the stream joined
+    mid-way is not emitted half-built (history=40 starts mid-bucket)."""
+    from btedge.live.fakegateway import FakeGateway
+
+    with FakeGateway(bars=rt_bars, symbol="SPY", history=history) as gw:
+        strat, _, _ = run_session(gw, ib_lib, live_bars=6, timeframe=bt.TimeFrame.Seconds, compression=15,
+                                  data_kw={"rtbar": True, "backfill": 3600}, push=3,
+                                  first_push=3 if history % 3 == 0 else 3 + (3 - history % 3))
+        assert gw.messages("reqRealTimeBars")
+    expected = {pd.Timestamp(b.time, unit="s"): b for b in aggregate(rt_bars, 15)}
+    got = [(t, close) for t, close, _ in strat.bars]
+    times = [t for t, _ in got]
+    assert times == sorted(set(times))
+    for when, close in got:
+        assert close == pytest.approx(expected[when].close)
+    assert sum(b[2] == "LIVE" for b in strat.bars) == 6
+    step = pd.Timedelta(seconds=15)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps.count(step) >= len(gaps) - 1  # at most the one skipped half-built bucket
+    if history % 3:
+        assert step * 2 in gaps
+    else:
+        assert all(g == step for g in gaps)
+
+
+def test_keep_up_to_date_list_is_trimmed(fake_gateway, ib_lib):
+    """The client's bar list is trimmed while streaming, so memory stays flat on long sessions."""
+    fake_gateway.configure(auto_fill=False)
+    lengths = []
+    actions = {i: (lambda s: lengths.append(len(s.data._stream))) for i in range(28)}
+    strat, _, _ = run_session(fake_gateway, ib_lib, actions=actions, live_bars=28,
+                              data_kw={"backfill": 3 * 86_400})
+    assert strat.data.stats["delivered"] == len(strat.bars) == HISTORY + 28
+    assert lengths[0] == HISTORY + 2  # history, the first live bar and the forming one
+    assert max(lengths) <= 65 and lengths[-1] < HISTORY + 28  # the client's list, trimmed
+
+
+def test_ibdata_validates_params():
+    from btedge.live import IBData, IBStore
+
+    store = IBStore(port=4002)
+    with pytest.raises(ValueError, match="store=IBStore"):
+        IBData(dataname="SPY", store=None)
+    with pytest.raises(ValueError, match="not an IB bar size"):
+        IBData(dataname="SPY", store=store, timeframe=bt.TimeFrame.Minutes, compression=7)
+    with pytest.raises(ValueError, match="multiple of 5 s"):
+        IBData(dataname="SPY", store=store, timeframe=bt.TimeFrame.Seconds, compression=1, rtbar=True)
+    with pytest.raises(ValueError, match="backfill"):
+        IBData(dataname="SPY", store=store, backfill=0, timeframe=bt.TimeFrame.Minutes)
