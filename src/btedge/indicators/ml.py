@@ -15,13 +15,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from btedge.models.features import FEATURES, FeatureSpec, FeatureStream, build_features, sequence_windows
-from btedge.models.labels import CLASS_SIDE, LabelSpec, make_labels
+from btedge.models.labels import CLASS_SIDE, LabelSpec, forward_return, make_labels
 from btedge.models.spec import ModelSpec, parse_members
 from btedge.training.cache import ModelCache
 from btedge.training.schedule import Schedule
 from btedge.training.walkforward import FittedFold, WalkForward
 
-__all__ = ["WalkForwardIndicator", "EnsembleSignal"]
+__all__ = ["WalkForwardIndicator", "EnsembleSignal", "LagNet"]
 log = logging.getLogger(__name__)
 _OHLCV = ("open", "high", "low", "close", "volume")
 
@@ -240,4 +240,88 @@ class EnsembleSignal(WalkForwardIndicator):
         out[ok, 3] = CLASS_SIDE[probs[ok].argmax(axis=1)]
         out[:, 4] = probs.max(axis=1)
         return out
+
+
+class LagNet(WalkForwardIndicator):
+    """
+    LagNet: a lag-length network picks how many recent bars an LSTM forecaster sees; the
+    forecaster predicts the forward return over ``horizon`` bars. Both are trained
+    walk-forward (see :class:`WalkForwardIndicator`).
+
+    Formula:
+      - raw_lag_t = 1 + (max_lag - 1) * sigmoid(LSTM(x_{t-seq_len+1..t}))
+      - lag_t = smoothing * raw_lag_t + (1 - smoothing) * lag_{t-1}  (EMA; no jitter)
+      - forecast_t = LSTM(last round(lag_t) feature rows) * std of training targets
+
+    Params (plus :class:`WalkForwardIndicator`'s):
+      - ``max_lag`` (default: ``32``): longest history, <= ``seq_len``
+      - ``smoothing`` (default: ``0.2``): EMA factor of the lag, in (0, 1]
+
+    See:
+      - Hochreiter & Schmidhuber (1997), "Long Short-Term Memory"
+    """
+
+    alias = ("LagNetForecaster",)
+    lines = ("lag", "forecast")
+    params = (("max_lag", 32), ("smoothing", 0.2))
+    plotinfo = dict(subplot=True)
+
+    def _setup(self) -> None:
+        spec = self._model_spec("lagnet", self.p.seed, max_lag=int(self.p.max_lag), smoothing=float(self.p.smoothing))
+        self.walkers.append(self._walker(spec, {"target": "forward_return", "horizon": int(self.p.horizon)}))
+        self._lag_state = np.nan
+
+    def _labels(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return forward_return(arrays[3], int(self.p.horizon))
+
+    def _n_out(self, spec: ModelSpec) -> int:
+        return 1
+
+    def _smooth(self, raw: float) -> float:
+        if np.isfinite(raw):
+            a = self.p.smoothing
+            self._lag_state = raw if np.isnan(self._lag_state) else a * raw + (1.0 - a) * self._lag_state
+            return self._lag_state
+        return np.nan
+
+    def _forecast(self, fitted: FittedFold | None, windows: np.ndarray, lags: np.ndarray) -> np.ndarray:
+        out = np.full(len(windows), np.nan)
+        ok = np.isfinite(lags) & np.isfinite(windows).all(axis=(1, 2))
+        if fitted is not None and ok.any():
+            out[ok] = fitted.model.forecast(fitted.scale(windows[ok]), np.round(lags[ok]))
+        return out
+
+    def _compute_batch(self, n: int) -> np.ndarray:
+        arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
+        features = build_features(*arrays, spec=self.feature_spec)
+        labels = self._labels(arrays)
+        walker, win = self.walkers[0], self._window
+        out = np.full((n, 2), np.nan)
+        folds = []
+        for b in tqdm(self.schedule.boundaries(n), desc="LagNet", leave=False, disable=None):
+            rows = np.arange(b, min(b + self.schedule.retrain_every, n))
+            fitted = walker.fitted(b, features, labels)
+            windows = sequence_windows(features, rows, win)
+            raw = fitted.predict(windows, 1)[:, 0] if fitted is not None else np.full(rows.size, np.nan)
+            out[rows, 0] = [self._smooth(x) for x in raw]  # the EMA runs bar by bar, as in next()
+            folds.append((fitted, rows, windows))
+        for fitted, rows, windows in folds:
+            out[rows, 1] = self._forecast(fitted, windows, out[rows, 0])
+        return out
+
+    def next(self) -> None:
+        bar = [float(getattr(self.data, f)[0]) for f in _OHLCV]
+        for hist, x in zip(self._hist, bar):
+            hist.append(x)
+        self._rows.append(self._stream.update(*bar))
+        t = len(self._rows) - 1
+        b = self.schedule.boundary_at(t)
+        lag = forecast = np.nan
+        if b is not None:
+            fitted = self._models_for_next(b)[0]
+            window = np.array(self._rows[-self._window:])[None]
+            raw = fitted.predict(window, 1)[0, 0] if fitted is not None else np.nan
+            lag = self._smooth(raw)
+            forecast = self._forecast(fitted, window, np.array([lag]))[0]
+        self.lines.lag[0], self.lines.forecast[0] = lag, forecast
 

@@ -69,12 +69,31 @@ def shift(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _windows(x: np.ndarray, w: int) -> np.ndarray:
+    """(n - w + 1, w) view; row i holds x[i .. i + w - 1] (bar t = i + w - 1 in the last column)."""
+    return np.lib.stride_tricks.sliding_window_view(x, w)
+
+
+def _fold_window(x: np.ndarray, w: int, step, first=None) -> np.ndarray:
+    """Fold ``step`` over x[t], x[t-1], ..., x[t-w+1] in that order; NaN for t < w - 1.
+
+    The operation order is fixed per bar, so every row is bit-identical whatever the series
+    length or start (prefix-exact and equal to the bar-by-bar stream).
+    """
+    out = np.full(x.shape, np.nan)
+    if x.size < w:
+        return out
+    v = _windows(x, w)
+    acc = first(v[:, w - 1]) if first else v[:, w - 1].copy()
+    for k in range(1, w):
+        acc = step(acc, v[:, w - 1 - k])
+    out[w - 1 :] = acc
+    return out
+
+
 def rolling_sum(x: np.ndarray, w: int) -> np.ndarray:
     """Sum of the last ``w`` values (NaN for the first ``w - 1``), fixed summation order."""
-    acc = x.copy()
-    for k in range(1, w):
-        acc = acc + shift(x, k)
-    return acc
+    return _fold_window(x, w, np.add)
 
 
 def rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
@@ -83,18 +102,13 @@ def rolling_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 def rolling_std(x: np.ndarray, w: int) -> np.ndarray:
     """Population std over ``w`` bars (two-pass: mean first, then squared deviations)."""
-    mean = rolling_mean(x, w)
-    acc = (x - mean) ** 2
-    for k in range(1, w):
-        acc = acc + (shift(x, k) - mean) ** 2
-    return np.sqrt(acc / w)
+    mean = rolling_mean(x, w)[w - 1 :]
+    dev = _fold_window(x, w, lambda acc, col: acc + (col - mean) ** 2, lambda col: (col - mean) ** 2)
+    return np.sqrt(dev / w)
 
 
 def rolling_extreme(x: np.ndarray, w: int, fn) -> np.ndarray:
-    acc = x.copy()
-    for k in range(1, w):
-        acc = fn(acc, shift(x, k))
-    return acc
+    return _fold_window(x, w, fn)
 
 
 def _log_returns(close: np.ndarray) -> np.ndarray:

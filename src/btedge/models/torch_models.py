@@ -28,6 +28,23 @@ from btedge.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 N_CLASSES = 3
+#: torch threads used for inference. One is the default: on a small shared machine OpenMP
+#: spin-waiting makes two threads up to 100x slower for these tiny nets (see bench/).
+INFERENCE_THREADS = 1
+
+
+@contextlib.contextmanager
+def inference_threads(n: int | None = None) -> Iterator[None]:
+    """Run torch with ``n`` (default ``INFERENCE_THREADS``) threads; restore afterwards."""
+    n = n or INFERENCE_THREADS
+    old = torch.get_num_threads()
+    if old != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if old != n:
+            torch.set_num_threads(old)
 
 
 @contextlib.contextmanager
@@ -184,7 +201,7 @@ class TorchClassifier:
         return self._infer
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
+        with torch.no_grad(), inference_threads():
             logits = self._inference_net()(torch.as_tensor(X, dtype=torch.float64))
             return torch.softmax(logits, dim=1).numpy()
 

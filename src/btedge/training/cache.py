@@ -20,7 +20,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE_DIR = Path(".btedge_cache") / "models"
+DEFAULT_CACHE_DIR = Path(".cache") / "btedge-models"  # /.cache/ is git-ignored
 
 
 def fingerprint(*arrays: np.ndarray) -> str:
