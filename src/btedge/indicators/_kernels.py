@@ -18,10 +18,23 @@ moves losslessly between the vectorised and the bar-by-bar paths.
 from __future__ import annotations
 
 import math
+from array import array
 from typing import NamedTuple
 
 import numpy as np
 from scipy.signal import lfilter
+
+
+def as_line_array(values: np.ndarray) -> array:
+    """A float64 ``array.array`` for backtrader line buffers, copied as bytes (not element-wise)."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=float).tobytes())
+    return out
+
+
+def from_line_array(buf: array, start: int, end: int) -> np.ndarray:
+    """A float64 view of ``buf[start:end]`` with no copy (backtrader's line buffers are ``array('d')``)."""
+    return np.frombuffer(buf, dtype=float)[start:end]
 
 
 class LaguerreState(NamedTuple):

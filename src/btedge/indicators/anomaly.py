@@ -1,12 +1,11 @@
 """Lorentzian-distance anomaly score on returns."""
 from __future__ import annotations
 
-from array import array
 
 import backtrader as bt
 import numpy as np
 
-from btedge.indicators._kernels import lorentzian_score
+from btedge.indicators._kernels import as_line_array, from_line_array, lorentzian_score
 
 __all__ = ["LorentzianScore", "LorentzianDistance"]
 
@@ -48,10 +47,10 @@ class LorentzianScore(bt.Indicator):
 
     def once(self, start: int, end: int) -> None:
         lo = max(start - 2, 0)
-        x = np.asarray(self.data.array[lo:end], dtype=float)
+        x = from_line_array(self.data.array, lo, end)
         score = lorentzian_score((x[1:] / x[:-1] - 1.0) * self.p.scale)
         out = score[start - lo - 1:]
-        self.lines.score.array[start:end] = array("d", out)
+        self.lines.score.array[start:end] = as_line_array(out)
 
 
 class LorentzianDistance(bt.Indicator):

@@ -8,7 +8,6 @@ rounding (1e-9 is tested) and can hand over to each other.
 from __future__ import annotations
 
 import math
-from array import array
 
 import backtrader as bt
 import numpy as np
@@ -53,14 +52,14 @@ class _LaguerreCascade(bt.Indicator):
         begin = max(self._next_bar, self._first)
         if begin >= end:
             return
-        x = np.asarray(self.data.array[begin:end], dtype=float)
+        x = k.from_line_array(self.data.array, begin, end)
         if self._state is None:
             self._state = k.laguerre_init(x[0], self.p.seed)
         stages, self._state = k.laguerre_stages(x, self._gamma, self._state)
         self._next_bar = end
         lo = max(begin, self._minperiod - 1)
         for line, values in zip(self.lines, self._values(stages)):
-            line.array[lo:end] = array("d", values[lo - begin:])
+            line.array[lo:end] = k.as_line_array(values[lo - begin:])
 
     def _values(self, stages: np.ndarray) -> tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -271,9 +270,9 @@ class RollingStd(bt.Indicator):
 
     def once(self, start: int, end: int) -> None:
         n = int(self.p.period)
-        x = np.asarray(self.data.array[start - n + 1:end], dtype=float)
+        x = k.from_line_array(self.data.array, start - n + 1, end)
         windows = np.lib.stride_tricks.sliding_window_view(x, n)
-        self.lines.std.array[start:end] = array("d", np.std(windows, axis=-1))
+        self.lines.std.array[start:end] = k.as_line_array(np.std(windows, axis=-1))
 
 
 class LaguerreChannel(bt.Indicator):
