@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from btedge.live.fakegateway import Bar, BarDataError, BarScript, forex, future, load_bars, stock
-from btedge.live.fakegateway.bars import aggregate, bar_size_seconds, duration_seconds
+from btedge.live.fakegateway.bars import aggregate, bar_size_seconds, duration_seconds, parse_time
 from btedge.live.fakegateway.orders import (Cancelled, Filled, Ledger, OrderBook, OrderError, OrderUpdate,
                                             PlaceRequest)
 
@@ -53,6 +53,17 @@ def test_bar_size_duration_and_aggregation():
     five = aggregate(bars, 300)
     assert [b.time for b in five] == [T0, T0 + 300]
     assert (five[0].open, five[0].high, five[0].low, five[0].close, five[0].volume) == (10, 15, 9, 14.5, 500)
+
+
+@pytest.mark.parametrize("text", ["20250102 14:30:00 UTC", "20250102-14:30:00", "20250102 09:30:00 US/Eastern",
+                                  "20250102  14:30:00", "2025-01-02T14:30:00Z", "1735828200"])
+def test_ib_and_iso_time_forms(text):
+    assert parse_time(text) == T0
+
+
+def test_unknown_zone_is_named():
+    with pytest.raises(BarDataError, match="unknown time zone 'Mars/Base'"):
+        parse_time("20250102 09:30:00 Mars/Base", "endDateTime")
 
 
 def test_bar_script_history_and_advance():

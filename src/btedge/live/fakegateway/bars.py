@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _TIME_COLUMNS = ("datetime", "date", "time", "timestamp", "dt", "index")
 _PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -46,10 +47,27 @@ class BarDataError(ValueError):
     """Scripted bars that cannot be served (says which row and how to fix it)."""
 
 
+_IB_TIME = re.compile(r"(\d{8})(?:[ -]+(\d\d:\d\d:\d\d))?(?: +(\S+))?")
+
+
+def _ib_time_to_epoch(day: str, clock: str | None, zone: str | None, where: str) -> int:
+    """``YYYYMMDD[ HH:MM:SS][ zone]`` (or ``YYYYMMDD-HH:MM:SS``) to epoch; no zone / UTC / GMT = UTC."""
+    naive = datetime.strptime(day + (clock or "00:00:00"), "%Y%m%d%H:%M:%S")
+    if zone in (None, "UTC", "GMT", "Z"):
+        tz: Any = timezone.utc
+    else:
+        try:
+            tz = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BarDataError(f"{where}: unknown time zone {zone!r}; use UTC or an IANA name "
+                               "such as 'US/Eastern'") from None
+    return int(naive.replace(tzinfo=tz).timestamp())
+
+
 def parse_time(value: Any, where: str = "") -> int:
     """A timestamp (epoch number, ISO/IB string, datetime, pandas Timestamp) to UTC epoch seconds.
 
-    Naive datetimes are taken as UTC.
+    IB forms: ``YYYYMMDD``, ``YYYYMMDD HH:MM:SS[ zone]``, ``YYYYMMDD-HH:MM:SS``. Naive times are UTC.
     """
     if hasattr(value, "timestamp") and hasattr(value, "tzinfo"):
         dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -59,11 +77,9 @@ def parse_time(value: Any, where: str = "") -> int:
     text = str(value).strip()
     if re.fullmatch(r"\d{9,11}(\.\d*)?", text):
         return int(float(text))
-    for fmt in ("%Y%m%d %H:%M:%S", "%Y%m%d  %H:%M:%S", "%Y%m%d-%H:%M:%S", "%Y%m%d"):
-        try:
-            return int(datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp())
-        except ValueError:
-            pass
+    ib_form = _IB_TIME.fullmatch(text)
+    if ib_form:
+        return _ib_time_to_epoch(*ib_form.groups(), where=where)
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -20,8 +20,7 @@ from .contracts import Instrument, InstrumentRegistry
 from .orders import (Cancelled, CommissionModel, Event, Execution, Filled, Ledger, OrderBook,
                      OrderError, OrderUpdate, PlaceRequest)
 from .protocol import (API_MAGIC, MAX_SERVER_VERSION, MIN_SERVER_VERSION, ClientMessage, In, ProtocolError,
-                       decode_client_message,
-                       encode_frame, frame_length, negotiate_version, parse_handshake, split_payload)
+                       decode_client_message, encode_frame, frame_length, negotiate_version, parse_handshake, split_payload)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,8 @@ SUMMARY_EXTRA = {"AccountType": ("INDIVIDUAL", ""), "Cushion": ("1", ""), "DayTr
 
 @dataclass
 class GatewayConfig:
-    """Behaviour switches of the fake gateway (all settable at run time through the handle)."""
+    """Behaviour switches of the fake gateway (settable at run time through ``FakeGateway.configure``;
+    ``record_limit`` and ``cash`` only take effect at construction)."""
 
     accounts: tuple[str, ...] = ("DU1234567",)
     server_version: int | None = None
@@ -311,7 +311,7 @@ class GatewayServer:
             bar_seconds = bar_size_seconds(message.get("barSizeSetting"))
             duration = duration_seconds(message.get("durationStr"))
             end_text = message.get("endDateTime").strip()
-            end = parse_time(end_text.replace(" UTC", "").replace(" GMT", ""), "endDateTime") if end_text else None
+            end = parse_time(end_text, "endDateTime") if end_text else None
         except ValueError as exc:
             self._send_error(session, req_id, 321, f"Error validating request:-'{exc}'")
             return
@@ -474,8 +474,11 @@ class GatewayServer:
     def _on_req_executions(self, session: Session, message: ClientMessage) -> None:
         req_id = message.int("reqId")
         since_text = message.get("time").strip()
-        since = parse_time(since_text.split(" ")[0] if " " in since_text and since_text.count(" ") > 1
-                           else since_text, "execution filter time") if since_text else None
+        try:
+            since = parse_time(since_text, "execution filter time") if since_text else None
+        except ValueError as exc:
+            self._send_error(session, req_id, 321, f"Error validating request:-'{exc}'")
+            return
         for ex in self.book.executions_for(message.int("clientId"), message.get("symbol"),
                                            message.get("side"), since):
             session.send(msg.exec_details(req_id, ex))
