@@ -69,7 +69,11 @@ def _duration(stats: Mapping[str, Any]) -> str:
     if _is_missing(bars):
         return NA
     delta = stats.get("max_drawdown_timedelta")
-    return f"{bars:,} bars ({delta})" if delta is not None else f"{bars:,} bars"
+    if delta is None or _is_missing(delta):
+        return f"{bars:,} bars"
+    days = pd.Timedelta(delta) / pd.Timedelta(days=1)
+    span = f"{days:,.1f} days" if days >= 1 else f"{days * 24:.1f} h"
+    return f"{bars:,} bars / {span}"
 
 
 #: (label, key or function of the stats dict, formatter) for return-based rows.
