@@ -63,6 +63,13 @@ def test_backfill_with_an_end_time_and_aggregated_bar_size(ib, ib_lib, fake_gate
     assert bars[0].date.tzinfo is not None and bars[0].date.astimezone(timezone.utc) == _utc(first[0].time)
 
 
+def test_daily_bars_have_date_stamps(ib, ib_lib, fake_gateway, gateway_bars):
+    bars = ib.reqHistoricalData(ib_lib.Stock("SPY", "SMART", "USD"), "", "2 D", "1 day", "TRADES",
+                                useRTH=False, formatDate=2)
+    assert [str(b.date) for b in bars] == ["2025-01-02"]
+    assert bars[0].open == gateway_bars[0].open and bars[0].high >= max(b.high for b in gateway_bars[:40])
+
+
 def test_keep_up_to_date_pushes_new_bars(ib, ib_lib, fake_gateway, gateway_bars):
     contract = ib_lib.Stock("SPY", "SMART", "USD")
     bars = ib.reqHistoricalData(contract, "", "1 D", "1 min", "TRADES", useRTH=False, formatDate=2,

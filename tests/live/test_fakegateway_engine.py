@@ -42,6 +42,7 @@ def test_load_bars_from_a_dataframe_and_tuples():
     bars = load_bars(frame)
     assert [b.time for b in bars] == [T0, T0 + 60] and bars[1].close == 2.5
     assert load_bars([(T0, 1, 2, 0.5, 1.5, 10)])[0].volume == 10
+    assert load_bars([{"time": T0, "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": float("nan")}])[0].volume == 0
 
 
 def test_bar_size_duration_and_aggregation():

@@ -103,7 +103,9 @@ def _row_to_bar(row: Mapping[str, Any], where: str) -> Bar:
             values[name] = float(raw) if raw != "" else (0.0 if name == "volume" else math.nan)
         except (TypeError, ValueError):
             raise BarDataError(f"{where}, column {name!r}: {raw!r} is not a number") from None
-        if math.isnan(values[name]):
+        if math.isnan(values[name]) and name == "volume":
+            values[name] = 0.0
+        elif math.isnan(values[name]):
             raise BarDataError(f"{where}, column {name!r}: empty or NaN; drop or fill the row")
     if values["high"] < values["low"]:
         raise BarDataError(f"{where}: high {values['high']} < low {values['low']}; fix the row")

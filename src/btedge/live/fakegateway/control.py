@@ -138,6 +138,7 @@ class FakeGateway:
             fresh = GatewayConfig(**{**vars(self.server.config), **settings})
             for key, value in vars(fresh).items():
                 setattr(self.server.config, key, value)
+            self.server.ledger.account = fresh.accounts[0]
         self.call(apply)
 
     # ---- instruments and bars ----------------------------------------------------------------------
