@@ -78,12 +78,12 @@ class Scripted(bt.Strategy):
         return [e[1] for e in self.events if e[0] == order.ref]
 
 
-def run_session(gw: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,
+def run_session(gateway: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,
                 broker_kw: dict | None = None, data_kw: dict | None = None,
                 strategy: type = Scripted, dataname: str = "SPY", timeframe: int = bt.TimeFrame.Minutes,
                 compression: int = 60, **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
     """Run cerebro on the fake until the strategy stops; returns (strategy, store, broker)."""
-    store = IBStore(port=gw.port, client_id=11, client=lib.__name__, timeout=5.0,
+    store = IBStore(port=gateway.port, client_id=11, client=lib.__name__, timeout=5.0,
                     backoff=0.05, backoff_max=0.2, reconnect_attempts=40)
     cerebro = bt.Cerebro(stdstats=False)
     data_kw = {"backfill": 2 * 86_400, "qcheck": 0.01, **(data_kw or {})}
@@ -92,7 +92,7 @@ def run_session(gw: Any, lib: Any, actions: dict[int, Action] | None = None, liv
     broker = IBBroker(store=store, **(broker_kw or {}))
     cerebro.setbroker(broker)
     if strategy is Scripted:
-        strategy_kw.update(gw=gw, actions=actions, live_bars=live_bars)
+        strategy_kw.update(gw=gateway, actions=actions, live_bars=live_bars)
     cerebro.addstrategy(strategy, **strategy_kw)
     try:
         strat = cerebro.run()[0]

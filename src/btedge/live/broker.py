@@ -45,6 +45,8 @@ class IBBroker(bt.broker.BrokerBase):
       - ``commission_wait`` (default: ``5.0``): seconds a fill waits for its commission report
       - ``cancel_orphans`` (default: ``False``): cancel open orders of an earlier run (same
         ``order_ref`` prefix) at start; otherwise they are only logged
+      - ``trade_backfill`` (default: ``False``): allow orders while the order's feed is not
+        ``LIVE`` (backfill bars are history: by default orders on them are Rejected unsent)
     """
 
     params = (
@@ -55,6 +57,7 @@ class IBBroker(bt.broker.BrokerBase):
         ("confirmed", False),
         ("commission_wait", 5.0),
         ("cancel_orphans", False),
+        ("trade_backfill", False),
     )
 
     def __init__(self) -> None:
@@ -74,6 +77,7 @@ class IBBroker(bt.broker.BrokerBase):
         self._awaiting: dict[str, tuple[Any, float]] = {}
         self._cancel_requested: set[int] = set()
         self._last_values: dict[str, float] = {}
+        self._flattening = False
         self.store.broker = self
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -176,6 +180,11 @@ class IBBroker(bt.broker.BrokerBase):
         return order
 
     def _allowed(self, order: bt.Order) -> bool:
+        data = order.data
+        if not (self.p.trade_backfill or self._flattening) and getattr(data, "_laststatus", None) != data.LIVE:
+            log.info("order %d on %s refused: the feed is %s, not LIVE (backfill bars are history)",
+                     order.ref, data._name or "data", data._getstatusname(data._laststatus))
+            return False
         parent = order.parent
         if parent is not None and not parent.alive() and parent.status != bt.Order.Completed:
             log.warning("order %d: parent %d is %s; child not sent", order.ref, parent.ref, parent.getstatusname())
@@ -221,10 +230,14 @@ class IBBroker(bt.broker.BrokerBase):
         for order in list(self.orders.values()):
             if order.alive():
                 self.cancel(order)
-        for data, position in self.positions.items():
-            if position.size:
-                log.warning("flatten %s: %+g", data._name or "data", position.size)
-                (self.sell if position.size > 0 else self.buy)(None, data, abs(position.size))
+        self._flattening = True
+        try:
+            for data, position in self.positions.items():
+                if position.size:
+                    log.warning("flatten %s: %+g", data._name or "data", position.size)
+                    (self.sell if position.size > 0 else self.buy)(None, data, abs(position.size))
+        finally:
+            self._flattening = False
 
     def ib_order(self, order: bt.Order) -> Any:
         """The IB ``Order`` sent for a backtrader order (``None`` if it was never sent)."""
