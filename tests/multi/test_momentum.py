@@ -117,3 +117,17 @@ def test_cli_23etf_panel(tmp_path, capsys):
     got = json.loads(out.read_text())
     assert got["strategy"]["bars"] == got["buy_and_hold"]["bars"] > 1000
     assert got["trades"]["trades"] > 10
+
+
+@pytest.mark.slow
+def test_late_listed_asset_waits_for_its_history(panel):
+    """A data starting 300 bars later is not ranked until it has ``lookback`` bars of its own."""
+    frames = [(n, df.iloc[300:] if n == "TLT" else df) for n, df in panel]
+    strat = _run(frames, **ML)
+    start = frames[0][1].index[0]
+    tlt_start = dict(frames)["TLT"].index[0]
+    closes = dict(panel)["SPY"]["close"]
+    for w, i in zip(strat.rebalances, range(63, len(closes), 21)):
+        if closes.index[i] < tlt_start + pd.Timedelta(days=63 * 7 // 5):
+            assert "TLT" not in w
+    assert any("TLT" in w for w in strat.rebalances) and start < tlt_start

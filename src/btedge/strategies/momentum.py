@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import backtrader as bt
@@ -47,12 +48,16 @@ def momentum_features(close: np.ndarray, lookback: int, gamma: float = 0.5) -> n
 
 def outperformance_labels(prices: np.ndarray, horizon: int) -> np.ndarray:
     """(k, n) labels from (k, n) closes at rebalance dates: 1 when an asset's return over the next
-    ``horizon`` rebalances beats the cross-sectional median, else 0; NaN where not yet known."""
+    ``horizon`` rebalances beats the cross-sectional median, else 0; NaN where not yet known or
+    where a price is missing (an asset not yet listed)."""
     prices = np.asarray(prices, dtype=float)
     out = np.full(prices.shape, np.nan)
     if len(prices) > horizon:
         fwd = prices[horizon:] / prices[:-horizon] - 1.0
-        out[:-horizon] = (fwd > np.median(fwd, axis=1, keepdims=True)).astype(float)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+            median = np.nanmedian(fwd, axis=1, keepdims=True)
+            out[:-horizon] = np.where(np.isfinite(fwd), (fwd > median).astype(float), np.nan)
     return out
 
 
@@ -169,16 +174,24 @@ class DualMomentum(bt.Strategy):
         i = len(self) - 1
         if i < self.need - 1 or (i - (self.need - 1)) % self.p.rebalance:
             return
-        k = (i - (self.need - 1)) // self.p.rebalance
-        weights = self.target_weights(k)
+        weights = self.target_weights(len(self.rebalances))
         self.rebalances.append(weights)
         self._order(weights)
+
+    prenext = next  # trade before late-listed datas start; they are not ranked until ready
 
     # -- decisions ---------------------------------------------------------------------------
     def _closes(self, d: bt.feeds.DataBase) -> np.ndarray:
         return np.asarray(d.close.get(size=self.need), dtype=float)
 
+    def _ready(self, d: bt.feeds.DataBase) -> bool:
+        """Enough history for every feature (a data listed later than the others may not have it)."""
+        return len(d) >= self.need
+
     def _lookback_return(self, d: bt.feeds.DataBase) -> float:
+        """The ``lookback``-bar return; ``-inf`` for a data without enough history yet."""
+        if not self._ready(d):
+            return -math.inf
         return d.close[0] / d.close[-self.p.lookback] - 1.0
 
     def target_weights(self, k: int) -> dict[str, float]:
@@ -188,7 +201,7 @@ class DualMomentum(bt.Strategy):
         picks = [self.universe[n] for n in ranked]
         slots = self._slot_weights(picks)
         hurdle = self.p.threshold
-        if self.proxy is not None:
+        if self.proxy is not None and self._ready(self.proxy):
             hurdle = max(hurdle, self._lookback_return(self.proxy))
         weights: dict[str, float] = {}
         for d, w in zip(picks, slots):
@@ -204,6 +217,9 @@ class DualMomentum(bt.Strategy):
             return [1.0 / len(picks)] * len(picks)
         vols = []
         for d in picks:
+            if not self._ready(d):
+                vols.append(math.nan)
+                continue
             r = np.diff(np.log(self._closes(d)[-(self.p.vol_period + 1):]))
             vols.append(float(r.std()))
         inv = np.array([1.0 / v if v > 0 else 0.0 for v in vols])
@@ -214,14 +230,17 @@ class DualMomentum(bt.Strategy):
         momentum = np.array([self._lookback_return(d) for d in self.universe])
         if self.schedule is None:
             return momentum
-        feats = np.vstack([momentum_features(self._closes(d), self.p.lookback) for d in self.universe])
+        blank = np.full(len(FEATURES), np.nan)
+        feats = np.vstack([momentum_features(self._closes(d), self.p.lookback) if self._ready(d) else blank
+                           for d in self.universe])
         self.ml.features.append(feats)
-        self.ml.prices.append(np.array([d.close[0] for d in self.universe]))
+        self.ml.prices.append(np.array([d.close[0] if self._ready(d) else np.nan for d in self.universe]))
         if self.schedule.is_boundary(k):
             self._train(k)
         if self.ml.model is None:
             return momentum
-        return self.ml.model.predict_proba(feats)[:, 1]
+        proba = self.ml.model.predict_proba(feats)[:, 1]
+        return np.where(np.isfinite(momentum), proba, -math.inf)
 
     def _train(self, k: int) -> None:
         fold = self.schedule.fold(k)
@@ -252,7 +271,8 @@ class DualMomentum(bt.Strategy):
         moves = []
         for d in self.datas:
             target = weights.get(d._name, 0.0)
-            current = self.getposition(d).size * d.close[0] / value if value > 0 else 0.0
+            size = self.getposition(d).size
+            current = size * d.close[0] / value if size and value > 0 else 0.0
             if target or current:
                 moves.append((target - current, d, target))
         for _, d, target in sorted(moves, key=lambda m: m[0]):  # sells first, then buys
@@ -264,7 +284,10 @@ class DualMomentum(bt.Strategy):
                         "BUY" if order.isbuy() else "SELL", order.data._name, order.getstatusname())
 
     def _now(self) -> str:
-        return self.data0.datetime.datetime(0).isoformat(sep=" ")
+        started = [d for d in self.datas if len(d)]
+        return bt.num2date(max(d.datetime[0] for d in started)).isoformat(sep=" ") if started else "-"
 
     def _log(self, msg: str, *args: object) -> None:
-        log.log(logging.INFO if self.p.verbose else logging.DEBUG, "%s " + msg, self._now(), *args)
+        level = logging.INFO if self.p.verbose else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(level, "%s " + msg, self._now(), *args)
