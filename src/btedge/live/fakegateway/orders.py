@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 from datetime import datetime, timezone
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Union
 
 from .bars import Bar
