@@ -150,3 +150,17 @@ def test_push_keeps_instruments_with_different_calendars_in_time_order():
         assert gw.push_bars(1) == 1  # only SPY has one a minute later
         assert (gw.remaining_bars("SPY"), gw.remaining_bars("ES")) == (4, 2)
         assert gw.push_bars(10) == 6 and gw.push_bars(1) == 0
+
+
+def test_bar_size_finer_than_the_script_is_error_162(ib, ib_lib, fake_gateway):
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, *rest: errors.append((code, message))
+    bars = ib.reqHistoricalData(ib_lib.Stock("SPY", "SMART", "USD"), "", "1 D", "30 secs", "TRADES",
+                                useRTH=False, formatDate=2)
+    assert not bars
+    assert any(code == 162 and "scripted bars are 60 s" in message for code, message in errors)
+
+
+def test_head_timestamp_is_the_first_scripted_bar(ib, ib_lib, fake_gateway, gateway_bars):
+    head = ib.reqHeadTimeStamp(ib_lib.Stock("SPY", "SMART", "USD"), "TRADES", useRTH=False, formatDate=1)
+    assert head.replace(tzinfo=timezone.utc).timestamp() == gateway_bars[0].time

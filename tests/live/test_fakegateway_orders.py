@@ -50,13 +50,18 @@ def test_partial_fills_accumulate_then_complete(ib, ib_lib, fake_gateway, spy, w
     assert trade.orderStatus.avgFillPrice == pytest.approx((100 * 99.5 + 150 * 99.75 + 50 * 99.5) / 300)
 
 
-def test_reject_sends_error_201(ib, ib_lib, fake_gateway, spy, wait):
+@pytest.mark.parametrize("inactive", [False, True])
+def test_reject_sends_error_201(ib, ib_lib, fake_gateway, spy, wait, inactive):
+    fake_gateway.configure(reject_sends_inactive=inactive)
     errors = []
     ib.errorEvent += lambda req_id, code, *rest: errors.append((req_id, code))
     trade = ib.placeOrder(spy, ib_lib.LimitOrder("BUY", 10, 50.0))
     fake_gateway.reject(trade.order.orderId, "margin")
     wait(lambda: (trade.order.orderId, 201) in errors, what="error 201")
-    assert trade.isDone()
+    if inactive:
+        wait(lambda: trade.orderStatus.status == "Inactive", what="orderStatus(Inactive)")
+    else:
+        assert trade.isDone()  # both clients mark a trade Cancelled on a non-warning order error
     assert fake_gateway.wait_for_order(trade.order.orderId).status == "Inactive"
 
 
