@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from btedge.live.fakegateway import FakeGateway
+from btedge.live.fakegateway import FakeGateway, GatewayConfig, GatewayServer, stock
 
 pytestmark = pytest.mark.usefixtures("time_limit")
 
@@ -93,6 +93,36 @@ def test_connect_async_from_an_asyncio_program(ib_lib, fake_gateway, gateway_bar
     assert version == min(ib_lib.IB().client.MaxClientVersion, 176)
     assert contracts[0].conId == fake_gateway.instrument.con_id
     assert n_bars == 41
+
+
+def test_gateway_server_runs_on_the_test_loop(ib_lib, gateway_bars):
+    async def scenario() -> tuple[str, float]:
+        server = GatewayServer(GatewayConfig())
+        server.add_instrument(stock("SPY"), gateway_bars, history=40)
+        port = await server.start()
+        ib = ib_lib.IB()
+        try:
+            await ib.connectAsync("127.0.0.1", port, clientId=4, timeout=5)
+            (spy,) = await ib.qualifyContractsAsync(ib_lib.Stock("SPY", "SMART", "USD"))
+            trade = ib.placeOrder(spy, ib_lib.MarketOrder("BUY", 3))
+            while not server.book.orders:
+                await asyncio.sleep(0.01)
+            server.dispatch(server.book.fill(server.book.find(trade.order.orderId), price=99.0))
+            while not trade.isDone():
+                await asyncio.sleep(0.01)
+            return trade.orderStatus.status, trade.orderStatus.avgFillPrice
+        finally:
+            ib.disconnect()
+            await server.stop()
+
+    previous = asyncio.get_event_loop_policy().get_event_loop()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        assert loop.run_until_complete(asyncio.wait_for(scenario(), 10)) == ("Filled", 99.0)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(previous)
 
 
 def _read_exact(sock: socket.socket, n: int) -> bytes:
