@@ -164,3 +164,15 @@ def test_bar_size_finer_than_the_script_is_error_162(ib, ib_lib, fake_gateway):
 def test_head_timestamp_is_the_first_scripted_bar(ib, ib_lib, fake_gateway, gateway_bars):
     head = ib.reqHeadTimeStamp(ib_lib.Stock("SPY", "SMART", "USD"), "TRADES", useRTH=False, formatDate=1)
     assert head.replace(tzinfo=timezone.utc).timestamp() == gateway_bars[0].time
+
+
+def test_without_forming_bar_a_push_appends_the_final_bar(ib, ib_lib, fake_gateway, gateway_bars):
+    fake_gateway.configure(forming_bar=False)
+    bars = ib.reqHistoricalData(ib_lib.Stock("SPY", "SMART", "USD"), "", "1 D", "1 min", "TRADES",
+                                useRTH=False, formatDate=2, keepUpToDate=True)
+    assert len(bars) == 40 and bars[-1].close == gateway_bars[39].close
+    flags = []
+    bars.updateEvent += lambda bar_list, has_new_bar: flags.append((has_new_bar, bar_list[-2].close))
+    fake_gateway.push_bars(1)
+    ib.sleep(0.1)
+    assert flags == [(True, gateway_bars[39].close)] and bars[-1].close == gateway_bars[40].close
