@@ -24,7 +24,7 @@ from typing import Any, Callable, TypeVar
 
 from .bars import load_bars
 from .contracts import Instrument, instrument_for
-from .orders import Execution, Order, Position
+from .orders import Event, Execution, Order, Position
 from .protocol import ClientMessage
 from .server import ERROR_TEXT, GatewayConfig, GatewayServer
 
@@ -193,7 +193,7 @@ class FakeGateway:
         self.wait_for_order(order_id, client_id)
         return self.call(self._apply, order_id, client_id, lambda o: self.server.book.cancel(o, 202, reason))
 
-    def _apply(self, order_id: int, client_id: int | None, action: Callable[[Order], list]) -> Order:
+    def _apply(self, order_id: int, client_id: int | None, action: Callable[[Order], list[Event]]) -> Order:
         order = self.server.book.find(order_id, client_id)
         self.server.dispatch(action(order))
         return copy.copy(order)

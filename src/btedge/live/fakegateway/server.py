@@ -17,7 +17,7 @@ from typing import Callable
 from . import messages as msg
 from .bars import Bar, BarScript, aggregate, bar_size_seconds, duration_seconds, parse_time
 from .contracts import Instrument, InstrumentRegistry
-from .orders import (Cancelled, CommissionModel, Event, Execution, Filled, Ledger, OrderBook,
+from .orders import (Cancelled, CommissionModel, Event, Execution, Filled, Ledger, Order, OrderBook,
                      OrderError, OrderUpdate, PlaceRequest)
 from .protocol import (API_MAGIC, MAX_SERVER_VERSION, MIN_SERVER_VERSION, ClientMessage, In, ProtocolError,
                        decode_client_message, encode_frame, frame_length, negotiate_version, parse_handshake, split_payload)
@@ -489,8 +489,7 @@ class GatewayServer:
         """Turn order-book events into messages for the owning client and the subscribers."""
         for event in events:
             if isinstance(event, OrderUpdate):
-                self._to_owner(event.order.client_id, lambda s, o=event.order: (
-                    s.send(msg.open_order(o, s.server_version)), s.send(msg.order_status(o))))
+                self._send_order_update(event.order)
             elif isinstance(event, Filled):
                 self._send_fill(event.execution)
             elif isinstance(event, Cancelled):
@@ -501,9 +500,10 @@ class GatewayServer:
     def _owner_sessions(self, client_id: int) -> list[Session]:
         return [s for s in self.sessions if s.client_id == client_id]
 
-    def _to_owner(self, client_id: int, send: Callable[[Session], object]) -> None:
-        for session in self._owner_sessions(client_id):
-            send(session)
+    def _send_order_update(self, order: Order) -> None:
+        for session in self._owner_sessions(order.client_id):
+            session.send(msg.open_order(order, session.server_version))
+            session.send(msg.order_status(order))
 
     def _send_fill(self, ex: Execution) -> None:
         order = ex.order
@@ -525,7 +525,8 @@ class GatewayServer:
         """Send the commission reports held back in ``commission_timing='manual'`` mode."""
         held, self.held_commissions = self.held_commissions, []
         for ex in held:
-            self._to_owner(ex.order.client_id, lambda s, e=ex: s.send(msg.commission_report(e)))
+            for session in self._owner_sessions(ex.order.client_id):
+                session.send(msg.commission_report(ex))
         return len(held)
 
     def _send_cancel(self, event: Cancelled) -> None:
