@@ -152,6 +152,7 @@ class DualMomentum(bt.Strategy):
         self.schedule = (Schedule(train_bars=self.p.train_min, retrain_every=self.p.retrain_every,
                                   horizon=self.p.horizon) if self.p.score == "xgboost" else None)
         self.rebalances: list[dict[str, float]] = []  # target weights per rebalance
+        self.rebalance_bars: list[int] = []  # the bar (0-based) of each rebalance
 
     def _validate(self) -> None:
         p = self.p
@@ -176,6 +177,7 @@ class DualMomentum(bt.Strategy):
             return
         weights = self.target_weights(len(self.rebalances))
         self.rebalances.append(weights)
+        self.rebalance_bars.append(i)
         self._order(weights)
 
     prenext = next  # trade before late-listed datas start; they are not ranked until ready
