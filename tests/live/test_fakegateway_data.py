@@ -76,6 +76,10 @@ def test_keep_up_to_date_pushes_new_bars(ib, ib_lib, fake_gateway, gateway_bars)
                                 keepUpToDate=True)
     completed = []
     bars.updateEvent += lambda bar_list, has_new_bar: completed.append(bar_list[-2]) if has_new_bar else None
+    request = fake_gateway.wait_for_message("reqHistoricalData")
+    assert (request.get("symbol"), request.get("barSizeSetting"), request.get("durationStr"),
+            request.get("whatToShow"), request.int("formatDate"), request.flag("keepUpToDate"),
+            request.get("endDateTime")) == ("SPY", "1 min", "1 D", "TRADES", 2, True, "")
     assert fake_gateway.push_bars(3) == 3
     ib.sleep(0.2)
     # Each push finalises bar k and opens bar k+1, so bars 40..42 are now complete.
