@@ -135,3 +135,13 @@ def test_cli_writes_plots_and_reports_ari(tmp_path, capsys) -> None:  # type: ig
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
+
+
+def test_flat_ticker_is_an_outlier_not_an_error() -> None:
+    rng = np.random.default_rng(0)
+    index = pd.bdate_range("2020-01-01", periods=100)
+    closes = pd.DataFrame(np.exp(np.cumsum(rng.normal(0, 0.01, (100, 8)), axis=0)), index=index,
+                          columns=list("ABCDEFGH"))
+    closes["H"] = 5.0  # never moves: skew, kurtosis and correlation are undefined
+    flagged = isolation_outliers(closes, contamination=0.2)
+    assert flagged.index[0] == "H" and flagged.loc["H", "outlier"]

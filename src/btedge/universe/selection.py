@@ -158,6 +158,11 @@ def isolation_outliers(
     if not 0 < contamination <= 0.5:
         raise ValueError(f"contamination must be in (0, 0.5], got {contamination!r}")
     features = risk_features(closes, asof, lookback)
+    undefined = features.isna().any(axis=1)
+    if undefined.any():  # a flat price series has no skew, kurtosis or correlation
+        log.warning("features undefined (flat prices?) for %s: set to the cross-sectional median",
+                    list(features.index[undefined])[:10])
+        features = features.fillna(features.median())
     forest = IsolationForest(n_estimators=200, contamination=contamination, random_state=seed)
     matrix = _standardise(features)
     flags = forest.fit_predict(matrix) == -1
