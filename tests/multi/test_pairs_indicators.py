@@ -129,6 +129,7 @@ def test_bad_params_raise(ko_pep, make, match):
         indicator_lines([df.iloc[:50] for df in ko_pep], make)
 
 
-def test_unaligned_legs_raise(ko_pep):
+@pytest.mark.parametrize("mode", ["runonce", "next"])
+def test_unaligned_legs_raise(ko_pep, mode):
     with pytest.raises(ValueError, match="align_frames"):
-        indicator_lines([ko_pep[0], ko_pep[1].iloc[5:]], lambda s: HedgeRatio(s.data0, s.data1, period=20))
+        indicator_lines([ko_pep[0], ko_pep[1].iloc[5:]], lambda s: HedgeRatio(s.data0, s.data1, period=20), mode)

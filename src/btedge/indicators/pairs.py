@@ -124,6 +124,21 @@ def _check_same_length(ind: bt.Indicator) -> None:
         )
 
 
+def _check_same_bar(ind: bt.Indicator) -> None:
+    """In ``next``: both legs must have the same bar count and (feeds) the same timestamp."""
+    if len(ind.data0) != len(ind.data1):
+        raise ValueError(
+            f"{type(ind).__name__}: data0 has {len(ind.data0)} bars so far and data1 {len(ind.data1)}; "
+            "the two legs must share their timestamps. Fix: btedge.feeds.panel.align_frames(...)"
+        )
+    dt0, dt1 = getattr(ind.data0, "datetime", None), getattr(ind.data1, "datetime", None)
+    if dt0 is not None and dt1 is not None and dt0[0] != dt1[0]:
+        raise ValueError(
+            f"{type(ind).__name__}: data0 is at {bt.num2date(dt0[0])} and data1 at {bt.num2date(dt1[0])}; "
+            "the two legs must share their timestamps. Fix: btedge.feeds.panel.align_frames(...)"
+        )
+
+
 def _check_hedge_params(p) -> None:  # type: ignore[no-untyped-def]
     if p.mode not in HEDGE_MODES:
         raise ValueError(f"mode must be one of {HEDGE_MODES}, got {p.mode!r}")
@@ -160,7 +175,7 @@ class HedgeRatio(bt.Indicator):
       - Chan, *Algorithmic Trading*, Wiley, 2013, ch. 3 (Kalman filter hedge ratio)
     """
 
-    alias = ("HedgeRatioOLS",)
+    alias = ("PairHedgeRatio",)
     lines = ("beta", "alpha")
     params = (("period", 60), ("mode", "ols"), ("delta", 1e-4), ("obs_var", 1e-3))
     plotinfo = dict(subplot=True, plotname="HedgeRatio")
@@ -174,6 +189,7 @@ class HedgeRatio(bt.Indicator):
             self.addminperiod(self.p.period)
 
     def next(self) -> None:
+        _check_same_bar(self)
         if self.p.mode == "kalman":
             self._state = kalman_step(self._state, self.data1[0], self.data0[0], self._wvar, self.p.obs_var)
             self.lines.beta[0], self.lines.alpha[0] = self._state.beta, self._state.alpha
@@ -218,6 +234,7 @@ class Spread(bt.Indicator):
       - Vidyamurthy, *Pairs Trading: Quantitative Methods and Analysis*, Wiley, 2004, ch. 5
     """
 
+    alias = ("PairSpread",)
     lines = ("spread",)
     params = (("period", 60), ("mode", "ols"), ("delta", 1e-4), ("obs_var", 1e-3), ("lag", 0))
     plotinfo = dict(subplot=True, plothlines=[0.0])
@@ -310,6 +327,7 @@ class Cointegration(bt.Indicator):
       - MacKinnon, "Critical values for cointegration tests", Queen's University WP 1227 (2010)
     """
 
+    alias = ("EngleGranger",)
     lines = ("pvalue", "tstat")
     params = (("period", 250), ("retest", 20), ("trend", "c"), ("maxlag", None), ("autolag", "aic"))
     plotinfo = dict(subplot=True, plothlines=[0.05])
@@ -335,6 +353,7 @@ class Cointegration(bt.Indicator):
         return coint_test(y, x, self.p.trend, self.p.maxlag, self.p.autolag)
 
     def next(self) -> None:
+        _check_same_bar(self)
         if self._is_test_bar(len(self) - 1):
             n = self.p.period
             self._last = self._test(np.asarray(self.data0.get(size=n)), np.asarray(self.data1.get(size=n)))
