@@ -254,7 +254,7 @@ class LagNet(WalkForwardIndicator):
       - forecast_t = LSTM(last round(lag_t) feature rows) * std of training targets
 
     Params (plus :class:`WalkForwardIndicator`'s):
-      - ``max_lag`` (default: ``32``): longest history, <= ``seq_len``
+      - ``max_lag`` (default: ``0``): longest history, in [2, ``seq_len``]; 0 = ``seq_len``
       - ``smoothing`` (default: ``0.2``): EMA factor of the lag, in (0, 1]
 
     See:
@@ -263,11 +263,12 @@ class LagNet(WalkForwardIndicator):
 
     alias = ("LagNetForecaster",)
     lines = ("lag", "forecast")
-    params = (("max_lag", 32), ("smoothing", 0.2))
+    params = (("max_lag", 0), ("smoothing", 0.2))
     plotinfo = dict(subplot=True)
 
     def _setup(self) -> None:
-        spec = self._model_spec("lagnet", self.p.seed, max_lag=int(self.p.max_lag), smoothing=float(self.p.smoothing))
+        max_lag = int(self.p.max_lag) or int(self.p.seq_len)
+        spec = self._model_spec("lagnet", self.p.seed, max_lag=max_lag, smoothing=float(self.p.smoothing))
         self.walkers.append(self._walker(spec, {"target": "forward_return", "horizon": int(self.p.horizon)}))
         self._lag_state = np.nan
 

@@ -1,0 +1,171 @@
+"""ML strategies over the walk-forward indicators: LagNet forecast, ensemble signal, anomaly breakout.
+
+Every model is trained walk-forward inside the indicators (``train_bars``, ``retrain_every``,
+``horizon``, ``cache_dir`` ... are strategy params passed through), so nothing trades before
+the first trained fold and a re-run loads the cached fold models instead of retraining.
+"""
+from __future__ import annotations
+
+import math
+
+import backtrader as bt
+
+from btedge.indicators.anomaly_ml import IsolationForestAnomaly
+from btedge.indicators.ml import EnsembleSignal, LagNet
+from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy
+from btedge.strategies.registry import register
+
+__all__ = ["LagNetForecast", "EnsembleStrategy", "AnomalyBreakout", "ForecastSignal"]
+
+#: Walk-forward params shared by the ML strategies and passed to their indicators.
+ML_PARAMS = (
+    ("train_bars", 2000), ("retrain_every", 500), ("window", "expanding"), ("horizon", 5),
+    ("embargo", 0), ("cache_dir", ""), ("seed", 0), ("seq_len", 32), ("hidden", 16),
+    ("epochs", 5), ("min_samples", 200), ("max_samples", 0),
+)
+_GATES = ("off", "skip", "only")
+
+
+def ml_kwargs(p) -> dict:
+    return {name: getattr(p, name) for name, _ in ML_PARAMS}
+
+
+class ForecastSignal(bt.Indicator):
+    """
+    Side of a return forecast: +1 above ``threshold``, -1 below ``-threshold``, else 0; NaN
+    while the forecast is NaN.
+
+    Formula:
+      - signal = sign(forecast) if abs(forecast) > threshold else 0
+
+    Params:
+      - ``threshold`` (default: ``0.0``): dead band (a return fraction), >= 0
+
+    See:
+      - :class:`btedge.indicators.ml.LagNet`
+    """
+
+    lines = ("signal",)
+    params = (("threshold", 0.0),)
+    plotinfo = dict(plot=False)
+
+    def __init__(self) -> None:
+        if not self.p.threshold >= 0.0:
+            raise ValueError(f"threshold must be >= 0, got {self.p.threshold!r}")
+
+    def next(self) -> None:
+        f = self.data[0]
+        if math.isnan(f):
+            self.lines.signal[0] = math.nan
+        else:
+            self.lines.signal[0] = LONG if f > self.p.threshold else SHORT if f < -self.p.threshold else FLAT
+
+
+def _side(value: float) -> int:
+    return FLAT if math.isnan(value) else int(value)
+
+
+@register("lagnet_forecast")
+class LagNetForecast(BaseStrategy):
+    """
+    Trade the LagNet forecast of the return over ``horizon`` bars when it clears the
+    round-trip cost: long above ``cost_mult * cost``, short below its negative, else flat.
+
+    Params (plus :class:`BaseStrategy`'s and the walk-forward params ``train_bars``,
+    ``retrain_every``, ``window``, ``horizon``, ``embargo``, ``cache_dir``, ``seed``,
+    ``seq_len``, ``hidden``, ``epochs``, ``min_samples``, ``max_samples``):
+      - ``cost`` (default: ``0.0012``): round-trip cost as a fraction (2 x (commission + slippage))
+      - ``cost_mult`` (default: ``1.5``): how many round-trip costs the forecast must clear
+      - ``max_lag`` (default: ``0`` = ``seq_len``), ``smoothing`` (default: ``0.2``): as :class:`LagNet`
+    """
+
+    params = ML_PARAMS + (("cost", 0.0012), ("cost_mult", 1.5), ("max_lag", 0), ("smoothing", 0.2))
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.p.cost >= 0.0 or not self.p.cost_mult >= 0.0:
+            raise ValueError(f"cost and cost_mult must be >= 0, got {self.p.cost!r}, {self.p.cost_mult!r}")
+        self.lagnet = LagNet(self.data, max_lag=self.p.max_lag, smoothing=self.p.smoothing, **ml_kwargs(self.p))
+        self.ml_signal = ForecastSignal(self.lagnet.forecast, threshold=self.p.cost * self.p.cost_mult)
+
+    def target(self) -> int:
+        return _side(self.ml_signal[0])
+
+
+@register("ensemble")
+class EnsembleStrategy(BaseStrategy):
+    """
+    Trade the ensemble's signal; new entries need ``confidence >= min_confidence`` and pass the
+    optional isolation-forest gate. A neutral signal (or no model yet) means flat.
+
+    Params (plus :class:`BaseStrategy`'s and the walk-forward params):
+      - ``members`` (default: ``'lstm,lstm,cnn,cnn,tcn,tcn,xgb'``), ``weights`` (default:
+        ``'learned'``), ``band`` (default: ``0.5``), ``labels`` (default: ``'fixed'``): as
+        :class:`~btedge.indicators.ml.EnsembleSignal`
+      - ``min_confidence`` (default: ``0.45``): in [0, 1]
+      - ``iforest_gate`` (default: ``'off'``): ``'skip'`` anomalous bars or trade ``'only'`` them
+      - ``contamination`` (default: ``0.02``): isolation-forest share of flagged training bars
+    """
+
+    params = ML_PARAMS + (
+        ("members", "lstm,lstm,cnn,cnn,tcn,tcn,xgb"), ("weights", "learned"), ("band", 0.5), ("labels", "fixed"),
+        ("min_confidence", 0.45), ("iforest_gate", "off"), ("contamination", 0.02),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        p = self.p
+        if not 0.0 <= p.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {p.min_confidence!r}")
+        if p.iforest_gate not in _GATES:
+            raise ValueError(f"iforest_gate must be one of {_GATES}, got {p.iforest_gate!r}")
+        self.ensemble = EnsembleSignal(self.data, members=p.members, weights=p.weights, band=p.band,
+                                       labels=p.labels, **ml_kwargs(p))
+        self.ml_signal = self.ensemble.signal
+        self.iforest = None
+        if p.iforest_gate != "off":
+            self.iforest = IsolationForestAnomaly(self.data, contamination=p.contamination, **ml_kwargs(p))
+
+    def target(self) -> int:
+        return _side(self.ensemble.signal[0])
+
+    def entry_allowed(self, side: int) -> bool:
+        if not super().entry_allowed(side) or not self.ensemble.confidence[0] >= self.p.min_confidence:
+            return False
+        if self.iforest is None:
+            return True
+        anomalous = self.iforest.flag[0] > 0.0
+        return anomalous if self.p.iforest_gate == "only" else not anomalous
+
+
+@register("anomaly_breakout")
+class AnomalyBreakout(BaseStrategy):
+    """
+    On a bar the walk-forward isolation forest flags as anomalous, enter in the direction of
+    that bar's close-to-close move (a volatility breakout) and hold for ``hold`` bars; a new
+    flagged bar restarts the hold.
+
+    Params (plus :class:`BaseStrategy`'s and the walk-forward params):
+      - ``hold`` (default: ``10``): bars to hold, >= 1
+      - ``contamination`` (default: ``0.02``), ``n_estimators`` (default: ``100``)
+    """
+
+    params = ML_PARAMS + (("hold", 10), ("contamination", 0.02), ("n_estimators", 100))
+
+    def __init__(self) -> None:
+        super().__init__()
+        if int(self.p.hold) < 1:
+            raise ValueError(f"hold must be >= 1, got {self.p.hold!r}")
+        self.iforest = IsolationForestAnomaly(self.data, contamination=self.p.contamination,
+                                              n_estimators=self.p.n_estimators, **ml_kwargs(self.p))
+        self._want, self._left = FLAT, 0
+
+    def target(self) -> int:
+        if self.iforest.flag[0] > 0.0 and len(self.data) > 1:
+            move = self.data.close[0] - self.data.close[-1]
+            if move:
+                self._want, self._left = (LONG if move > 0 else SHORT), int(self.p.hold)
+        if self._left <= 0:
+            self._want = FLAT
+        self._left -= 1
+        return self._want
