@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import backtrader as bt
 
 from btedge.live import IBBroker, IBData, IBStore, LiveTradingRefused, RiskGate, RiskLimits
-from btedge.live.parsing import parse_bar
+from btedge.live.parsing import parse_bar, parse_contract
 from btedge.strategies import available, get_strategy, parse_params
 
 log = logging.getLogger(__name__)
@@ -94,32 +94,34 @@ class StatusLine(bt.Analyzer):
     params = (("write", print), ("max_bars", None))
 
     def start(self) -> None:
-        self.bars = 0
+        self.bars = self.live_bars = 0
 
     def next(self) -> None:
         broker, data = self.strategy.broker, self.strategy.data
         self.bars += 1
+        live = data._laststatus == data.LIVE
+        self.live_bars += live
         halted = f" HALTED ({broker.risk.halt_reason})" if broker.risk.halted else ""
         self.p.write(
             f"{data.datetime.datetime(0):%Y-%m-%d %H:%M:%S} {data._name} close={data.close[0]:.6g} "
             f"pos={broker.getposition(data).size:+g} value={broker.getvalue():.2f} "
-            f"open_orders={len(broker.open_orders())}{halted}"
+            f"open_orders={len(broker.open_orders())} {'live' if live else 'backfill'}{halted}"
         )
-        if self.p.max_bars is not None and data._laststatus == data.LIVE and self.bars >= self.p.max_bars:
+        if self.p.max_bars is not None and self.live_bars >= self.p.max_bars:
             self.strategy.env.runstop()
 
     def get_analysis(self) -> dict[str, int]:
-        return {"bars": self.bars}
+        return {"bars": self.bars, "live_bars": self.live_bars}
 
 
-def _confirm_live(args: argparse.Namespace, ask: Callable[[str], str]) -> bool:
+def _confirm_live(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> bool:
     if not args.live:
         return False
     if args.i_understand_live_trading:
         return True
     try:
-        answer = ask(f"--live: a live account trades REAL money. Type {CONFIRM_WORD} to go on: ")
-    except EOFError:
+        answer = (ask or input)(f"--live: a live account trades REAL money. Type {CONFIRM_WORD} to go on: ")
+    except (EOFError, OSError):  # no terminal: not confirmed
         answer = ""
     return answer.strip() == CONFIRM_WORD
 
@@ -143,6 +145,8 @@ def build_cerebro(args: argparse.Namespace, confirmed: bool, write: Callable[[st
     cls = get_strategy(args.strategy)
     params = _strategy_params(args, cls)
     timeframe, compression = parse_bar(args.bar)
+    for symbol in args.symbol:
+        parse_contract(symbol)  # fail on a bad contract before connecting
     limits = RiskLimits(max_position=args.max_position, max_order_size=args.max_order_size,
                         max_daily_loss=args.max_daily_loss, kill_switch=args.kill_switch,
                         reject_cooldown=args.reject_cooldown)
@@ -159,7 +163,7 @@ def build_cerebro(args: argparse.Namespace, confirmed: bool, write: Callable[[st
     return cerebro, store
 
 
-def run(args: argparse.Namespace, ask: Callable[[str], str] = input) -> int:
+def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> int:
     if args.list:
         for name, cls in available().items():
             print(f"{name:24s} {cls.__qualname__}")

@@ -108,6 +108,7 @@ class IBData(bt.feed.DataBase):
         self._req_errors: dict[int, int] = {}
         self._retry_at = 0.0
         self._pacing_delay = self.p.pacing_wait
+        self._backfill_left = 0
         self.p.store.feeds.append(self)
 
     def stop(self) -> None:
@@ -125,14 +126,15 @@ class IBData(bt.feed.DataBase):
         if not self._queue:
             idle = not any(feed.haslivedata() for feed in store.feeds if feed is not self)
             store.pump(self.p.qcheck if idle else 0.0)
+        if self._state == _BACKFILL and self._backfill_left <= 0:
+            self._state = _LIVE
+            self.put_notification(self.LIVE)
         if not self._queue:
             if store.closed:
                 self.put_notification(self.DISCONNECTED)
                 return False
-            if self._state == _BACKFILL:
-                self._state = _LIVE
-                self.put_notification(self.LIVE)
             return None
+        self._backfill_left -= 1
         self._fill_lines(self._queue.popleft())
         return True
 
@@ -162,6 +164,7 @@ class IBData(bt.feed.DataBase):
             return
         self._pacing_delay = self.p.pacing_wait
         self._backfill(bars)
+        self._backfill_left = len(self._queue)  # what is queued now is history: DELAYED until consumed
         if self.p.rtbar:
             self._stream = store.ib.reqRealTimeBars(self.contract, _RT_SECONDS, what, self.p.use_rth)
             self._stream.updateEvent += self._on_rtbar

@@ -38,6 +38,7 @@ class IBStore:
         client: ``'ib_async'`` or ``'ib_insync'``; default: :func:`btedge.live._ib.client`.
         ib: an ``IB`` instance to use instead of a new one (tests inject one).
         timeout: seconds for connecting and for each startup request.
+        connect_attempts: tries for the first connection before giving up.
         reconnect_attempts: tries per reconnect before giving up (-1: forever).
         backoff, backoff_max: first and largest wait between tries, in seconds (doubling).
 
@@ -47,13 +48,13 @@ class IBStore:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7497, client_id: int = 1, *,
                  client: str | None = None, ib: Any = None, timeout: float = 10.0,
-                 reconnect_attempts: int = 10, backoff: float = 1.0, backoff_max: float = 30.0) -> None:
+                 connect_attempts: int = 3, reconnect_attempts: int = 10, backoff: float = 1.0, backoff_max: float = 30.0) -> None:
         if not 0 < port < 65536:
             raise ValueError(f"port must be in 1..65535, got {port}")
         if not backoff > 0 or backoff_max < backoff:
             raise ValueError(f"need 0 < backoff <= backoff_max, got backoff={backoff}, backoff_max={backoff_max}")
         self.host, self.port, self.client_id = host, port, client_id
-        self.timeout, self.reconnect_attempts = timeout, reconnect_attempts
+        self.timeout, self.connect_attempts, self.reconnect_attempts = timeout, connect_attempts, reconnect_attempts
         self.backoff, self.backoff_max = backoff, backoff_max
         self.lib = _ib.client(client)
         self.ib = ib if ib is not None else self.lib.IB()
@@ -71,7 +72,7 @@ class IBStore:
         """Connect (with the reconnect backoff) and run the client's startup sync."""
         if self.ib.isConnected():
             return
-        if not self._connect_with_backoff():
+        if not self._connect_with_backoff(self.connect_attempts):
             raise ConnectionError(f"could not connect to IB at {self.host}:{self.port} (client id {self.client_id})")
         log.info("connected to %s:%s as client %s, accounts %s", self.host, self.port, self.client_id,
                  ", ".join(map(mask_account, self.accounts())) or "-")
@@ -105,9 +106,9 @@ class IBStore:
     def connected(self) -> bool:
         return not self._lost and not self.closed and self.ib.isConnected()
 
-    def _connect_with_backoff(self) -> bool:
+    def _connect_with_backoff(self, attempts: int) -> bool:
         delay, attempt = self.backoff, 0
-        while self.reconnect_attempts < 0 or attempt <= max(self.reconnect_attempts, 0):
+        while attempts < 0 or attempt < attempts:
             attempt += 1
             try:
                 self.ib.connect(self.host, self.port, clientId=self.client_id, timeout=self.timeout)
@@ -131,7 +132,7 @@ class IBStore:
 
     def _reconnect(self) -> None:
         self.ib.disconnect()
-        if not self._connect_with_backoff():
+        if not self._connect_with_backoff(self.reconnect_attempts):
             log.error("giving up on reconnecting to %s:%s", self.host, self.port)
             self.closed = True
             return
