@@ -131,3 +131,30 @@ def test_bootstrap_is_seeded_and_brackets_the_mean() -> None:
     losers = bootstrap_trade_returns(-np.abs(trades), n_boot=200, seed=1)
     assert losers.prob_mean_le_zero == 1.0
     assert bootstrap_trade_returns([], n_boot=10).n_trades == 0
+
+
+def _naive_pbo_logits(matrix: np.ndarray, n_blocks: int) -> np.ndarray:
+    """CSCV written out plainly: concatenate the blocks of each halving and rank with scipy."""
+    import itertools
+
+    from scipy.stats import rankdata
+
+    blocks = np.array_split(np.arange(len(matrix)), n_blocks)
+    logits = []
+    for chosen in itertools.combinations(range(n_blocks), n_blocks // 2):
+        is_rows = np.concatenate([blocks[b] for b in chosen])
+        oos_rows = np.concatenate([blocks[b] for b in range(n_blocks) if b not in chosen])
+        is_sr = [sharpe_ratio(matrix[is_rows, j]) for j in range(matrix.shape[1])]
+        oos_sr = [sharpe_ratio(matrix[oos_rows, j]) for j in range(matrix.shape[1])]
+        omega = rankdata(oos_sr)[int(np.argmax(is_sr))] / (matrix.shape[1] + 1)
+        logits.append(math.log(omega / (1 - omega)))
+    return np.array(logits)
+
+
+def test_pbo_matches_a_plain_implementation() -> None:
+    matrix = _noise(130, 6, seed=11)
+    matrix[:, 2] += 0.001
+    res = pbo_cscv(matrix, n_blocks=6)
+    expected = _naive_pbo_logits(matrix, 6)
+    np.testing.assert_allclose(res.logits, expected, rtol=1e-9)
+    assert res.pbo == pytest.approx(float((expected <= 0).mean()))

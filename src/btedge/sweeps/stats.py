@@ -154,8 +154,9 @@ def _as_matrix(returns: pd.DataFrame | np.ndarray, what: str) -> np.ndarray:
 
 
 def _block_moments(matrix: np.ndarray, n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-block sums, sums of squares and counts (S×N, S×N, S)."""
-    bounds = np.linspace(0, matrix.shape[0], n_blocks + 1).astype(int)
+    """Per-block sums, sums of squares and counts (S×N, S×N, S); blocks as ``np.array_split``."""
+    sizes = [len(block) for block in np.array_split(np.arange(matrix.shape[0]), n_blocks)]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
     sums = np.add.reduceat(matrix, bounds[:-1], axis=0)
     squares = np.add.reduceat(matrix * matrix, bounds[:-1], axis=0)
     return sums, squares, np.diff(bounds).astype(float)
