@@ -82,7 +82,9 @@ class IBStore:
         return list(self.ib.managedAccounts())
 
     def pump(self, timeout: float = 0.0) -> None:
-        """Run the IB event loop for up to ``timeout`` seconds; reconnect first when lost."""
+        """Run the IB event loop until the next network update or ``timeout`` seconds; reconnect
+        first when the connection is lost. Never blocks without a bound (``waitOnUpdate(0)``
+        would wait forever)."""
         if self.closed:
             return
         if not self._lost and not self.ib.isConnected():
@@ -91,7 +93,10 @@ class IBStore:
             self._reconnect()
             return
         try:
-            self.ib.sleep(timeout)
+            if timeout > 0:
+                self.ib.waitOnUpdate(timeout=timeout)  # returns as soon as a packet is handled
+            else:
+                self.ib.sleep(0)
         except ConnectionError:  # the client raises it from inside sleep when the socket drops
             self._connection_lost("socket closed while waiting")
 
