@@ -128,7 +128,10 @@ def test_cli(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
                        "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0 and "configurations tried (N): 4 parameter sets" in out
+    assert "buy-and-hold of the same data: Sharpe" in out
     assert (tmp_path / "summary.html").exists() and (tmp_path / "runs.csv").exists()
+    bench = pd.read_csv(tmp_path / "buy_and_hold.csv", index_col=0)
+    assert list(bench.index) == [0] and bench.at[0, "n_trades"] == 0 and bench.at[0, "exposure"] > 0.9
     assert sweep_main(["--strategy", "laguerre_trend", "--sample", "--grid", "gama=1,2"]) == 2
     assert "unknown param 'gama'" in capsys.readouterr().out
     assert sweep_main(["--strategy", "laguerre_trend", "--grid", "gamma=0.5"]) == 2

@@ -21,7 +21,8 @@ of the best set's trade returns. Runs serially, on all local cores (--mode local
 cluster (--mode dask --address tcp://HOST:8786); all three give identical results.
 
 Writes to --out: runs.parquet / runs.csv (one row per backtest), ranking.csv,
-base_window_returns.parquet, sharpe_heatmap.png, summary.md and summary.html.
+base_window_returns.parquet, buy_and_hold.csv (the same windows held long, same costs),
+sharpe_heatmap.png, summary.md and summary.html.
 
 examples:
   btedge-sweep --strategy laguerre_cross --sample --bars 3000 \\
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--slippage", type=float, default=0.0001, help="fraction (default 0.0001)")
     run.add_argument("--cash", type=float, default=100_000.0, help="starting cash (default 100000)")
     run.add_argument("--out", type=Path, default=Path("reports/sweep"), help="output folder (default reports/sweep)")
+    run.add_argument("--no-benchmark", action="store_true", help="skip buy-and-hold of each window")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return parser
@@ -120,10 +122,12 @@ def _run(args: argparse.Namespace) -> list[str]:
         cls, _frames(args), grid, fixed=fixed, lookbacks=_lookbacks(args.lookbacks), n_offsets=args.offsets,
         seed=args.seed, max_offset_frac=args.max_offset_frac, config=config, mode=args.mode,
         workers=args.workers, address=args.address, progress=not args.no_progress,
+        benchmark=not args.no_benchmark,
     )
     analysis = analyse_sweep(result, n_blocks=args.blocks, n_boot=args.bootstrap)
     paths = write_report(result, analysis, args.out)
-    return [line.replace("**", "") for line in stat_lines(analysis)] + [f"report: {paths['html']}"]
+    lines = [line.replace("**", "") for line in stat_lines(result, analysis)]
+    return [*lines, f"report: {paths['html']}"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,9 @@ def write_report(result: SweepResult, analysis: SweepAnalysis, out_dir: str | Pa
     base = window_returns(result, 0)
     base.columns = [f"param_{c}" for c in base.columns]
     base.to_parquet(paths["returns_parquet"])
+    if result.benchmark is not None:
+        paths["benchmark_csv"] = out / "buy_and_hold.csv"
+        result.benchmark.to_csv(paths["benchmark_csv"])
     plot_heatmap(result, paths["heatmap"])
     markdown = summary_markdown(result, analysis)
     paths["markdown"].write_text(markdown, encoding="utf-8")
@@ -88,7 +91,7 @@ def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
-def stat_lines(analysis: SweepAnalysis) -> list[str]:
+def stat_lines(result: SweepResult, analysis: SweepAnalysis) -> list[str]:
     lines = [
         f"- configurations tried (N): **{analysis.n_configs}** parameter sets × {analysis.n_windows} windows "
         f"= {analysis.n_backtests} backtests",
@@ -113,6 +116,12 @@ def stat_lines(analysis: SweepAnalysis) -> list[str]:
         )
     else:
         lines.append("- PBO: not computed (needs >= 2 parameter sets and >= 20 bars)")
+    if result.benchmark is not None:
+        bench = result.benchmark
+        lines.append(
+            f"- buy-and-hold of the same data: Sharpe {bench.at[0, 'sharpe']:.2f} on the base window, "
+            f"median {bench['sharpe'].median():.2f} across windows; max drawdown {bench.at[0, 'max_drawdown']:.1%}"
+        )
     b = analysis.bootstrap
     lines.append(
         f"- trade bootstrap of the best set ({b.n_trades} trades, {b.n_boot} resamples): mean trade "
@@ -129,7 +138,7 @@ def summary_markdown(result: SweepResult, analysis: SweepAnalysis, top: int = 15
         "",
         f"Seed {result.seed}; settings {result.settings}.",
         "",
-        *stat_lines(analysis),
+        *stat_lines(result, analysis),
         "",
         f"## Ranking (top {min(top, len(analysis.ranking))} of {len(analysis.ranking)})",
         "",
@@ -151,7 +160,8 @@ def _has_tabulate() -> bool:
 
 def summary_html(result: SweepResult, analysis: SweepAnalysis) -> str:
     """A standalone HTML page with the same content (statistics list and ranking table)."""
-    items = "".join(f"<li>{html.escape(line[2:]).replace('**', '')}</li>" for line in stat_lines(analysis))
+    lines = stat_lines(result, analysis)
+    items = "".join(f"<li>{html.escape(line[2:]).replace('**', '')}</li>" for line in lines)
     table = analysis.ranking.round(4).to_html(border=0, classes="ranking")
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"

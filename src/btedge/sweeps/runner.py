@@ -21,7 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from btedge.engine import BacktestConfig, build_cerebro
-from btedge.sweeps.grid import Task, expand_grid, make_tasks, make_windows, slice_frames
+from btedge.sweeps.grid import Task, Window, expand_grid, make_tasks, make_windows, slice_frames
 from btedge.sweeps.tradelog import SweepTradeLog
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class SweepResult:
     param_names: list[str]
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    benchmark: pd.DataFrame | None = None
 
     @property
     def n_configs(self) -> int:
@@ -186,6 +187,7 @@ def run_sweep(
     workers: int | None = None,
     address: Any = None,
     progress: bool = False,
+    benchmark: bool = False,
 ) -> SweepResult:
     """Backtest ``strategy`` on every parameter set of ``grid`` × every window; see the module doc.
 
@@ -198,6 +200,7 @@ def run_sweep(
         mode: ``"serial"``, ``"local"`` (a process per core, or ``workers``) or ``"dask"``.
         address: Dask scheduler address or a ``distributed.Client`` (mode ``"dask"``).
         progress: show a tqdm progress bar.
+        benchmark: also run buy-and-hold of the first data on every window (same costs), serially.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -223,7 +226,21 @@ def run_sweep(
     return SweepResult(
         name, tasks, _runs_table(tasks, outputs, frames[0][1].index),
         {t: o.returns for t, o in ordered}, {t: o.trade_returns for t, o in ordered}, list(grid), seed, settings,
+        buy_and_hold(frames, windows, config) if benchmark else None,
     )
+
+
+def buy_and_hold(frames: Frames, windows: Sequence[Window], config: BacktestConfig) -> pd.DataFrame:
+    """Buy-and-hold of the first data on every window, through the same engine and costs."""
+    from btedge.engine import BuyAndHold
+
+    rows = {}
+    for window in windows:
+        task = Task(-1, -1, (("integer", False),), window)
+        rows[window.window_id] = run_task(task, BuyAndHold, frames[:1], config).metrics
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "window_id"
+    return table
 
 
 def _runs_table(tasks: Sequence[Task], outputs: Mapping[int, TaskOutput], index: pd.DatetimeIndex) -> pd.DataFrame:
