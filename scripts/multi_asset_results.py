@@ -162,7 +162,7 @@ def render(cases: list[Case], rows: dict[str, list[str]]) -> str:
             "",
             f"Parameters: `{_params_text(case)}`.",
             "",
-            "| run | Sharpe | CAGR | max drawdown | total return | exposure | trades | seconds |",
+            "| run | Sharpe | CAGR | max drawdown | total return | exposure | trades | run time (s, one run) |",
             "|---|---|---|---|---|---|---|---|",
             *rows[case.title],
             "",
