@@ -131,3 +131,15 @@ def test_late_listed_asset_waits_for_its_history(panel):
         if closes.index[i] < tlt_start + pd.Timedelta(days=63 * 7 // 5):
             assert "TLT" not in w
     assert any("TLT" in w for w in strat.rebalances) and start < tlt_start
+
+
+@pytest.mark.slow
+def test_xgboost_fold_models_cached_as_ubj(panel, ml_run, tmp_path):
+    frames = [(n, df.iloc[:500]) for n, df in panel]
+    first = _run(frames, **ML, cache_dir=str(tmp_path))
+    again = _run(frames, **ML, cache_dir=str(tmp_path))
+    assert first.ml.trainings and first.ml.loaded == 0
+    assert again.ml.loaded == len(first.ml.trainings)
+    assert again.rebalances == first.rebalances == ml_run.rebalances[: len(first.rebalances)]
+    assert len(list(tmp_path.glob("*/model.ubj"))) == len(first.ml.trainings)
+    assert not list(tmp_path.rglob("*.pkl"))

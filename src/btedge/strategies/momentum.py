@@ -69,6 +69,7 @@ class MLState:
     prices: list[np.ndarray] = field(default_factory=list)
     model: object | None = None
     trainings: list[tuple[int, int, int]] = field(default_factory=list)  # (k, first j, last j)
+    loaded: int = 0  # fold models read from the cache instead of trained
 
 
 @register("dual_momentum")
@@ -92,7 +93,9 @@ class DualMomentum(bt.Strategy):
     The XGBoost model is retrained every ``retrain_every`` rebalances once ``train_min``
     rebalances exist (``btedge.training.Schedule`` in rebalance units, expanding window, embargo
     ``horizon + 1``): the model used at rebalance k only saw labels whose horizon ended before k.
-    Trees need no scaler; the seed and ``n_jobs=1`` make it deterministic.
+    Trees need no scaler; the seed and ``n_jobs=1`` make it deterministic. With ``cache_dir``
+    each fold model is stored as xgboost UBJ in a ``btedge.training.ModelCache`` keyed by the
+    params, the fold and a fingerprint of its training rows, and re-runs load it (nothing pickled).
 
     Params:
       - ``lookback`` (default: ``252``): momentum window in bars (>= 20)
@@ -109,6 +112,7 @@ class DualMomentum(bt.Strategy):
       - ``train_min`` (default: ``12``): rebalances before the first model
       - ``retrain_every`` (default: ``3``): rebalances between retrains
       - ``n_estimators`` (default: ``60``), ``max_depth`` (default: ``3``), ``seed`` (default: ``0``)
+      - ``cache_dir`` (default: ``''``): fold-model cache folder; empty trains in memory only
       - ``verbose`` (default: ``False``): log rebalances at INFO instead of DEBUG
 
     See:
@@ -133,6 +137,7 @@ class DualMomentum(bt.Strategy):
         ("n_estimators", 60),
         ("max_depth", 3),
         ("seed", 0),
+        ("cache_dir", ""),
         ("verbose", False),
     )
 
@@ -255,17 +260,37 @@ class DualMomentum(bt.Strategy):
         ok = np.isfinite(y)
         if len(np.unique(y[ok])) < 2:
             return
-        self.ml.model = self._fit(x[ok], y[ok])
+        self.ml.model = self._cached_fit(k, x[ok], y[ok])
         self.ml.trainings.append((k, rows.start, rows.stop - 1))
         self._log("rebalance %d: trained on rebalances %d..%d (%d rows)", k, rows.start, rows.stop - 1, int(ok.sum()))
 
-    def _fit(self, x: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-def]
+    def _model_params(self) -> dict:
+        return dict(n_estimators=self.p.n_estimators, max_depth=self.p.max_depth, learning_rate=0.1,
+                    random_state=self.p.seed, n_jobs=1, tree_method="hist", eval_metric="logloss")
+
+    def _cached_fit(self, k: int, x: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-def]
+        """Fit the fold model, or load it from ``cache_dir`` when the same fold was trained before."""
         from xgboost import XGBClassifier
 
-        model = XGBClassifier(n_estimators=self.p.n_estimators, max_depth=self.p.max_depth,
-                              learning_rate=0.1, random_state=self.p.seed, n_jobs=1,
-                              tree_method="hist", eval_metric="logloss")
-        return model.fit(x, y)
+        model = XGBClassifier(**self._model_params())
+        if not self.p.cache_dir:
+            return model.fit(x, y)
+        from btedge.training.cache import ModelCache, cache_key, fingerprint
+
+        cache = ModelCache(self.p.cache_dir)
+        spec = {"model": "dual_momentum.xgboost", "features": list(FEATURES), "horizon": self.p.horizon,
+                "lookback": self.p.lookback, **self._model_params()}
+        key = cache_key(spec, k, fingerprint(x, y))
+        path = cache.folder(key) / "model.ubj"
+        if cache.has(key):
+            model.load_model(path)
+            self.ml.loaded += 1
+            return model
+        model.fit(x, y)
+        cache.new_folder(key)
+        model.save_model(path)
+        cache.write_meta(key, {"fold": k, "rows": int(len(y)), "features": list(FEATURES)})
+        return model
 
     # -- orders ------------------------------------------------------------------------------
     def _order(self, weights: dict[str, float]) -> None:
