@@ -18,6 +18,7 @@ MODES = {
     "runonce": dict(runonce=True, preload=True),
     "next": dict(runonce=False, preload=True),
     "no-preload": dict(runonce=False, preload=False),
+    "exactbars": dict(runonce=False, preload=False, exactbars=1),
 }
 FIELDS = ("datetime", "open", "high", "low", "close", "volume", "openinterest")
 
@@ -43,7 +44,7 @@ def _bars(feed_cls: type, df: pd.DataFrame, mode: str, **params) -> dict[str, np
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    df = sample_data().iloc[:1500].copy()
+    df = sample_data().iloc[:600].copy()
     # odd microseconds, so day-number rounding would show
     df.index = df.index + pd.to_timedelta(np.arange(len(df)) * 1_234_567, unit="us")
     return df
@@ -69,7 +70,7 @@ def test_same_bars_as_pandasdata(frame: pd.DataFrame, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_fromdate_todate(frame: pd.DataFrame, mode: str) -> None:
-    limits = dict(fromdate=dt.datetime(2017, 7, 10, 3, 0), todate=dt.datetime(2017, 8, 1, 12, 0))
+    limits = dict(fromdate=dt.datetime(2017, 7, 5, 3, 0), todate=dt.datetime(2017, 7, 20, 12, 0))
     ours = _bars(FrameData, frame, mode, **limits)
     theirs = _bars(bt.feeds.PandasData, frame, mode, **limits)
     _assert_same(ours, theirs)
@@ -152,3 +153,32 @@ def test_resample_and_replay_match_pandasdata(how: str, mode: str) -> None:
     theirs = _derived_bars(bt.feeds.PandasData, df, how, mode)
     _assert_same(ours, theirs)
     assert len(ours["close"]) >= 100 if how == "resampledata" else len(ours["close"]) >= 400
+
+
+class _RecordTwo(bt.Strategy):
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, ...]] = []
+
+    def next(self) -> None:
+        self.rows.append(tuple(line[0] for data in self.datas for line in data.lines))
+
+
+@pytest.mark.parametrize("mode", ["runonce", "next", "no-preload"])
+def test_two_feeds_with_different_timestamps(mode: str) -> None:
+    """Feeds that do not share every timestamp: the datamaster branch of advance().
+
+    Not with exactbars: there backtrader 1.9.78.123 raises IndexError in Strategy._clk_update for
+    PandasData as well, when the second feed starts later.
+    """
+    df = sample_data().iloc[:300]
+    hourly, sparse = df.iloc[:250], df.iloc[40::3]
+    runs = {}
+    for cls in (FrameData, bt.feeds.PandasData):
+        cerebro = bt.Cerebro(stdstats=False, **MODES[mode])
+        for frame_ in (hourly, sparse):
+            cerebro.adddata(cls(dataname=frame_, timeframe=bt.TimeFrame.Minutes, compression=60))
+        cerebro.addstrategy(_RecordTwo)
+        runs[cls] = np.array(cerebro.run()[0].rows, dtype=float)
+    ours, theirs = runs[FrameData], runs[bt.feeds.PandasData]
+    assert ours.shape == theirs.shape and len(ours) > 200
+    np.testing.assert_array_equal(ours, np.where(np.isnan(theirs), 0.0, theirs))

@@ -34,3 +34,9 @@ def test_sample_drops_the_repeated_bars_of_2017_11_12() -> None:
     assert day.loc["2017-11-12 03:00", "close"] == day.loc["2017-11-12 09:00", "open"] == 6201.0
     report = find_gaps(df)
     assert report.count == 1 and report.largest[0][2] == pd.Timedelta("6h")
+
+
+def test_each_call_returns_an_independent_copy() -> None:
+    first = sample_data()
+    first.iloc[0, 0] = -1.0
+    assert sample_data().iloc[0, 0] == 2505.56  # raw last line: 2017-07-01 11-AM, open 2505.56

@@ -53,6 +53,9 @@ class FrameData(bt.feed.DataBase):
         ("openinterest", -1),
     )
 
+    _fast = False  # set by a bulk preload; see advance()
+    _tickcache: tuple | None = None  # see _tick_cache()
+
     def _fields(self) -> list[str]:
         return [name for name in self.lines.getlinealiases() if name != "datetime"]
 
@@ -99,6 +102,7 @@ class FrameData(bt.feed.DataBase):
             self._cols.append(values)
         self._lines = [getattr(self.lines, f) for f in self._fields()]
         self._i = 0
+        self._fast = False
 
     def _load(self) -> bool:
         i = self._i
@@ -112,7 +116,7 @@ class FrameData(bt.feed.DataBase):
 
     def _tick_cache(self) -> tuple[tuple[str, ...], tuple[tuple[str, object], ...], str, object]:
         """tick_<line> attribute names and their line buffers, computed once per feed."""
-        cache = self.__dict__.get("_tickcache")
+        cache = self._tickcache
         if cache is None:
             aliases = [a for a in self.getlinealiases() if a != "datetime"]
             first = self._getlinealias(0)
@@ -127,15 +131,20 @@ class FrameData(bt.feed.DataBase):
     def _tick_nullify(self) -> None:
         # Same as DataBase._tick_nullify without per-bar alias lookups (called once per bar).
         state = self.__dict__
-        for name in self._tick_cache()[0]:
+        for name in (self._tickcache or self._tick_cache())[0]:
             state[name] = None
         state["tick_last"] = None
 
     def _tick_fill(self, force: bool = False) -> None:
         # Same as DataBase._tick_fill: the bar is the tick unless something filled the ticks.
-        _, pairs, first, line0 = self._tick_cache()
+        _, pairs, first, line0 = self._tickcache or self._tick_cache()
         state = self.__dict__
         if force or state.get(first) is None:
+            if self._fast:  # unbounded preloaded buffers: line[0] is array[_idx]
+                for name, line in pairs:
+                    state[name] = line.array[line._idx]
+                state["tick_last"] = line0.array[line0._idx]
+                return
             for name, line in pairs:
                 state[name] = line[0]
             state["tick_last"] = line0[0]
@@ -156,3 +165,41 @@ class FrameData(bt.feed.DataBase):
         self._i = len(self._dt)
         self._last()
         self.home()
+        self._fast = all(line.mode == line.UnBounded for line in self.lines.lines)
+
+    # Per-bar stepping over preloaded, unbounded buffers. Same as DataBase.advance_peek /
+    # advance / LineBuffer.advance, reading the buffers' plain fields (array, _idx, lencount,
+    # extension) instead of going through properties, len() and alias lookups on every bar.
+    # Anything else (exactbars' QBuffer, filters, live) takes backtrader's own code.
+
+    def advance_peek(self) -> float:
+        if not self._fast:
+            return super().advance_peek()
+        line0, stamps = self.lines.lines[0], self.lines.datetime
+        if line0.lencount < len(line0.array) - line0.extension:
+            return stamps.array[stamps._idx + 1]
+        return float("inf")
+
+    def advance(self, size: int = 1, datamaster: bt.AbstractDataBase | None = None, ticks: bool = True) -> None:
+        if not self._fast:
+            return super().advance(size, datamaster, ticks)
+        if ticks:
+            self._tick_nullify()
+        buffers = self.lines.lines
+        for line in buffers:
+            line._idx += size
+            line.lencount += size
+        line0 = buffers[0]
+        if datamaster is not None:
+            if line0.lencount > len(line0.array) - line0.extension:
+                self.rewind()  # no bar to deliver: an empty one, as DataBase.advance
+                self.lines.forward()
+                return None
+            stamps = self.lines.datetime
+            if stamps.array[stamps._idx] > datamaster.lines.datetime[0]:
+                self.lines.rewind()
+            elif ticks:
+                self._tick_fill()
+        elif ticks and line0.lencount < len(line0.array) - line0.extension:
+            self._tick_fill()
+        return None

@@ -5,6 +5,7 @@ who ask for attribution (see ``btedge/data/SOURCES.md``). 20,111 hourly bars, UT
 """
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import resources
 from pathlib import Path
@@ -39,7 +40,14 @@ def sample_data() -> pd.DataFrame:
     bars of 23:00-03:00 (same prices and volume), interleaved out of order. They are sorted into
     place and then dropped (a bar that repeats an earlier one exactly, with non-zero volume),
     leaving 20,106 bars and a 6 h gap after 03:00, whose close (6201.00) is the 09:00 open.
+
+    The file is parsed once per process; each call returns a fresh copy.
     """
+    return _load_sample().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _load_sample() -> pd.DataFrame:
     df = load_csv(sample_path(), volume="volume_btc", sort=True)
     repeats = df.duplicated(keep="first").to_numpy() & (df["volume"].to_numpy() > 0)
     if repeats.any():
