@@ -3,7 +3,11 @@
 ``bt.feeds.PandasData`` reads every field of every bar with ``DataFrame.iloc``, which dominates
 load time on large intraday files. ``FrameData`` keeps PandasData's column-mapping params, pulls
 the columns into float arrays in ``start()`` and, when preloading with no filters, copies them
-into the line buffers in one step.
+into the line buffers in one step. After such a preload it also steps bar to bar through the
+buffers' fields directly (``advance``, ``advance_peek``, the ``tick_*`` fill) rather than through
+backtrader's per-line properties; in every other case (no preload, exactbars, filters) it runs
+backtrader's own code. ``tests/feeds/test_frame.py`` checks it gives PandasData's bars in each
+engine mode; ``bench/bench_feed.py`` measures it.
 """
 from __future__ import annotations
 
