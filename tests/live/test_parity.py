@@ -18,7 +18,7 @@ import pytest
 from btedge.feeds.frame import FrameData
 from btedge.feeds.loader import load_csv
 from btedge.strategies import get_strategy
-from test_store_fake import run_session
+from test_store_fake import await_gateway, run_session
 
 pytestmark = [pytest.mark.usefixtures("time_limit"), pytest.mark.slow]
 
@@ -65,8 +65,8 @@ def recording(cls: type, live: bool) -> type:
                 return
             before = set(self.broker.orders)
             super().next()
-            for order_id in set(self.broker.orders) - before:  # reach the gateway before the next bar
-                self.p.gw.wait_for_order(order_id)
+            for order_id in sorted(set(self.broker.orders) - before):  # at the gateway before the next bar
+                await_gateway(self.p.gw, self.broker.store, order_id)
             if self.data._laststatus != self.data.LIVE:
                 return
             self.first_live = self.first_live or now

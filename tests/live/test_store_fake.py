@@ -7,6 +7,7 @@ bars and pushes the gateway's next bar after each one, so every test is determin
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 import backtrader as bt
@@ -72,10 +73,24 @@ class Scripted(bt.Strategy):
         self.orders.extend(orders)
         for order in orders:
             if self.broker.ib_order(order) is not None:
-                self.p.gw.wait_for_order(self.ib_id(order))
+                await_gateway(self.p.gw, self.broker.store, self.ib_id(order))
 
     def statuses_of(self, order: bt.Order) -> list[str]:
         return [e[1] for e in self.events if e[0] == order.ref]
+
+
+def await_gateway(gw: Any, store: IBStore, order_id: int, timeout: float = 5.0) -> None:
+    """Pump the client until the gateway has ``order_id``: the client may hold a message back
+    (its 45 messages/s throttle) until its loop runs again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            gw.wait_for_order(order_id, timeout=0.0)
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            store.ib.sleep(0.002)
 
 
 def run_session(gateway: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,

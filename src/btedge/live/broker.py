@@ -109,6 +109,7 @@ class IBBroker(bt.broker.BrokerBase):
 
     def notify(self, order: bt.Order) -> None:
         self.notifs.append(order.clone())
+        self.store.wake()
 
     # -- account ---------------------------------------------------------------------------
     def _account_value(self, tag: str) -> float:

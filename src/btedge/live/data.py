@@ -238,6 +238,7 @@ class IBData(bt.feed.DataBase):
             return
         self._last_time = bar[0]
         self._queue.append(bar)
+        self.p.store.wake()
 
     @staticmethod
     def _tuple(bar: Any) -> Bar:

@@ -9,6 +9,7 @@ only then resubscribes every feed, which backfills the gap.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Protocol
@@ -65,6 +66,7 @@ class IBStore:
         self._lost = False
         self._max_order_id = 0
         self._early_commissions: dict[str, Any] = {}
+        self._waiter: asyncio.Future | None = None
         self._hook_client()
 
     # -- connection ----------------------------------------------------------------------
@@ -94,11 +96,28 @@ class IBStore:
             return
         try:
             if timeout > 0:
-                self.ib.waitOnUpdate(timeout=timeout)  # returns as soon as a packet is handled
+                self._wait_for_wake(timeout)
             else:
                 self.ib.sleep(0)
         except ConnectionError:  # the client raises it from inside sleep when the socket drops
             self._connection_lost("socket closed while waiting")
+
+    def wake(self) -> None:
+        """End the current :meth:`pump` early: a feed queued a bar or the broker a notification."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wait_for_wake(self, timeout: float) -> None:
+        # A future made before the loop runs cannot miss a wake-up that arrives in the same loop
+        # pass (ib.waitOnUpdate can: it subscribes one step after data already pending is read).
+        self._waiter = self.lib.util.getLoop().create_future()
+        try:
+            self.lib.util.run(asyncio.wait_for(self._waiter, timeout))
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._waiter = None
 
     def stop(self) -> None:
         """Disconnect for good; feeds then end."""
@@ -131,6 +150,7 @@ class IBStore:
         if self._lost or self.closed:
             return
         self._lost = True
+        self.wake()
         log.warning("IB connection lost (%s): will reconnect", why)
         for sub in self._subscribers():
             sub.on_connection_lost()
