@@ -34,7 +34,8 @@ class BacktestConfig:
         slippage: fraction by which fills are moved against the trade, opens included.
         runonce / preload: backtrader engine modes (results must not depend on them).
         periods_per_year: bars per year for annualising; ``None`` infers it from the data.
-        benchmark: also run buy-and-hold of the first data with the same costs.
+        benchmark: also run buy-and-hold with the same costs, of the first data or of
+            ``benchmark_name`` (e.g. ``"SPY"`` in a panel of ETFs).
     """
 
     cash: float = 100_000.0
@@ -44,6 +45,7 @@ class BacktestConfig:
     preload: bool = True
     periods_per_year: float | None = None
     benchmark: bool = True
+    benchmark_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.cash > 0:
@@ -114,6 +116,15 @@ def _split(analysis: dict[str, Any]) -> tuple[dict[str, Any], pd.Series]:
     return metrics, analysis["returns"]
 
 
+def _benchmark_frames(frames: Frames, name: str | None) -> Frames:
+    if name is None:
+        return frames[:1]
+    chosen = [(n, df) for n, df in frames if n == name]
+    if not chosen:
+        raise ValueError(f"benchmark {name!r} is not among the datas: {', '.join(n for n, _ in frames)}")
+    return chosen
+
+
 def run_backtest(
     strategy: type[bt.Strategy],
     frames: Frames,
@@ -126,7 +137,8 @@ def run_backtest(
     metrics, returns = _split(dict(strat.analyzers.performance.get_analysis()))
     result = BacktestResult(strat, metrics, dict(strat.analyzers.tradestats.get_analysis()), returns)
     if config.benchmark:
-        bench = build_cerebro(BuyAndHold, frames[:1], {"integer": False}, config).run()[0]
+        bench_frames = _benchmark_frames(frames, config.benchmark_name)
+        bench = build_cerebro(BuyAndHold, bench_frames, {"integer": False}, config).run()[0]
         result.benchmark_metrics, result.benchmark_returns = _split(
             dict(bench.analyzers.performance.get_analysis())
         )

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fraction of traded value per side (default: %(default)s = 5 bps)")
     broker.add_argument("--slippage", type=float, default=0.0001,
                         help="fraction fills move against you, opens included (default: %(default)s)")
+    broker.add_argument("--benchmark", metavar="NAME",
+                        help="data to hold as the buy-and-hold benchmark (default: the first --data)")
     broker.add_argument("--periods-per-year", type=float, help="annualisation override (default: inferred)")
 
     out = parser.add_argument_group("output")
@@ -201,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     cls = get_strategy(args.strategy)
     params = _strategy_params(args, cls)
     config = BacktestConfig(cash=args.cash, commission=args.commission, slippage=args.slippage,
-                            periods_per_year=args.periods_per_year)
+                            periods_per_year=args.periods_per_year, benchmark_name=args.benchmark)
     names = ", ".join(name for name, _ in frames)
     log.info("running %s on %s with %s", args.strategy, names, params or "default params")
     result = run_backtest(cls, frames, params, config)
