@@ -91,3 +91,20 @@ def test_lagnet_lag_within_range(tmp_path):
 def test_param_validation(make, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         indicator_lines(btc(50), make)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ensemble", "lagnet"])
+def test_pretrained_uses_the_newest_cached_fold_in_every_mode(name, tmp_path):
+    trained = indicator_lines(btc(N), MAKERS[name](tmp_path))  # trains folds 300 and 400
+    live = assert_modes_agree(btc(N), MAKERS[name](tmp_path, pretrained=True), modes=("runonce", "stream"))
+    first = next(iter(live.values()))
+    assert np.isnan(first[:11]).all() and np.isfinite(first[72:]).all()  # from the first finite window
+    if name == "ensemble":  # stateless: the newest fold scores the same windows identically
+        for key in trained:
+            np.testing.assert_allclose(live[key][400:], trained[key][400:], atol=1e-12)
+
+
+def test_pretrained_without_a_backtest_says_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match="run a backtest with the same params"):
+        indicator_lines(btc(50), ensemble(tmp_path, pretrained=True))

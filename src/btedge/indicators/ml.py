@@ -47,12 +47,15 @@ class WalkForwardIndicator(bt.Indicator):
       - ``min_samples`` (default: ``200``): folds with fewer samples are skipped (NaN)
       - ``max_samples`` (default: ``0``): train on the most recent samples only (0 = all)
       - ``gamma`` (default: ``0.5``): Laguerre gamma of the features
+      - ``pretrained`` (default: ``False``): live use: score every bar (once its window is full)
+        with the newest fold model that a backtest with the same params recorded in
+        ``cache_dir``'s manifest; nothing is trained
     """
 
     params = (
         ("train_bars", 2000), ("retrain_every", 500), ("window", "expanding"), ("horizon", 5),
         ("embargo", 0), ("cache_dir", ""), ("seed", 0), ("seq_len", 32), ("hidden", 16),
-        ("epochs", 5), ("min_samples", 200), ("max_samples", 0), ("gamma", 0.5),
+        ("epochs", 5), ("min_samples", 200), ("max_samples", 0), ("gamma", 0.5), ("pretrained", False),
     )
     _feature_columns: tuple[str, ...] | None = None
 
@@ -75,6 +78,7 @@ class WalkForwardIndicator(bt.Indicator):
         self._hist: list[list[float]] = [[] for _ in _OHLCV]
         self._rows: list[np.ndarray] = []
         self._batch: np.ndarray | None = None
+        self._pinned = [w.latest() for w in self.walkers] if self.p.pretrained else None
 
     # -- subclass hooks ----------------------------------------------------------------------
     def _setup(self) -> None:
@@ -95,7 +99,9 @@ class WalkForwardIndicator(bt.Indicator):
                            min_samples=self.p.min_samples, max_samples=self.p.max_samples)
 
     # -- shared machinery --------------------------------------------------------------------
-    def _fold_models(self, boundary: int, features: np.ndarray, labels: np.ndarray | None) -> list[FittedFold | None]:
+    def _models(self, boundary: int, features: np.ndarray, labels: np.ndarray | None) -> list[FittedFold | None]:
+        if self._pinned is not None:
+            return self._pinned
         return [w.fitted(boundary, features, labels if w.supervised else None) for w in self.walkers]
 
     def _score(self, fitted: list[FittedFold | None], features: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -111,15 +117,26 @@ class WalkForwardIndicator(bt.Indicator):
     def _n_out(self, spec: ModelSpec) -> int:
         return 3
 
+    def _segments(self, n: int) -> list[tuple[int, np.ndarray]]:
+        """(boundary, bar rows) scored by each fold; one segment from the first full window if pinned."""
+        if self._pinned is not None:
+            return [(-1, np.arange(self._window - 1, n))] if n >= self._window else []
+        every = self.schedule.retrain_every
+        return [(b, np.arange(b, min(b + every, n))) for b in self.schedule.boundaries(n)]
+
+    def _current_boundary(self, t: int) -> int | None:
+        if self._pinned is not None:
+            return -1 if t >= self._window - 1 else None
+        return self.schedule.boundary_at(t)
+
     # -- runonce: one batch of predictions per fold ---------------------------------------------
     def _compute_batch(self, n: int) -> np.ndarray:
         arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
         features = build_features(*arrays, spec=self.feature_spec)
         labels = self._labels(arrays)
         out = np.full((n, self.lines.size()), np.nan)
-        for b in tqdm(self.schedule.boundaries(n), desc=type(self).__name__, leave=False, disable=None):
-            rows = np.arange(b, min(b + self.schedule.retrain_every, n))
-            out[rows] = self._score(self._fold_models(b, features, labels), features, rows)
+        for b, rows in tqdm(self._segments(n), desc=type(self).__name__, leave=False, disable=None):
+            out[rows] = self._score(self._models(b, features, labels), features, rows)
         return self._postprocess(out)
 
     def _postprocess(self, out: np.ndarray) -> np.ndarray:
@@ -140,7 +157,7 @@ class WalkForwardIndicator(bt.Indicator):
             hist.append(x)
         self._rows.append(self._stream.update(*bar))
         t = len(self._rows) - 1
-        b = self.schedule.boundary_at(t)
+        b = self._current_boundary(t)
         values = np.full(self.lines.size(), np.nan)
         if b is not None:
             fitted = self._models_for_next(b)
@@ -153,10 +170,12 @@ class WalkForwardIndicator(bt.Indicator):
         return values
 
     def _models_for_next(self, boundary: int) -> list[FittedFold | None]:
+        if self._pinned is not None:
+            return self._pinned
         if getattr(self, "_next_boundary", None) != boundary:
             arrays = [np.asarray(h[:boundary]) for h in self._hist]
             features = build_features(*arrays, spec=self.feature_spec)
-            self._next_fitted = self._fold_models(boundary, features, self._labels(arrays))
+            self._next_fitted = self._models(boundary, features, self._labels(arrays))
             self._next_boundary = boundary
         return self._next_fitted
 
@@ -296,12 +315,11 @@ class LagNet(WalkForwardIndicator):
         arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
         features = build_features(*arrays, spec=self.feature_spec)
         labels = self._labels(arrays)
-        walker, win = self.walkers[0], self._window
+        win = self._window
         out = np.full((n, 2), np.nan)
         folds = []
-        for b in tqdm(self.schedule.boundaries(n), desc="LagNet", leave=False, disable=None):
-            rows = np.arange(b, min(b + self.schedule.retrain_every, n))
-            fitted = walker.fitted(b, features, labels)
+        for b, rows in tqdm(self._segments(n), desc="LagNet", leave=False, disable=None):
+            fitted = self._models(b, features, labels)[0]
             windows = sequence_windows(features, rows, win)
             raw = fitted.predict(windows, 1)[:, 0] if fitted is not None else np.full(rows.size, np.nan)
             out[rows, 0] = [self._smooth(x) for x in raw]  # the EMA runs bar by bar, as in next()
@@ -316,7 +334,7 @@ class LagNet(WalkForwardIndicator):
             hist.append(x)
         self._rows.append(self._stream.update(*bar))
         t = len(self._rows) - 1
-        b = self.schedule.boundary_at(t)
+        b = self._current_boundary(t)
         lag = forecast = np.nan
         if b is not None:
             fitted = self._models_for_next(b)[0]

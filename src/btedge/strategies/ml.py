@@ -21,7 +21,7 @@ __all__ = ["LagNetForecast", "EnsembleStrategy", "AnomalyBreakout", "ForecastSig
 ML_PARAMS = (
     ("train_bars", 2000), ("retrain_every", 500), ("window", "expanding"), ("horizon", 5),
     ("embargo", 0), ("cache_dir", ""), ("seed", 0), ("seq_len", 32), ("hidden", 16),
-    ("epochs", 5), ("min_samples", 200), ("max_samples", 0),
+    ("epochs", 5), ("min_samples", 200), ("max_samples", 0), ("pretrained", False),
 )
 _GATES = ("off", "skip", "only")
 
@@ -73,7 +73,8 @@ class LagNetForecast(BaseStrategy):
 
     Params (plus :class:`BaseStrategy`'s and the walk-forward params ``train_bars``,
     ``retrain_every``, ``window``, ``horizon``, ``embargo``, ``cache_dir``, ``seed``,
-    ``seq_len``, ``hidden``, ``epochs``, ``min_samples``, ``max_samples``):
+    ``seq_len``, ``hidden``, ``epochs``, ``min_samples``, ``max_samples``, ``pretrained``
+    (live: use the newest fold models a backtest with the same params cached)):
       - ``cost`` (default: ``0.0012``): round-trip cost as a fraction (2 x (commission + slippage))
       - ``cost_mult`` (default: ``1.5``): how many round-trip costs the forecast must clear
       - ``max_lag`` (default: ``0`` = ``seq_len``), ``smoothing`` (default: ``0.2``): as :class:`LagNet`

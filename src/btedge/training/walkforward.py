@@ -86,6 +86,28 @@ class WalkForward:
             self._memo[boundary] = self._fit_or_load(boundary, features, labels)
         return self._memo[boundary]
 
+    def latest(self) -> FittedFold:
+        """The newest fold model recorded in this run's manifest, loaded without training (live).
+
+        The manifest name depends only on the params, so a live process with the same params and
+        cache directory finds the folds a backtest trained. Raises ``ValueError`` when there is none.
+        """
+        path = self.manifest.path
+        folds = [f for f in (Manifest.read(path)["folds"] if path.is_file() else []) if "key" in f]
+        if not folds:
+            raise ValueError(
+                f"no trained fold for these params in {path}: run a backtest with the same params and "
+                f"cache_dir first (it trains and records the folds), then start live with pretrained=True"
+            )
+        key = folds[-1]["key"]
+        meta = self.cache.read_meta(key)
+        if "scaler_mean" not in meta:
+            raise ValueError(f"{self.cache.folder(key)}: model metadata without scaler; delete it to retrain")
+        model = build_model(self.spec, int(meta["n_features"]))
+        model.load(self.cache.folder(key))
+        fold = self.schedule.fold(int(meta["boundary"]))
+        return FittedFold(fold, model, np.array(meta["scaler_mean"]), np.array(meta["scaler_std"]), meta)
+
     # -- training set ------------------------------------------------------------------------
     def known_labels(self, boundary: int, labels: np.ndarray | None) -> np.ndarray | None:
         """Labels before ``boundary`` whose horizon has passed; the rest NaN."""
@@ -156,7 +178,8 @@ class WalkForward:
         log.info("training %s fold %d on %d samples", self.spec.kind, fold.boundary, len(fit_rows))
         info = model.fit(X, y, Xv, yv)
         meta = {"key": key, "boundary": fold.boundary, "train_start": fold.train_start, "train_stop": fold.train_stop,
-                "n_train": int(len(fit_rows)), "n_val": int(n_val), "info": info, **self._validation(model, y, Xv, yv)}
+                "n_train": int(len(fit_rows)), "n_val": int(n_val), "info": info, **self._validation(model, y, Xv, yv),
+                "scaler_mean": mean.tolist(), "scaler_std": std.tolist(), "n_features": int(features.shape[1])}
         model.save(self.cache.new_folder(key))
         self.cache.write_meta(key, meta)
         return meta
