@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import backtrader as bt
 
 from btedge.live import IBBroker, IBData, IBStore, LiveTradingRefused, RiskGate, RiskLimits
+from btedge.live.risk import MaskAccounts
 from btedge.live.parsing import parse_bar, parse_contract
 from btedge.strategies import available, get_strategy, parse_params
 
@@ -196,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # account ids never reach a log in full
+        handler.addFilter(MaskAccounts())
     try:
         return run(args)
     except LiveTradingRefused as exc:

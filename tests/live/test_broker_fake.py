@@ -2,6 +2,7 @@
 rejects, cancels, brackets, a disconnect with an open order, nextValidId rollback, risk gates."""
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -208,3 +209,17 @@ def test_commission_never_arriving_books_fill_with_zero(fake_gateway, ib_lib):
     assert order.executed.comm == 0.0
     assert broker.getposition(strat.data).size == 1
     assert not math.isnan(broker.getvalue())
+
+
+def test_restart_recognises_its_orders_and_takes_the_position(fake_gateway, ib_lib, caplog):
+    first, _, _ = run_session(fake_gateway, ib_lib, actions={0: _buy(2), 1: _limit_far_below}, live_bars=3)
+    working = fake_gateway.orders()[-1]
+    assert working.status == "Submitted" and working.order_ref.startswith("btedge:")
+    caplog.set_level(logging.WARNING, logger="btedge.live.broker")
+    seen: list[float] = []
+    second, _, _ = run_session(fake_gateway, ib_lib, actions={0: lambda s: seen.append(s.getposition().size)},
+                               live_bars=2, broker_kw={"cancel_orphans": True})
+    assert "is from an earlier run: cancelling" in caplog.text
+    assert seen == [2]  # the new process starts from the account's position
+    assert fake_gateway.orders()[-1].status == "Cancelled"
+    assert len(_placed(fake_gateway)) == 2  # nothing resent

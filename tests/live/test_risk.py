@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from btedge.live.risk import (Decision, LiveTradingRefused, RiskGate, RiskLimits, check_accounts,
-                              is_paper, mask_account)
+from btedge.live.risk import (Decision, LiveTradingRefused, MaskAccounts, RiskGate, RiskLimits,
+                              check_accounts, is_paper, mask_account)
 
 
 class Clock:
@@ -99,3 +99,14 @@ def test_unlimited_by_default():
     gate = RiskGate()
     assert gate.limits.max_position == math.inf
     assert gate.check("SPY", 1e9, 0)
+
+
+def test_mask_filter_rewrites_records():
+    record = logging.LogRecord("ib_async.wrapper", logging.INFO, __file__, 1,
+                               "position: Position(account=%r, position=%d) and U7654321", ("DU1234567", 5), None)
+    assert MaskAccounts().filter(record)
+    text = record.getMessage()
+    assert "DU*****67" in text and "U7****21" in text and "1234567" not in text and "7654321" not in text
+    plain = logging.LogRecord("x", logging.INFO, __file__, 1, "bar %s close=%.2f", ("SPY", 367.46), None)
+    MaskAccounts().filter(plain)
+    assert plain.getMessage() == "bar SPY close=367.46" and plain.args == ("SPY", 367.46)

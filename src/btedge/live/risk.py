@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,22 @@ def mask_account(account: str) -> str:
     if len(account) <= 4:
         return "*" * len(account)
     return account[:2] + "*" * (len(account) - 4) + account[-2:]
+
+
+_ACCOUNT_ID = re.compile(r"\b(?:DU|DF|U|F|I)\d{5,9}\b")
+
+
+class MaskAccounts(logging.Filter):
+    """Logging filter that masks IB account ids (``DU1234567`` -> ``DU*****67``) in every record,
+    including the client library's own logs (which print positions and trades with the account).
+    Install it on the handlers: ``handler.addFilter(MaskAccounts())``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = _ACCOUNT_ID.sub(lambda m: mask_account(m.group(0)), text)
+        if masked != text:
+            record.msg, record.args = masked, ()
+        return True
 
 
 def is_paper(account: str) -> bool:
