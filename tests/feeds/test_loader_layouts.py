@@ -230,3 +230,17 @@ def test_gzip_without_gz_suffix(tmp_path: Path) -> None:
     path = tmp_path / "bars.dat"
     path.write_bytes(gzip.compress(b"date,open,high,low,close\n2021-03-01,1,2,0.5,1.5\n"))
     assert load_csv(path)["close"].tolist() == [1.5]
+
+
+def test_compact_yyyymmddhhmmss_is_not_read_as_epoch(tmp_path: Path) -> None:
+    stamps = ["20110103090100", "20110103090200", "20110103090600"]
+    df = load_csv(_write(tmp_path, "datetime,open,high,low,close,volume\n" + _rows(stamps)))
+    _check(df, ["2011-01-03 09:01", "2011-01-03 09:02", "2011-01-03 09:06"])
+
+
+def test_epoch_in_the_wrong_unit_is_a_clear_error(tmp_path: Path) -> None:
+    base = int(pd.Timestamp("2021-03-01").timestamp())
+    stamps = [str(base + 60 * i) for i in range(3)]
+    path = _write(tmp_path, "time,open,high,low,close,volume\n" + _rows(stamps))
+    with pytest.raises(DataValidationError, match=r"read as epoch 'ns' span 1970.*Fix: pass epoch="):
+        load_csv(path, epoch="ns")

@@ -51,6 +51,8 @@ HEADERLESS = {4: PRICE_ROLES, 5: (*PRICE_ROLES, "volume"), 6: (*PRICE_ROLES, "vo
 DATE_FORMATS: tuple[tuple[str, str | None], ...] = (
     (r"\d{4}-\d{1,2}-\d{1,2}", "%Y-%m-%d"),
     (r"\d{8}", "%Y%m%d"),
+    (r"(?:19|20)\d{12}", "%Y%m%d%H%M%S"),
+    (r"(?:19|20)\d{10}", "%Y%m%d%H%M"),
     (r"\d{1,2}\.\d{1,2}\.\d{4}", "%d.%m.%Y"),
     (r"\d{4}/\d{1,2}/\d{1,2}", "%Y/%m/%d"),
     (r"\d{1,2}/\d{1,2}/\d{4}", None),
@@ -295,6 +297,8 @@ def _epoch_unit(values: pd.Series) -> str | None:
     top = float(numbers.abs().max())
     if 1e7 <= top < 1e8:  # 8 digits: YYYYMMDD
         return None
+    if values.str.fullmatch(r"(?:19|20)\d{10}(?:\d{2})?").all():  # YYYYMMDDHHMM[SS]
+        return None
     return next(unit for limit, unit in EPOCH_UNITS if top < limit)
 
 
@@ -307,6 +311,7 @@ def _parse_stamps(raw: pd.DataFrame, columns: list[str], overrides: dict[str, An
     if unit:
         stamps = pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit, utc=True)
         fmt = f"epoch {unit}"
+        _check_epoch_range(stamps, unit, path)
     else:
         fmt = overrides.get("date_format") or _guess_format(values, overrides.get("dayfirst"))
         stamps = pd.to_datetime(values, format=fmt, errors="coerce")
@@ -321,6 +326,16 @@ def _parse_stamps(raw: pd.DataFrame, columns: list[str], overrides: dict[str, An
     return pd.DatetimeIndex(stamps)
 
 
+def _check_epoch_range(stamps: pd.Series, unit: str, path: Path) -> None:
+    """Numbers read as epoch must land in 1971-2200, or the unit (or the column) is wrong."""
+    first, last = stamps.min(), stamps.max()
+    if first < pd.Timestamp("1971-01-01", tz="UTC") or last > pd.Timestamp("2200-01-01", tz="UTC"):
+        raise DataValidationError(
+            f"{path}: numeric timestamps read as epoch {unit!r} span {first} .. {last}. "
+            "Fix: pass epoch='s'/'ms'/'us'/'ns', or date_format='...' if they are not epoch times"
+        )
+
+
 def _to_utc_naive(index: pd.DatetimeIndex, tz: str | None, path: Path) -> pd.DatetimeIndex:
     if index.tz is not None:
         if tz is not None:
@@ -330,7 +345,7 @@ def _to_utc_naive(index: pd.DatetimeIndex, tz: str | None, path: Path) -> pd.Dat
         return index
     try:
         local = index.tz_localize(tz, ambiguous="infer", nonexistent="raise")
-    except Exception as exc:  # pytz/zoneinfo errors: AmbiguousTimeError, NonExistentTimeError, ...
+    except (ValueError, KeyError) as exc:  # ambiguous/nonexistent local time; unknown zone name
         raise DataValidationError(
             f"{path}: cannot read the naive timestamps as {tz!r}: {exc}. "
             "Fix: check tz= (the file may already be UTC), or localise the index yourself"
