@@ -97,6 +97,13 @@ class IBData(bt.feed.DataBase):
     def haslivedata(self) -> bool:
         return bool(self._queue)
 
+    def has_work(self) -> bool:
+        """A bar is queued, a (re)subscription is due or LIVE is to be announced: the shared pump
+        must not wait."""
+        if self._queue or (self._state == _BACKFILL and self._backfill_left <= 0):
+            return True
+        return self._state == _SUBSCRIBE and time.monotonic() >= self._retry_at
+
     def start(self) -> None:
         super().start()
         self._laststatus = self.UNKNOWN
@@ -123,12 +130,12 @@ class IBData(bt.feed.DataBase):
                 self._subscribe()
             except ConnectionError:
                 log.warning("%s: connection lost while subscribing; will retry", self._name or self.p.dataname)
-        if not self._queue:
-            idle = not any(feed.haslivedata() for feed in store.feeds if feed is not self)
-            store.pump(self.p.qcheck if idle else 0.0)
         if self._state == _BACKFILL and self._backfill_left <= 0:
             self._state = _LIVE
             self.put_notification(self.LIVE)
+        if not self._queue:
+            idle = not any(feed.has_work() for feed in store.feeds if feed is not self)
+            store.pump(self.p.qcheck if idle else 0.0)
         if not self._queue:
             if store.closed:
                 self.put_notification(self.DISCONNECTED)
