@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                       help="strategy param, typed like its default; repeatable")
     what.add_argument("--models", type=Path, metavar="DIR",
-                      help=f"trained-model cache for ML strategies (sets their {'/'.join(MODEL_PARAMS)} param)")
+                      help="trained-model cache of an ML strategy: a btedge-backtest run with the same "
+                      "--param values and this cache trains the folds; live scores with the newest one "
+                      f"(sets {'/'.join(MODEL_PARAMS)} and pretrained=true)")
     what.add_argument("--backfill", type=float, default=3600.0, help="seconds of history first (default: %(default)s)")
     what.add_argument("--rtbar", action="store_true", help="build bars from 5-second real-time bars")
     what.add_argument("--list", action="store_true", help="list strategy names and exit")
@@ -136,6 +138,8 @@ def _strategy_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         if not args.models.is_dir():
             raise UsageError(f"--models {args.models}: not a directory; train first (btedge-backtest) or fix the path")
         params[names[0]] = str(args.models)
+        if "pretrained" in cls.params._getkeys():
+            params.setdefault("pretrained", True)  # score with the cached folds; never train live
     return params
 
 

@@ -157,3 +157,41 @@ def test_kill_switch_flag_reaches_the_gate(fake_gateway, ib_lib, tmp_path, capsy
                                    "--kill-switch", str(switch))) == 0
     assert "HALTED" in capsys.readouterr().out
     assert fake_gateway.messages("placeOrder") == []
+
+
+ML_PARAMS = ["train_bars=60", "retrain_every=40", "epochs=1", "seq_len=8", "hidden=4", "min_samples=30"]
+
+
+def test_models_dir_without_trained_folds_is_one_clear_error(fake_gateway, ib_lib, tmp_path, capsys):
+    argv = _args(fake_gateway.port, "--models", str(tmp_path), *[a for p in ML_PARAMS for a in ("--param", p)])
+    argv[argv.index("laguerre_cross")] = "lagnet_forecast"
+    assert run_live.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no trained fold" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_ml_strategy_runs_live_on_models_a_backtest_trained(ib_lib, tmp_path, capsys):
+    """Train on the first 200 sample bars in a backtest, then trade the next bars live on the cached
+    folds: the CLI sets cache_dir and pretrained, and nothing is trained live."""
+    from btedge.feeds.frame import FrameData
+    from btedge.live.fakegateway import FakeGateway
+    from btedge.strategies import get_strategy, parse_params
+
+    bars = sample_bars(320)
+    cls = get_strategy("lagnet_forecast")
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(FrameData(dataname=bars.iloc[:200]))
+    cerebro.addstrategy(cls, cache_dir=str(tmp_path), **parse_params(cls, ML_PARAMS))
+    cerebro.run()  # trains and caches the folds
+    trained = sorted(p.name for p in tmp_path.iterdir())
+    assert len(trained) >= 2 and any(name.startswith("manifest-") for name in trained)
+
+    with FakeGateway(bars=bars.iloc[200:], symbol="SPY", history=HISTORY, auto_fill=True) as gw:
+        argv = _args(gw.port, "--models", str(tmp_path), "--max-bars", "3",
+                     *[a for p in ML_PARAMS for a in ("--param", p)])
+        argv[argv.index("laguerre_cross")] = "lagnet_forecast"
+        with Pusher(gw):
+            assert run_live.main(argv) == 0
+    assert sum(" live" in line for line in capsys.readouterr().out.splitlines()) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == trained  # nothing trained live
