@@ -202,6 +202,19 @@ def test_bad_contract_is_one_clear_error(fake_gateway, ib_lib):
         store.stop()
 
 
+def test_one_connection_per_client_id(fake_gateway, ib_lib):
+    first = IBStore(port=fake_gateway.port, client_id=13, client=ib_lib.__name__, timeout=5.0)
+    first.connect()
+    try:
+        with pytest.raises(ValueError, match="share one store"):
+            IBStore(port=fake_gateway.port, client_id=13, client=ib_lib.__name__).connect()
+    finally:
+        first.stop()
+    again = IBStore(port=fake_gateway.port, client_id=13, client=ib_lib.__name__, timeout=5.0)
+    again.connect()  # free again once the first store stopped
+    again.stop()
+
+
 def test_store_validates_args():
     with pytest.raises(ValueError, match="port"):
         IBStore(port=0)

@@ -19,7 +19,8 @@ from typing import Any
 import backtrader as bt
 
 from btedge.live import parsing
-from btedge.live.risk import RiskGate, check_accounts, mask_account
+from btedge.live.reconcile import adopt_orphans, book_execution, reconcile
+from btedge.live.risk import RiskGate, check_accounts
 from btedge.live.store import IBStore
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class IBBroker(bt.broker.BrokerBase):
         super().start()
         self.store.connect()
         check_accounts(self.store.accounts(), live=self.p.live, confirmed=self.p.confirmed)
-        self._handle_orphans()
+        adopt_orphans(self)
         self.startingcash, self.startingvalue = self.getcash(), self.getvalue()
         ib = self.store.ib
         ib.orderStatusEvent += self._on_status
@@ -332,16 +333,7 @@ class IBBroker(bt.broker.BrokerBase):
                  ex.orderId, order.getstatusname())
 
     def _execute(self, order: bt.Order, size: float, price: float, commission: float, when: float) -> None:
-        position = self.getposition(order.data)
-        old_price = position.price
-        psize, pprice, opened, closed = position.update(size, price)
-        comminfo = order.comminfo
-        closed_comm = commission * abs(closed) / abs(size) if size else 0.0
-        order.execute(when, size, price,
-                      closed, comminfo.getoperationcost(closed, old_price), closed_comm,
-                      opened, comminfo.getoperationcost(opened, price), commission - closed_comm,
-                      comminfo.getvaluesize(size, price), comminfo.profitandloss(-closed, old_price, price),
-                      psize, pprice)
+        book_execution(order, self.getposition(order.data), size, price, commission, when)
         if abs(order.executed.remsize) < _EPS:
             order.completed()
         else:
@@ -349,45 +341,9 @@ class IBBroker(bt.broker.BrokerBase):
         self.notify(order)
 
     # -- restart and reconnect -----------------------------------------------------------------
-    def _handle_orphans(self) -> None:
-        for trade in self.store.ib.openTrades():
-            if trade.order.orderRef.split(":")[0] != self.p.order_ref:
-                continue
-            action = "cancelling" if self.p.cancel_orphans else "leaving it alone"
-            log.warning("open order %d (%s) is from an earlier run: %s", trade.order.orderId,
-                        trade.order.orderRef, action)
-            if self.p.cancel_orphans:
-                self.store.ib.cancelOrder(trade.order)
-
     def on_connection_lost(self) -> None:
         log.warning("broker: connection lost with %d open order(s); nothing is resent", len(self.open_orders()))
 
     def on_reconnected(self) -> None:
         """Reconcile orders, executions and positions with IB before anything new is sent."""
-        ib = self.store.ib
-        trades = {t.order.orderId: t for t in ib.reqOpenOrders() + ib.reqCompletedOrders(apiOnly=True)}
-        trades.update({t.order.orderId: t for t in ib.trades()})
-        refs = {t.order.orderRef: t for t in trades.values() if t.order.orderRef}
-        for fill in sorted(ib.reqExecutions(), key=lambda f: f.time):
-            self._on_exec(None, fill)
-        for order_id, order in list(self.orders.items()):
-            if not order.alive():
-                continue
-            trade = trades.get(order_id) or refs.get(self._ib_orders[order.ref].orderRef)
-            if trade is None:
-                log.error("order %d is unknown to IB after the reconnect: marking it rejected (not resent)", order_id)
-                self._end(order, order_id, 201, "lost")
-            else:
-                self._on_status(trade)
-        self._check_positions(ib.reqPositions())
-        log.info("reconciled: %d open order(s), %d fill(s) known", len(self.open_orders()), len(self._executed))
-
-    def _check_positions(self, held: list[Any]) -> None:
-        by_con = {p.contract.conId: p.position for p in held}
-        for data, position in self.positions.items():
-            contract = getattr(data, "contract", None)
-            ib_size = by_con.get(getattr(contract, "conId", None), 0.0)
-            if abs(ib_size - position.size) > _EPS:
-                log.error("%s: position %+g here but %+g at IB (account %s): taking IB's",
-                          data._name or "data", position.size, ib_size, mask_account(self.store.accounts()[0] if self.store.accounts() else ""))
-                position.set(ib_size, position.price if ib_size else 0.0)
+        reconcile(self)

@@ -21,6 +21,9 @@ from btedge.live.risk import mask_account
 
 log = logging.getLogger(__name__)
 
+#: (host, port, client id) of the stores connected in this process: one connection each
+_IN_USE: set[tuple[str, int, int]] = set()
+
 
 class Subscriber(Protocol):
     """What the store needs from a feed (``IBData``) or the broker (``IBBroker``)."""
@@ -74,8 +77,13 @@ class IBStore:
         """Connect (with the reconnect backoff) and run the client's startup sync."""
         if self.ib.isConnected():
             return
+        key = (self.host, self.port, self.client_id)
+        if key in _IN_USE:
+            raise ValueError(f"client id {self.client_id} at {self.host}:{self.port} is already used by another "
+                             "IBStore in this process: share one store between all feeds and the broker")
         if not self._connect_with_backoff(self.connect_attempts):
             raise ConnectionError(f"could not connect to IB at {self.host}:{self.port} (client id {self.client_id})")
+        _IN_USE.add(key)
         log.info("connected to %s:%s as client %s, accounts %s", self.host, self.port, self.client_id,
                  ", ".join(map(mask_account, self.accounts())) or "-")
 
@@ -123,6 +131,7 @@ class IBStore:
         """Disconnect for good; feeds then end."""
         if not self.closed:
             self.closed = True
+            _IN_USE.discard((self.host, self.port, self.client_id))
             self.ib.disconnect()
             log.info("disconnected from %s:%s", self.host, self.port)
 
