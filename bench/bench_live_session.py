@@ -6,6 +6,7 @@ Checks and prints:
 
 - no lost bars: every feed delivers its backfill plus all 720 live bars, in order, none twice
 - memory: RSS (``/proc/self/status``) and ``tracemalloc`` at the first live step and at the end
+  (traced once with backtrader's default line history and once with ``exactbars=1``)
 - wall time of the live part (first push to last bar; median of repeats; connecting and
   backfilling are excluded) and its ratio to the baseline: a backtest of the
   same 20 x (backfill + 720) bars with ``FrameData`` in one cerebro, timed in the same run
@@ -89,7 +90,7 @@ class Stepper(bt.Strategy):
         self._push()
 
 
-def run_live(symbols: int, steps: int, trace: bool) -> tuple[float, Stepper, dict[str, int]]:
+def run_live(symbols: int, steps: int, trace: bool, exactbars: int = 0) -> tuple[float, Stepper, dict[str, int]]:
     bars = scripts(symbols, steps)
     names = list(bars)
     gw = FakeGateway(bars=bars[names[0]], instrument=stock(names[0]), history=HISTORY).start()
@@ -107,7 +108,7 @@ def run_live(symbols: int, steps: int, trace: bool) -> tuple[float, Stepper, dic
         tracemalloc.start()
     started = time.perf_counter()
     try:
-        strat = cerebro.run()[0]
+        strat = cerebro.run(exactbars=exactbars)[0]
     finally:
         elapsed = time.perf_counter() - started
         if trace:
@@ -150,15 +151,19 @@ def main() -> None:
         print(f"run: {elapsed:6.2f} s (live part {strat.live_seconds:5.2f} s)  bars/feed {min(stats['delivered'].values())}..{max(stats['delivered'].values())}"
               f" (expected {expected})  lost/extra {lost or 'none'}  out-of-order {strat.out_of_order}"
               f"  RSS {strat.mem_start[0]:.1f} -> {strat.mem_end[0]:.1f} MiB")
-    _, traced, _ = run_live(args.symbols, args.steps, trace=True)
+    traced = {bars: run_live(args.symbols, args.steps, trace=True, exactbars=bars)[1] for bars in (0, 1)}
     live, back = statistics.median(live_times), statistics.median(back_times)
     total = args.symbols * args.steps
     print(f"session: {args.symbols} symbols x {args.steps} live 5 s bars ({total} bars) after {HISTORY} backfill bars each")
     print(f"  live part (first push to last bar, fake gateway)  median {live:6.2f} s  = {total / live:7.0f} live bars/s")
     print(f"  baseline backtest    median {back:6.3f} s (same bars, FrameData)")
     print(f"  ratio live / backtest: {live / back:.0f}x")
-    print(f"  tracemalloc (separate run): {traced.mem_start[1]:.2f} -> {traced.mem_end[1]:.2f} MiB "
-          f"from the first live step to the end")
+    lines = args.symbols * 7 * args.steps * 8 / 2**20
+    for bars, strat in traced.items():
+        print(f"  tracemalloc, exactbars={bars} (separate run): {strat.mem_start[1]:.2f} -> {strat.mem_end[1]:.2f} MiB "
+              f"from the first live step to the end")
+    print(f"  (backtrader keeps every bar in its lines unless exactbars is set: {lines:.2f} MiB of float64 "
+          f"for these bars)")
 
 
 if __name__ == "__main__":
