@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=10, help="how many of the 10 freqtrade pairs")
     ap.add_argument("--cache", default=".cache/btedge-eval")
     ap.add_argument("--write", type=Path, help="markdown file to update between the result markers")
+    ap.add_argument("--smoke", type=int, default=0, help="first N bars only, train_bars N/2 (a quick check)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     rows: list[dict[str, Any]] = []
@@ -164,6 +165,9 @@ def main() -> None:
             continue
         ds = SETS[key]
         df = load_csv(SHARED / ds.file)
+        if args.smoke:
+            df = df.iloc[: args.smoke]
+            ds = DataSet(ds.name, ds.file, args.smoke // 2, args.smoke // 4, {})
         rows += evaluate(f"{ds.name}, {len(df)} bars", df, ds, args.cache)
         print(table(rows), flush=True)
     text = table(rows)
