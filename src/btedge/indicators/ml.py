@@ -188,7 +188,9 @@ def _weights(text: str, n: int) -> np.ndarray | str:
     except ValueError:
         w = np.array([])
     if w.size != n or (w < 0).any() or not w.sum() > 0:
-        raise ValueError(f"weights must be 'learned', 'equal' or {n} non-negative comma-separated numbers, got {text!r}")
+        raise ValueError(
+            f"weights must be 'learned', 'equal' or {n} non-negative comma-separated numbers, got {text!r}"
+        )
     return w
 
 
@@ -229,7 +231,8 @@ class EnsembleSignal(WalkForwardIndicator):
         for spec in kinds:
             if spec.kind in ("iforest", "lagnet"):
                 raise ValueError(f"members must be direction classifiers, got {spec.kind!r}")
-            self.walkers.append(self._walker(self._model_spec(spec.kind, self.p.seed + spec.seed), self.label_spec.key()))
+            member = self._model_spec(spec.kind, self.p.seed + spec.seed)
+            self.walkers.append(self._walker(member, self.label_spec.key()))
 
     def _labels(self, arrays: list[np.ndarray]) -> np.ndarray:
         return make_labels(arrays[1], arrays[2], arrays[3], self.label_spec)

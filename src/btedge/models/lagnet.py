@@ -96,12 +96,12 @@ class LagNetModel:
 
     def _best_lags(self, X: np.ndarray, target: np.ndarray) -> np.ndarray:
         grid = self.candidate_lags()
-        with torch.no_grad():
-            errs = np.column_stack([
-                (self.predictor(torch.as_tensor(masked_input(X, np.full(len(X), g)), dtype=torch.float32))[:, 0].numpy() - target) ** 2
-                for g in grid
-            ])
+        errs = np.column_stack([(self._predict32(masked_input(X, np.full(len(X), g))) - target) ** 2 for g in grid])
         return grid[errs.argmin(axis=1)]
+
+    def _predict32(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.predictor(torch.as_tensor(X, dtype=torch.float32))[:, 0].numpy()
 
     def _nets(self) -> tuple[nn.Module, nn.Module]:
         if self._infer is None:

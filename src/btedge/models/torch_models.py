@@ -77,10 +77,12 @@ class TemporalBlock(nn.Module):
     def __init__(self, n_in: int, n_out: int, kernel: int, dilation: int, dropout: float = 0.0) -> None:
         super().__init__()
         pad = (kernel - 1) * dilation
-        wn = nn.utils.parametrizations.weight_norm
+        def conv(c_in: int) -> nn.Module:
+            return nn.utils.parametrizations.weight_norm(nn.Conv1d(c_in, n_out, kernel, padding=pad, dilation=dilation))
+
         self.net = nn.Sequential(
-            wn(nn.Conv1d(n_in, n_out, kernel, padding=pad, dilation=dilation)), Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
-            wn(nn.Conv1d(n_out, n_out, kernel, padding=pad, dilation=dilation)), Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
+            conv(n_in), Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
+            conv(n_out), Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
         )
         self.res = nn.Conv1d(n_in, n_out, 1) if n_in != n_out else nn.Identity()
         self.relu = nn.ReLU()
@@ -191,7 +193,8 @@ class TorchClassifier:
         with deterministic_torch(self.spec.seed):
             self.net = make_net(self.spec, X.shape[2])
             weights = torch.as_tensor(class_weights(y), dtype=torch.float32)
-            loss = fit_net(self.net, X, y.astype(np.int64), nn.CrossEntropyLoss(weight=weights), self.spec, self.spec.kind)
+            loss_fn = nn.CrossEntropyLoss(weight=weights)
+            loss = fit_net(self.net, X, y.astype(np.int64), loss_fn, self.spec, self.spec.kind)
         self._infer = None
         return {"train_loss": loss}
 

@@ -162,7 +162,8 @@ class WalkForward:
             meta = self.cache.read_meta(key)
         else:
             meta = self._train(model, key, fold, features, labels, rows, mean, std)
-        self.manifest.add(boundary, {"boundary": boundary, "key": key, **{k: meta[k] for k in ("n_train", "n_val", "val_acc", "val_majority_acc")}})
+        summary = {k: meta[k] for k in ("n_train", "n_val", "val_acc", "val_majority_acc")}
+        self.manifest.add(boundary, {"boundary": boundary, "key": key, **summary})
         return FittedFold(fold, model, mean, std, meta)
 
     def _train(self, model, key: str, fold: Fold, features, labels, rows, mean, std) -> dict:
