@@ -94,12 +94,12 @@ def await_gateway(gw: Any, store: IBStore, order_id: int, timeout: float = 5.0) 
 
 
 def run_session(gateway: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,
-                broker_kw: dict | None = None, data_kw: dict | None = None,
+                broker_kw: dict | None = None, data_kw: dict | None = None, store_kw: dict | None = None,
                 strategy: type = Scripted, dataname: str = "SPY", timeframe: int = bt.TimeFrame.Minutes,
                 compression: int = 60, **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
     """Run cerebro on the fake until the strategy stops; returns (strategy, store, broker)."""
-    store = IBStore(port=gateway.port, client_id=11, client=lib.__name__, timeout=5.0,
-                    backoff=0.05, backoff_max=0.2, reconnect_attempts=40)
+    store_kw = {"timeout": 5.0, "backoff": 0.05, "backoff_max": 0.2, "reconnect_attempts": 40, **(store_kw or {})}
+    store = IBStore(port=gateway.port, client_id=11, client=lib.__name__, **store_kw)
     cerebro = bt.Cerebro(stdstats=False)
     data_kw = {"backfill": 2 * 86_400, "qcheck": 0.01, **(data_kw or {})}
     cerebro.adddata(IBData(dataname=dataname, name=dataname, store=store, timeframe=timeframe,
@@ -190,6 +190,19 @@ def test_reconnect_backs_off_while_refused(fake_gateway, ib_lib, gateway_bars, c
     assert store.reconnects == 1
     assert "connect attempt" in caplog.text
     assert [b[0] for b in strat.bars] == expected_times(gateway_bars, len(strat.bars))
+
+
+def _drop_and_stay_down(strat: Scripted) -> None:
+    strat.p.gw.refuse_connections(3.0)
+    strat.p.gw.drop_connections()
+
+
+def test_gives_up_after_reconnect_attempts_and_ends(fake_gateway, ib_lib):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _drop_and_stay_down}, live_bars=5,
+                                  store_kw={"reconnect_attempts": 2})
+    assert store.closed and store.reconnects == 0
+    assert strat.statuses[-2:] == ["CONNBROKEN", "DISCONNECTED"]
+    assert strat.live == 1  # the run ended instead of waiting forever
 
 
 def test_bad_contract_is_one_clear_error(fake_gateway, ib_lib):
