@@ -487,7 +487,7 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise TypeError(f"load_csv: unknown option(s) {unknown}; valid: {sorted(OVERRIDES)}")
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file. Fix: check the path (cwd is {Path.cwd()})")
     layout = _sniff(path, overrides)
