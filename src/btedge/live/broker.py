@@ -94,10 +94,11 @@ class IBBroker(bt.broker.BrokerBase):
         ib.commissionReportEvent += self._on_commission
 
     def stop(self) -> None:
-        ib = self.store.ib
-        ib.orderStatusEvent -= self._on_status
-        ib.execDetailsEvent -= self._on_exec
-        ib.commissionReportEvent -= self._on_commission
+        # the IB handlers stay attached: a shutdown may still cancel orders and see them end
+        working = self.open_orders()
+        if working:
+            log.warning("cerebro stopped with %d order(s) working at IB: %s", len(working),
+                        ", ".join(self.ib_order(o).orderRef for o in working))
 
     def next(self) -> None:
         self.store.pump(0.0)
