@@ -223,3 +223,24 @@ def test_restart_recognises_its_orders_and_takes_the_position(fake_gateway, ib_l
     assert seen == [2]  # the new process starts from the account's position
     assert fake_gateway.orders()[-1].status == "Cancelled"
     assert len(_placed(fake_gateway)) == 2  # nothing resent
+
+
+def _sell(size: float):
+    def action(strat: Scripted) -> None:
+        strat.sent(strat.sell(size=size))
+    return action
+
+
+def test_daily_loss_flattens_and_halts(fake_gateway, ib_lib, gateway_bars):
+    """Short 2 at the next open; that bar closes higher (real data), so the account value the
+    gateway reports with the fill is below the day's first value by more than max_daily_loss:
+    flatten (buy back), then refuse new entries."""
+    fill_bar = gateway_bars.iloc[HISTORY + 1]
+    assert fill_bar["close"] > fill_bar["open"]  # the premise, from the data
+    risk = RiskGate(RiskLimits(max_daily_loss=5.0))
+    actions = {0: _sell(2), 4: _sell(1)}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6, broker_kw={"risk": risk})
+    assert risk.halted and risk.halt_reason.startswith("daily loss")
+    assert [m.get("action") for m in _placed(fake_gateway)] == ["SELL", "BUY"]
+    assert strat.statuses_of(strat.orders[1]) == ["Rejected"]
+    assert broker.getposition(strat.data).size == 0
