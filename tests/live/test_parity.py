@@ -20,7 +20,7 @@ from btedge.feeds.loader import load_csv
 from btedge.strategies import get_strategy
 from test_store_fake import await_gateway, run_session
 
-pytestmark = [pytest.mark.usefixtures("time_limit"), pytest.mark.slow]
+pytestmark = pytest.mark.usefixtures("time_limit")
 
 HISTORY = 150
 LIVE_BARS = 150
