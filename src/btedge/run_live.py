@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -177,6 +179,7 @@ def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> in
     if args.live and not confirmed:
         raise UsageError("--live was not confirmed: nothing done")
     cerebro, store = build_cerebro(args, confirmed)
+    previous = _stop_on_sigterm()
     try:
         cerebro.run(runonce=False, preload=False)
     except KeyboardInterrupt:
@@ -184,7 +187,16 @@ def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> in
         print("btedge-live: interrupted, shutting down", file=sys.stderr)
     finally:
         _shutdown(cerebro, store, args.cancel_on_exit)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (a service manager stopping us) shuts down like Ctrl-C; returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _shutdown(cerebro: bt.Cerebro, store: IBStore, cancel: bool) -> None:
