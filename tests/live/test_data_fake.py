@@ -108,3 +108,15 @@ def test_ibdata_validates_params():
         IBData(dataname="SPY", store=store, timeframe=bt.TimeFrame.Seconds, compression=1, rtbar=True)
     with pytest.raises(ValueError, match="backfill"):
         IBData(dataname="SPY", store=store, backfill=0, timeframe=bt.TimeFrame.Minutes)
+
+
+def test_daily_bars_from_dates(fake_gateway, ib_lib, gateway_bars):
+    """Daily bars come with plain dates (no formatDate=2 epoch): lines at 00:00 UTC of that day,
+    the forming day held back until the next day starts."""
+    strat, _, _ = run_session(fake_gateway, ib_lib, live_bars=1, timeframe=bt.TimeFrame.Days, compression=1,
+                              data_kw={"backfill": 10 * 86_400}, push=24, first_push=24)
+    days = [pd.Timestamp("2017-07-01"), pd.Timestamp("2017-07-02"), pd.Timestamp("2017-07-03")]
+    assert [t for t, _, _ in strat.bars] == days
+    hourly = gateway_bars.loc["2017-07-03"]
+    assert strat.bars[-1][1] == pytest.approx(hourly["close"].iloc[-1])
+    assert strat.bars[-1][2] == "LIVE"
