@@ -10,6 +10,7 @@ only then resubscribes every feed, which backfills the gap.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from btedge.live.risk import mask_account
 
 log = logging.getLogger(__name__)
 
+_EARLY_COMMISSIONS_KEPT = 500
 #: (host, port, client id) of the stores connected in this process: one connection each
 _IN_USE: set[tuple[str, int, int]] = set()
 
@@ -68,7 +70,9 @@ class IBStore:
         self.reconnects = 0
         self._lost = False
         self._max_order_id = 0
-        self._early_commissions: dict[str, Any] = {}
+        # commission reports that came before their execution; IB also sends reports for other
+        # clients' executions, which never get one, so only the newest few hundred are kept
+        self._early_commissions: collections.OrderedDict[str, Any] = collections.OrderedDict()
         self._waiter: asyncio.Future | None = None
         self._hook_client()
 
@@ -211,6 +215,8 @@ class IBStore:
         def commission_report(report: Any) -> None:
             if report.execId not in wrapper.fills:  # came before its execDetails: keep it
                 self._early_commissions[report.execId] = report
+                while len(self._early_commissions) > _EARLY_COMMISSIONS_KEPT:
+                    self._early_commissions.popitem(last=False)
                 log.debug("commission for %s before its execution: held", report.execId)
                 return
             original(report)
