@@ -1,0 +1,4 @@
+"""python -m btedge.universe: see btedge.universe.main."""
+from btedge.universe import main
+
+raise SystemExit(main())
