@@ -120,3 +120,35 @@ def test_daily_bars_from_dates(fake_gateway, ib_lib, gateway_bars):
     hourly = gateway_bars.loc["2017-07-03"]
     assert strat.bars[-1][1] == pytest.approx(hourly["close"].iloc[-1])
     assert strat.bars[-1][2] == "LIVE"
+
+
+def test_feed_alone_with_the_backtest_broker(fake_gateway, ib_lib, gateway_bars):
+    """IBData connects the store itself when no IBBroker does (paper-trade in backtrader's broker)."""
+    from btedge.live import IBData, IBStore
+
+    class Count(bt.Strategy):
+        def start(self) -> None:
+            self.seen = 0
+
+        def notify_data(self, data, status, *args, **kwargs) -> None:
+            if status == data.LIVE:
+                fake_gateway.push_bars(1)
+
+        def next(self) -> None:
+            self.seen += 1
+            if self.data._laststatus == self.data.LIVE:
+                if self.seen >= HISTORY + 3:
+                    self.env.runstop()
+                else:
+                    fake_gateway.push_bars(1)
+
+    store = IBStore(port=fake_gateway.port, client_id=14, client=ib_lib.__name__, timeout=5.0)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(IBData(dataname="SPY", store=store, timeframe=bt.TimeFrame.Minutes, compression=60,
+                           backfill=2 * 86_400, qcheck=0.01))
+    cerebro.addstrategy(Count)
+    try:
+        strat = cerebro.run()[0]
+    finally:
+        store.stop()
+    assert strat.seen == HISTORY + 3 and store.reconnects == 0

@@ -117,6 +117,7 @@ class IBData(bt.feed.DataBase):
         self._pacing_delay = self.p.pacing_wait
         self._backfill_left = 0
         self.p.store.feeds.append(self)
+        self.p.store.connect()  # no-op when the broker connected it already
 
     def stop(self) -> None:
         self._unsubscribe()

@@ -1,8 +1,7 @@
 """IBStore: the one IB connection shared by every IBData feed and the IBBroker.
 
 No threads and no singleton: the store owns one client ``IB`` object on the thread cerebro runs
-in, and the feeds and broker pump its event loop with :meth:`IBStore.pump` (``ib.sleep``) while
-they wait. On a dropped socket or error 1100 the next pump reconnects with exponential backoff,
+in, and the feeds and broker pump its event loop with :meth:`IBStore.pump` while they wait. On a dropped socket or error 1100 the next pump reconnects with exponential backoff,
 raises the order-id counter above every id already used (a gateway may roll ``nextValidId``
 back), lets the broker reconcile open orders, completed orders, executions and positions, and
 only then resubscribes every feed, which backfills the gap.
@@ -74,6 +73,7 @@ class IBStore:
         # clients' executions, which never get one, so only the newest few hundred are kept
         self._early_commissions: collections.OrderedDict[str, Any] = collections.OrderedDict()
         self._waiter: asyncio.Future | None = None
+        self._owns_client_id = False
         self._hook_client()
 
     # -- connection ----------------------------------------------------------------------
@@ -82,12 +82,13 @@ class IBStore:
         if self.ib.isConnected():
             return
         key = (self.host, self.port, self.client_id)
-        if key in _IN_USE:
+        if key in _IN_USE and not self._owns_client_id:
             raise ValueError(f"client id {self.client_id} at {self.host}:{self.port} is already used by another "
                              "IBStore in this process: share one store between all feeds and the broker")
         if not self._connect_with_backoff(self.connect_attempts):
             raise ConnectionError(f"could not connect to IB at {self.host}:{self.port} (client id {self.client_id})")
         _IN_USE.add(key)
+        self._owns_client_id = True
         log.info("connected to %s:%s as client %s, accounts %s", self.host, self.port, self.client_id,
                  ", ".join(map(mask_account, self.accounts())) or "-")
 
@@ -96,9 +97,8 @@ class IBStore:
         return list(self.ib.managedAccounts())
 
     def pump(self, timeout: float = 0.0) -> None:
-        """Run the IB event loop until the next network update or ``timeout`` seconds; reconnect
-        first when the connection is lost. Never blocks without a bound (``waitOnUpdate(0)``
-        would wait forever)."""
+        """Run the IB event loop until a feed queues a bar, the broker a notification, or
+        ``timeout`` seconds pass (0: one pass); reconnect first when the connection is lost."""
         if self.closed:
             return
         if not self._lost and not self.ib.isConnected():
@@ -135,7 +135,9 @@ class IBStore:
         """Disconnect for good; feeds then end."""
         if not self.closed:
             self.closed = True
-            _IN_USE.discard((self.host, self.port, self.client_id))
+            if self._owns_client_id:
+                _IN_USE.discard((self.host, self.port, self.client_id))
+                self._owns_client_id = False
             self.ib.disconnect()
             log.info("disconnected from %s:%s", self.host, self.port)
 
