@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from btedge.live import LiveTradingRefused, RiskGate, RiskLimits
-from test_store_fake import HISTORY, Scripted, run_session, sample_bars
+from test_store_fake import HISTORY, Scripted, await_gateway, run_session, sample_bars
 
 pytestmark = pytest.mark.usefixtures("time_limit")
 
@@ -90,8 +90,13 @@ def test_reject_then_cooldown_keeps_new_entries_out(fake_gateway, ib_lib):
     assert len(_placed(fake_gateway)) == 1
 
 
+def _cancel_first(strat: Scripted) -> None:
+    strat.cancel(strat.orders[0])
+    await_gateway(strat.p.gw, strat.broker.store, strat.ib_id(strat.orders[0]), status="Cancelled")
+
+
 def test_cancel_by_strategy(fake_gateway, ib_lib):
-    actions = {0: _limit_far_below, 1: lambda s: s.cancel(s.orders[0])}
+    actions = {0: _limit_far_below, 1: _cancel_first}
     strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=3)
     assert strat.statuses_of(strat.orders[0]) == ["Submitted", "Accepted", "Canceled"]
     assert fake_gateway.orders()[0].status == "Cancelled"

@@ -79,13 +79,14 @@ class Scripted(bt.Strategy):
         return [e[1] for e in self.events if e[0] == order.ref]
 
 
-def await_gateway(gw: Any, store: IBStore, order_id: int, timeout: float = 5.0) -> None:
-    """Pump the client until the gateway has ``order_id``: the client may hold a message back
-    (its 45 messages/s throttle) until its loop runs again."""
+def await_gateway(gw: Any, store: IBStore, order_id: int, status: str | None = None,
+                  timeout: float = 5.0) -> None:
+    """Pump the client until the gateway has ``order_id`` (in ``status``): the client may hold a
+    message back (its 45 messages/s throttle) until its loop runs again."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            gw.wait_for_order(order_id, timeout=0.0)
+            gw.wait_for_order(order_id, status=status, timeout=0.0)
             return
         except TimeoutError:
             if time.monotonic() > deadline:

@@ -101,7 +101,8 @@ class IBBroker(bt.broker.BrokerBase):
                         ", ".join(self.ib_order(o).orderRef for o in working))
 
     def next(self) -> None:
-        self.store.pump(0.0)
+        # no pump here: the feeds pump while they wait, and one more pass before the strategy's
+        # next() would only decode more messages between a bar and the order it triggers
         self._flush_stale_fills()
         if self.risk.update_value(self.getvalue()):
             self.flatten()
