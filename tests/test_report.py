@@ -9,7 +9,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import require_shared
+from btedge.testing import require_shared
 
 from btedge.analyzers import Performance, TradeStats
 from btedge.feeds import FrameData

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import quantstats as qs
-from conftest import require_shared
+from btedge.testing import require_shared
 
 from btedge.analyzers import Performance, infer_periods_per_year, performance_stats
 from btedge.feeds import FrameData

@@ -6,7 +6,7 @@ import math
 import backtrader as bt
 import pandas as pd
 import pytest
-from conftest import require_shared
+from btedge.testing import require_shared
 
 from btedge.analyzers import TradeStats, trade_stats
 from btedge.feeds import FrameData

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from btedge.feeds import DataValidationError, load_csv
-from conftest import require_shared
+from btedge.testing import require_shared
 
 pytestmark = pytest.mark.shared
 

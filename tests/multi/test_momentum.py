@@ -12,7 +12,7 @@ from btedge.feeds import load_panel
 from btedge.run_backtest import main
 from btedge.strategies import get_strategy
 from btedge.strategies.momentum import DualMomentum, momentum_features, outperformance_labels
-from conftest import require_shared
+from btedge.testing import require_shared
 
 ETFS = ("repos", "daily", "arbitragelab_23etfs_2008-2016.csv.gz")
 SYMBOLS = ["SPY", "EFA", "EEM", "TLT", "IEF", "XLE", "XLK", "CSJ"]

@@ -10,7 +10,7 @@ from btedge.indicators.pairs import (
     Cointegration, HedgeRatio, KalmanState, Spread, ZScore, kalman_step, rolling_ols,
 )
 from btedge.testing import assert_modes_agree, assert_no_lookahead, indicator_lines
-from conftest import require_shared
+from btedge.testing import require_shared
 
 
 def _ohlcv(path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from btedge.feeds import align_frames, load_panel
 from btedge.run_backtest import main
 from btedge.strategies import get_strategy
 from btedge.strategies.pairs import PairsTrading
-from conftest import require_shared
+from btedge.testing import require_shared
 
 KO = ("repos", "daily", "backtrader_KO_1997-1998.csv")
 PEP = ("repos", "daily", "backtrader_PEP_1997-1998.csv")

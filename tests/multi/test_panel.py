@@ -7,7 +7,7 @@ import pytest
 
 from btedge.feeds.errors import DataValidationError
 from btedge.feeds.panel import align_frames, clean_symbol, is_panel, load_panel
-from conftest import require_shared
+from btedge.testing import require_shared
 
 
 def test_23etf_panel_is_close_only():

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import require_shared
+from btedge.testing import require_shared
 
 from btedge.universe import (
     adjusted_rand_vs_sectors,
