@@ -6,21 +6,14 @@ import pandas as pd
 import pytest
 
 import backtrader as bt
+from btedge.feeds import load_csv
 from btedge.strategies import get_strategy
 from btedge.testing import assert_orders_agree_and_no_lookahead, order_log, require_shared
 
 
-def read_bt_csv(path) -> pd.DataFrame:
-    raw = pd.read_csv(path)
-    stamp = raw["Date"] + (" " + raw["Time"] if "Time" in raw else "")
-    df = raw.drop(columns=[c for c in ("Date", "Time") if c in raw]).set_index(pd.DatetimeIndex(stamp))
-    df.columns = [str(c).lower() for c in df.columns]
-    return df
-
-
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
-    return read_bt_csv(require_shared("repos", "backtrader", "2006-min-005.txt")).iloc[:900]
+    return load_csv(require_shared("repos", "backtrader", "2006-min-005.txt")).iloc[:900]
 
 
 @pytest.mark.parametrize("name", ["laguerre_cross", "laguerre_trend", "laguerre_channel"])
