@@ -249,3 +249,22 @@ def test_daily_loss_flattens_and_halts(fake_gateway, ib_lib, gateway_bars):
     assert [m.get("action") for m in _placed(fake_gateway)] == ["SELL", "BUY"]
     assert strat.statuses_of(strat.orders[1]) == ["Rejected"]
     assert broker.getposition(strat.data).size == 0
+
+
+def test_refused_bracket_leg_cancels_the_untransmitted_parent(fake_gateway, ib_lib):
+    """A bracket leg the risk gate refuses (size 2 > max_order_size 1) cancels its parent, which
+    IB would otherwise hold untransmitted; nothing fills."""
+    risk = RiskGate(RiskLimits(max_order_size=1, max_position=1))
+
+    def bracket(strat: Scripted) -> None:
+        close = strat.data.close[0]
+        parent = strat.buy(size=1, exectype=bt.Order.Market, transmit=False)
+        leg = strat.sell(size=2, exectype=bt.Order.Stop, price=close * 0.5, parent=parent, transmit=True)
+        strat.orders.extend([parent, leg])
+
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: bracket}, live_bars=3, broker_kw={"risk": risk})
+    parent, leg = strat.orders
+    assert strat.statuses_of(leg) == ["Rejected"]
+    assert strat.statuses_of(parent)[-1] == "Canceled"
+    assert broker.getposition(strat.data).size == 0
+    assert fake_gateway.executions() == []

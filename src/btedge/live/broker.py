@@ -179,6 +179,9 @@ class IBBroker(bt.broker.BrokerBase):
         if not self._allowed(order):
             order.reject(self)
             self.notify(order)
+            if parent is not None and parent.alive():  # a bracket without its legs must not stand
+                log.warning("order %d refused: cancelling its parent %d", order.ref, parent.ref)
+                self.cancel(parent)
             return order
         self._place(order, valid)
         return order
