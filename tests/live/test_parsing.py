@@ -131,3 +131,25 @@ def test_client_shim(monkeypatch):
         client()
     monkeypatch.delenv("BTEDGE_IB_CLIENT")
     assert client() is ib_async
+
+
+def test_client_shim_falls_back_to_ib_insync(monkeypatch):
+    import importlib
+
+    import ib_insync
+
+    from btedge.live import _ib
+
+    real = importlib.import_module
+
+    def without_ib_async(name, *args):
+        if name == "ib_async":
+            raise ImportError("No module named 'ib_async'")
+        return real(name, *args)
+
+    monkeypatch.delenv("BTEDGE_IB_CLIENT", raising=False)
+    monkeypatch.setattr(_ib.importlib, "import_module", without_ib_async)
+    assert client() is ib_insync
+    monkeypatch.setattr(_ib.importlib, "import_module", lambda name, *a: (_ for _ in ()).throw(ImportError(name)))
+    with pytest.raises(ImportError, match=r"btedge\[live\]"):
+        client()
