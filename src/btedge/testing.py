@@ -91,10 +91,10 @@ def indicator_lines(
 RTOL = 1e-12
 
 
-def _assert_close(a: np.ndarray, b: np.ndarray, atol: float, what: str) -> None:
+def _assert_close(a: np.ndarray, b: np.ndarray, atol: float, what: str, rtol: float = RTOL) -> None:
     if a.shape != b.shape:
         raise AssertionError(f"{what}: {a.shape[0]} bars vs {b.shape[0]} bars")
-    same = np.isclose(a, b, atol=atol, rtol=RTOL, equal_nan=True)
+    same = np.isclose(a, b, atol=atol, rtol=rtol, equal_nan=True)
     if not same.all():
         i = int(np.argmin(same))
         raise AssertionError(f"{what}: first difference at bar {i}: {a[i]!r} vs {b[i]!r}")
@@ -105,14 +105,16 @@ def assert_modes_agree(
     make: MakeIndicator,
     modes: Iterable[str] = tuple(MODES),
     atol: float = 1e-9,
+    rtol: float = RTOL,
 ) -> dict[str, np.ndarray]:
-    """Every mode gives the same lines as ``runonce``; returns the runonce lines."""
+    """Every mode gives the same lines as ``runonce`` (``atol=rtol=0``: bit-identical);
+    returns the runonce lines."""
     modes = list(modes)
     ref = indicator_lines(frames, make, modes[0])
     for mode in modes[1:]:
         got = indicator_lines(frames, make, mode)
         for name, values in ref.items():
-            _assert_close(got[name], values, atol, f"line {name!r}, {mode} vs {modes[0]}")
+            _assert_close(got[name], values, atol, f"line {name!r}, {mode} vs {modes[0]}", rtol)
     return ref
 
 

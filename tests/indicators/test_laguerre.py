@@ -176,3 +176,23 @@ def test_channel_is_filter_plus_minus_rolling_std(day2006):
 def test_bad_params_are_named(day2006, make, message):
     with pytest.raises((ValueError, TypeError), match=message.replace("[", r"\[").replace(")", r"\)")):
         indicator_lines(day2006.iloc[:20], make)
+
+
+@pytest.mark.parametrize("gamma", (0.2, 0.5, 0.8))
+@pytest.mark.parametrize("make", [
+    lambda s, g: LaguerreFilter(s.data, gamma=g),
+    lambda s, g: LaguerreFilter(s.data, gamma=g, seed=False),
+    lambda s, g: LaguerreRSI(s.data, gamma=g),
+], ids=["filter", "filter-unseeded", "rsi"])
+def test_vectorised_and_bar_by_bar_paths_are_bit_identical(min2006, gamma, make):
+    """Exact equality, not a tolerance: a one-ulp difference flips a strategy's tie (fast == slow
+    on a seeded first bar) between runonce and live."""
+    assert_modes_agree(min2006, lambda s: make(s, gamma), atol=0.0, rtol=0.0)
+    x = min2006["close"].to_numpy()
+    state = k.laguerre_init(x[0], True)
+    stepped = []
+    for v in x:
+        state = k.laguerre_step(state, v, gamma)
+        stepped.append(state)
+    stages, _ = k.laguerre_stages(x, gamma, k.laguerre_init(x[0], True))
+    assert np.array_equal(np.array(stepped).T, stages)

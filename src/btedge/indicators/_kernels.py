@@ -64,10 +64,13 @@ def laguerre_step(state: LaguerreState, x: float, gamma: float) -> LaguerreState
     """Advance the cascade by one bar (Ehlers' exact recursion)."""
     g = gamma
     l0p, l1p, l2p, l3p = state
-    l0 = (1.0 - g) * x + g * l0p
-    l1 = -g * l0 + l0p + g * l1p
-    l2 = -g * l1 + l1p + g * l2p
-    l3 = -g * l2 + l2p + g * l3p
+    # Same operations, in the same order, as lfilter's transposed direct form in
+    # laguerre_stages (state z = L(k-1)[1] + g*Lk[1], then y = z + b0*x), so the bar-by-bar
+    # path and the vectorised path agree to the last bit and ties resolve the same way.
+    l0 = g * l0p + (1.0 - g) * x
+    l1 = (l0p + g * l1p) + -g * l0
+    l2 = (l1p + g * l2p) + -g * l1
+    l3 = (l2p + g * l3p) + -g * l2
     return LaguerreState(l0, l1, l2, l3)
 
 

@@ -11,6 +11,17 @@ from btedge.indicators.anomaly import LorentzianDistance
 log = logging.getLogger(__name__)
 
 LONG, FLAT, SHORT = 1, 0, -1
+
+#: Relative difference below which two levels count as equal (a tie, not a signal): a seeded
+#: filter's first bar equals the price only up to rounding.
+TIE = 1e-12
+
+
+def compare(a: float, b: float, rel: float = TIE) -> int:
+    """+1 if ``a`` is above ``b``, -1 if below, 0 if they are equal within ``rel`` (or NaN)."""
+    if not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) <= rel * max(abs(a), abs(b)):
+        return 0
+    return 1 if a > b else -1
 _DIRECTIONS = {"long": (FLAT, LONG), "short": (SHORT, FLAT), "both": (SHORT, LONG)}
 _SIZINGS = ("fraction", "atr")
 _ANOMALY_GATES = ("off", "skip", "only")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from btedge.indicators.laguerre import LaguerreChannel, LaguerreFilter
-from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy
+from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy, compare
 from btedge.strategies.registry import register
 
 __all__ = ["LaguerreCross", "LaguerreTrend", "LaguerreChannelBreakout"]
@@ -31,8 +31,7 @@ class LaguerreCross(BaseStrategy):
         self.slow = LaguerreFilter(self.data, gamma=self.p.gamma_slow, seed=self.p.seed)
 
     def target(self) -> int:
-        diff = self.fast[0] - self.slow[0]
-        return LONG if diff > 0 else SHORT if diff < 0 else self._side()
+        return compare(self.fast[0], self.slow[0]) or self._side()
 
 
 @register("laguerre_trend")
@@ -57,9 +56,9 @@ class LaguerreTrend(BaseStrategy):
 
     def target(self) -> int:
         close, level = self.data.close[0], self.filter[0]
-        if close > level * (1.0 + self.p.band):
+        if compare(close, level * (1.0 + self.p.band)) > 0:
             return LONG
-        if close < level * (1.0 - self.p.band):
+        if compare(close, level * (1.0 - self.p.band)) < 0:
             return SHORT
         return self._side()
 
