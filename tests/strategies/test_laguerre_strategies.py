@@ -92,7 +92,7 @@ def test_no_signal_from_rounding_on_the_seeded_first_bar(bars):
     """Both seeded filters equal the first price up to rounding: that tie is not a signal."""
     from btedge.strategies.base import compare
 
-    assert compare(367.46, 367.46000000000004) == 0 and compare(1.0, 1.0 + 1e-9) == 1
+    assert compare(367.46, 367.46000000000004) == 0 and compare(1.0 + 1e-9, 1.0) == 1
     for direction in ("long", "both"):
         log = order_log(get_strategy("laguerre_cross"), bars, {"direction": direction})
         assert log[0][0] >= bars.index[2], "nothing decided on bar 0 (its fill would be on bar 1)"
