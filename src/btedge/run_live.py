@@ -19,6 +19,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -199,12 +200,23 @@ def _stop_on_sigterm() -> Any:
     return signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
+#: Seconds to wait at exit for IB to confirm the cancels before disconnecting.
+CANCEL_CONFIRM_SECONDS = 5.0
+
+
 def _shutdown(cerebro: bt.Cerebro, store: IBStore, cancel: bool) -> None:
     broker = cerebro.getbroker()
     if cancel and store.connected:
         for order in broker.open_orders():
             broker.cancel(order)
-        store.pump(1.0)
+        # one pump returns on the next network update, which may be a bar: wait for the
+        # confirmations themselves, so nothing is left working when we disconnect
+        deadline = time.monotonic() + CANCEL_CONFIRM_SECONDS
+        while broker.open_orders() and store.connected and time.monotonic() < deadline:
+            store.pump(0.1)
+        if broker.open_orders():
+            log.warning("%d order(s) not confirmed cancelled within %.0f s; check TWS",
+                        len(broker.open_orders()), CANCEL_CONFIRM_SECONDS)
     store.stop()
 
 

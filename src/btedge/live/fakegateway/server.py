@@ -227,6 +227,10 @@ class GatewayServer:
                 self._dispatch_request(session, message)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # shutdown: end normally, or Python 3.11's StreamReaderProtocol logs a traceback
+            # when it asks the cancelled handler task for its exception (fixed in 3.12)
+            pass
         except ProtocolError as exc:
             log.warning("closing a connection: %s", exc)
         finally:
