@@ -79,6 +79,8 @@ class WalkForwardIndicator(bt.Indicator):
         self._rows: list[np.ndarray] = []
         self._batch: np.ndarray | None = None
         self._pinned = [w.latest() for w in self.walkers] if self.p.pretrained else None
+        self._next_boundary: int | None = None
+        self._next_fitted: list[FittedFold | None] = []
 
     # -- subclass hooks ----------------------------------------------------------------------
     def _setup(self) -> None:
@@ -137,9 +139,6 @@ class WalkForwardIndicator(bt.Indicator):
         out = np.full((n, self.lines.size()), np.nan)
         for b, rows in tqdm(self._segments(n), desc=type(self).__name__, leave=False, disable=None):
             out[rows] = self._score(self._models(b, features, labels), features, rows)
-        return self._postprocess(out)
-
-    def _postprocess(self, out: np.ndarray) -> np.ndarray:
         return out
 
     def once(self, start: int, end: int) -> None:
@@ -163,16 +162,13 @@ class WalkForwardIndicator(bt.Indicator):
             fitted = self._models_for_next(b)
             window = np.array(self._rows[-self._window:])
             values = self._score(fitted, window, np.array([len(window) - 1]))[0]
-        for line, v in zip(self.lines, self._step(values, t)):
+        for line, v in zip(self.lines, values):
             line[0] = v
-
-    def _step(self, values: np.ndarray, t: int) -> np.ndarray:
-        return values
 
     def _models_for_next(self, boundary: int) -> list[FittedFold | None]:
         if self._pinned is not None:
             return self._pinned
-        if getattr(self, "_next_boundary", None) != boundary:
+        if self._next_boundary != boundary:
             arrays = [np.asarray(h[:boundary]) for h in self._hist]
             features = build_features(*arrays, spec=self.feature_spec)
             self._next_fitted = self._models(boundary, features, self._labels(arrays))
