@@ -67,6 +67,7 @@ class Payload:  # any non-tensor object: pickled by torch.save, refused by weigh
         return (print, ("this must never run",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 def test_pickled_object_in_pt_file_is_refused(tmp_path, capsys):
     path = tmp_path / "model.pt"
     torch.save({"weight": torch.zeros(2), "evil": Payload()}, path)
