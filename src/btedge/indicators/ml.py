@@ -5,6 +5,14 @@ Each fold's model is trained on bars strictly before the fold boundary (see
 ``runonce`` backtest (one batch of predictions per fold), a ``next()`` run and a live feed (the
 latest fold's model scores the newest window) use identical models and give identical lines.
 Lines are NaN before the first trained fold.
+
+Backtest, then live with the models the backtest trained::
+
+    sig = EnsembleSignal(data, members="lstm,cnn,tcn,xgb", train_bars=5000, retrain_every=2500,
+                         window="sliding", cache_dir="models")        # trains / loads per fold
+    # live, same params and cache_dir: the newest fold from the run's manifest, no training
+    sig = EnsembleSignal(data, members="lstm,cnn,tcn,xgb", train_bars=5000, retrain_every=2500,
+                         window="sliding", cache_dir="models", pretrained=True)
 """
 from __future__ import annotations
 
