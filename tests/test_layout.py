@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,15 @@ def test_no_print_in_library_code():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not offenders, f"print() in library code (use logging): {offenders}"
+
+
+def test_models_and_training_do_not_load_backtrader_at_runtime():
+    """The import-statement rule above, checked where it matters: in a fresh interpreter."""
+    code = ("import sys, btedge.models, btedge.training, btedge.kernels; "
+            "import pkgutil, importlib; "
+            "[importlib.import_module(m.name) for p in ('btedge.models', 'btedge.training') "
+            " for m in pkgutil.iter_modules(importlib.import_module(p).__path__, p + '.')]; "
+            "loaded = [m for m in sys.modules if m == 'backtrader' or m.startswith('backtrader.')]; "
+            "print(loaded); sys.exit(1 if loaded else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, f"backtrader loaded by models/training: {proc.stdout}{proc.stderr}"

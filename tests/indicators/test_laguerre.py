@@ -9,7 +9,7 @@ from scipy.signal import lfilter, lfilter_zi
 
 import backtrader as bt
 from btedge.indicators import AdaptiveLaguerreFilter, LaguerreChannel, LaguerreFilter, LaguerreRSI
-from btedge.indicators import _kernels as k
+from btedge import kernels as k
 from btedge.testing import assert_modes_agree, indicator_lines
 from btedge.testing import require_shared
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import backtrader as bt
 import numpy as np
 
-from btedge.indicators._kernels import as_line_array, from_line_array, lorentzian_score
+from btedge.kernels import as_line_array, from_line_array, lorentzian_score
 
 __all__ = ["LorentzianScore", "LorentzianDistance"]
 

@@ -2,7 +2,7 @@
 
 The fixed-gamma filter and RSI are linear IIR cascades: ``once()`` runs them over the whole
 preloaded array with ``scipy.signal.lfilter`` and ``next()`` advances the same state one bar at a
-time (live). Both carry one :class:`~btedge.indicators._kernels.LaguerreState`, so they agree to
+time (live). Both carry one :class:`~btedge.kernels.LaguerreState`, so they agree to
 rounding (1e-9 is tested) and can hand over to each other.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import backtrader as bt
 import numpy as np
 
-from btedge.indicators import _kernels as k
+from btedge import kernels as k
 
 __all__ = ["LaguerreFilter", "LaguerreRSI", "AdaptiveLaguerreFilter", "LaguerreChannel", "RollingStd"]
 

@@ -3,7 +3,7 @@
 Every column at bar t uses bars <= t only, and is *prefix-exact*: the matrix computed on the
 first k bars equals, bit for bit, the first k rows of the matrix computed on all bars. Rolling
 statistics are sums of shifted arrays over a fixed window (the same float operations whatever
-the series length), the Laguerre columns come from ``btedge.indicators._kernels`` (an ``lfilter``
+the series length), the Laguerre columns come from ``btedge.kernels`` (an ``lfilter``
 recursion), so a backtest, a truncated backtest and a live feed see the same numbers.
 
 Columns (``FEATURES``):
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from btedge.indicators._kernels import (
+from btedge.kernels import (
     check_gamma,
     laguerre_filter_array,
     laguerre_init,

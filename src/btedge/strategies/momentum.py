@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import backtrader as bt
 import numpy as np
 
-from btedge.indicators._kernels import laguerre_filter_series
+from btedge.kernels import laguerre_filter_series
 from btedge.strategies.registry import register
 from btedge.training.schedule import Schedule
 
