@@ -5,7 +5,7 @@ Examples::
     btedge-live --strategy laguerre_cross --symbol SPY --bar 1min --port 7497
     btedge-live --strategy laguerre_trend --symbol ES:FUT:CME:202612 --bar 5min \\
         --param gamma=0.7 --max-position 2 --max-daily-loss 1500 --kill-switch ./STOP
-    btedge-live --strategy xgb_direction --symbol EURUSD:CASH --models ./cache
+    btedge-live --strategy ensemble --symbol EURUSD:CASH --bar 15min --models ./cache
 
 Strategy names and ``--param`` are the same as ``btedge-backtest``. A live (non-DU) account is
 refused unless ``--live`` is given and confirmed (prompt, or ``--i-understand-live-trading``).
