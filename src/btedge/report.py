@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 import math
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -274,12 +275,15 @@ def _naive(returns: pd.Series) -> pd.Series:
 
 @contextlib.contextmanager
 def _quiet_fonts() -> Iterator[None]:
-    """quantstats asks matplotlib for Arial and each miss logs a warning; hush them."""
+    """quantstats asks matplotlib for Arial and each miss logs a warning, and it (with seaborn)
+    raises deprecation warnings of newer pandas and matplotlib: hush those, and only those."""
     font_log = logging.getLogger("matplotlib.font_manager")
     level = font_log.level
     font_log.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"(quantstats|seaborn)(\.|$)")
+            yield
     finally:
         font_log.setLevel(level)
 
