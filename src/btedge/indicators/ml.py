@@ -158,13 +158,16 @@ class WalkForwardIndicator(bt.Indicator):
                 arr[t] = self._batch[t, i]
 
     # -- next / live: the latest fold's model scores the newest window ------------------------------
-    def next(self) -> None:
+    def _take_bar(self) -> int | None:
+        """Record the newest bar and its feature row; return the fold boundary in force, if any."""
         bar = [float(getattr(self.data, f)[0]) for f in _OHLCV]
         for hist, x in zip(self._hist, bar):
             hist.append(x)
         self._rows.append(self._stream.update(*bar))
-        t = len(self._rows) - 1
-        b = self._current_boundary(t)
+        return self._current_boundary(len(self._rows) - 1)
+
+    def next(self) -> None:
+        b = self._take_bar()
         values = np.full(self.lines.size(), np.nan)
         if b is not None:
             fitted = self._models_for_next(b)
@@ -336,12 +339,7 @@ class LagNet(WalkForwardIndicator):
         return out
 
     def next(self) -> None:
-        bar = [float(getattr(self.data, f)[0]) for f in _OHLCV]
-        for hist, x in zip(self._hist, bar):
-            hist.append(x)
-        self._rows.append(self._stream.update(*bar))
-        t = len(self._rows) - 1
-        b = self._current_boundary(t)
+        b = self._take_bar()
         lag = forecast = np.nan
         if b is not None:
             fitted = self._models_for_next(b)[0]
