@@ -102,3 +102,19 @@ def test_invalid_strategy_params(tmp_path):
         run("ensemble", tmp_path, min_confidence=2.0)
     with pytest.raises(ValueError, match="hold must be >= 1"):
         run("anomaly_breakout", tmp_path, hold=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, extra", [
+    ("ensemble", dict(members="cnn,xgb", min_confidence=0.0)),
+    ("lagnet_forecast", dict(cost=0.0, cost_mult=0.0)),
+    ("anomaly_breakout", dict(contamination=0.05, n_estimators=30)),
+])
+def test_orders_agree_in_every_mode_and_do_not_look_ahead(name, extra, tmp_path):
+    """Order-level: the same orders in runonce, next, streaming and exactbars, and orders before
+    bar t unchanged when the bars from t on are removed or altered (folds before t are cached)."""
+    from btedge.testing import assert_orders_agree_and_no_lookahead
+
+    params = {**SMALL, "cache_dir": str(tmp_path), **extra}
+    log = assert_orders_agree_and_no_lookahead(get_strategy(name), btc(500), params, cuts=(380, 460))
+    assert any(e[4] == "Completed" for e in log), "the strategy should trade after its first fold"

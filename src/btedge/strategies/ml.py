@@ -159,13 +159,14 @@ class AnomalyBreakout(BaseStrategy):
             raise ValueError(f"hold must be >= 1, got {self.p.hold!r}")
         self.iforest = IsolationForestAnomaly(self.data, contamination=self.p.contamination,
                                               n_estimators=self.p.n_estimators, **ml_kwargs(self.p))
+        # declared as a line, so the one-bar lookback is kept even with exactbars=1
+        self.move = self.data.close - self.data.close(-1)
         self._want, self._left = FLAT, 0
 
     def target(self) -> int:
-        if self.iforest.flag[0] > 0.0 and len(self.data) > 1:
-            move = self.data.close[0] - self.data.close[-1]
-            if move:
-                self._want, self._left = (LONG if move > 0 else SHORT), int(self.p.hold)
+        move = self.move[0]
+        if self.iforest.flag[0] > 0.0 and (move > 0 or move < 0):
+            self._want, self._left = (LONG if move > 0 else SHORT), int(self.p.hold)
         if self._left <= 0:
             self._want = FLAT
         self._left -= 1

@@ -195,6 +195,13 @@ class DualMomentum(bt.Strategy):
         """Enough history for every feature (a data listed later than the others may not have it)."""
         return len(d) >= self.need
 
+    def qbuffer(self, savemem: int = 0, replaying: bool = False) -> None:
+        """With ``exactbars`` backtrader keeps only what indicators declared; the scores read
+        ``need`` bars of each close directly, so keep that many."""
+        super().qbuffer(savemem, replaying)
+        for d in self.datas:
+            d.minbuffer(self.need)
+
     def _lookback_return(self, d: bt.feeds.DataBase) -> float:
         """The ``lookback``-bar return; ``-inf`` for a data without enough history yet."""
         if not self._ready(d):
