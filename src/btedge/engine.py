@@ -8,7 +8,6 @@ the same engine, costs and analyzers as the benchmark.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -18,8 +17,6 @@ import pandas as pd
 
 from btedge.feeds import FrameData
 from btedge.strategies.benchmark import BuyAndHold
-
-log = logging.getLogger(__name__)
 
 Frames = Sequence[tuple[str, pd.DataFrame]]
 

@@ -7,23 +7,14 @@ import math
 from typing import Any
 
 import backtrader as bt
-import pandas as pd
 import pytest
 
 from btedge.live import LiveTradingRefused, RiskGate, RiskLimits
-from test_store_fake import HISTORY, Scripted, await_gateway, run_session, sample_bars
+from test_store_fake import (  # noqa: F401  (gateway_bars, gateway_options: shared fixtures)
+    HISTORY, Scripted, await_gateway, gateway_bars, gateway_options, run_session,
+)
 
 pytestmark = pytest.mark.usefixtures("time_limit")
-
-
-@pytest.fixture
-def gateway_bars() -> pd.DataFrame:
-    return sample_bars()
-
-
-@pytest.fixture
-def gateway_options() -> dict[str, Any]:
-    return {"history": HISTORY, "auto_fill": True}
 
 
 def _buy(size: float = 2, **kw: Any):

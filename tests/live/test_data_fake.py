@@ -2,15 +2,15 @@
 contracts, real-time 5-second bars aggregated into the feed's bar size, flat memory."""
 from __future__ import annotations
 
-from typing import Any
-
 import backtrader as bt
 import pandas as pd
 import pytest
 
 from btedge.live.fakegateway import crypto, forex, future, random_walk_bars, stock
 from btedge.live.fakegateway.bars import aggregate
-from test_store_fake import HISTORY, run_session, sample_bars
+from test_store_fake import (  # noqa: F401  (gateway_bars, gateway_options: shared fixtures)
+    HISTORY, gateway_bars, gateway_options, run_session, sample_bars,
+)
 
 pytestmark = pytest.mark.usefixtures("time_limit")
 
@@ -20,16 +20,6 @@ CONTRACTS = {
     "EURUSD:CASH": (forex("EURUSD"), "MIDPOINT", 1.0),
     "BTC:CRYPTO:PAXOS": (crypto("BTC"), "AGGTRADES", 1.0),
 }
-
-
-@pytest.fixture
-def gateway_bars() -> pd.DataFrame:
-    return sample_bars()
-
-
-@pytest.fixture
-def gateway_options() -> dict[str, Any]:
-    return {"history": HISTORY, "auto_fill": True}
 
 
 def _buy_one(strat) -> None:

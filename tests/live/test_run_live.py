@@ -5,7 +5,6 @@ import _thread
 import argparse
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import backtrader as bt

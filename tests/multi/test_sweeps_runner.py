@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from btedge.engine import BacktestConfig
 from btedge.feeds import sample_data
 from btedge.sweeps.analysis import analyse_sweep, window_returns
 from btedge.sweeps.cli import main as sweep_main
