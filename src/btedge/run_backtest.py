@@ -24,6 +24,7 @@ from btedge import __version__
 from btedge.engine import BacktestConfig, BacktestResult, run_backtest
 from btedge.feeds import OfflineDataError
 from btedge.strategies import available, get_strategy, parse_params
+from btedge.strategies.registry import param_defaults
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _strategy_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         value = getattr(args, flag)
         if value is None:
             continue
-        if key not in dict(cls.params._getitems()):
+        if key not in param_defaults(cls):
             raise UsageError(f"--{flag.replace('_', '-')}: strategy {args.strategy!r} is not trained (no {key} param)")
         params[key] = value
     return params
@@ -174,8 +175,6 @@ def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str)
 
 def _list(args: argparse.Namespace) -> int:
     if args.list_params:
-        from btedge.strategies.registry import param_defaults
-
         cls = get_strategy(args.list_params)
         print(f"{args.list_params} ({cls.__module__}.{cls.__name__})")
         for key, default in param_defaults(cls).items():
