@@ -15,8 +15,8 @@ import statistics
 import time
 
 import backtrader as bt
-
 from bench_feed import source_bars, tiled
+
 from btedge.feeds import FrameData
 from btedge.indicators import LaguerreFilter, LaguerreRSI
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from btedge.live import IBBroker, IBData, IBStore
 from btedge.live._ib import client as ib_client
-from btedge.live.fakegateway import FakeGateway, random_walk_bars
+from btedge.testkit.fakegateway import FakeGateway, random_walk_bars
 
 HISTORY = 50
 START = 1_735_828_200

@@ -29,7 +29,7 @@ import pandas as pd
 
 from btedge.feeds.frame import FrameData
 from btedge.live import IBBroker, IBData, IBStore
-from btedge.live.fakegateway import FakeGateway, random_walk_bars, stock
+from btedge.testkit.fakegateway import FakeGateway, random_walk_bars, stock
 
 HISTORY = 60
 START = 1_735_828_200

@@ -14,8 +14,8 @@ import statistics
 import time
 
 import backtrader as bt
-
 from bench_feed import source_bars, tiled
+
 from btedge.engine import BacktestConfig, run_backtest
 from btedge.strategies import LONG, SHORT, BaseStrategy, get_strategy
 

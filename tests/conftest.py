@@ -1,14 +1,12 @@
-"""Shared fixtures. Import ``require_shared`` from ``btedge.testing`` in test modules: a
-``from conftest import ...`` would pick up the nearest conftest.py, not this one."""
+"""Shared fixtures. Helpers live in ``tests/support/`` (``from tests.support.shared import
+require_shared``); no test module imports another test module."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from btedge.testing import require_shared
-
-__all__ = ["require_shared"]
+from tests.support.shared import require_shared
 
 
 @pytest.fixture

@@ -69,3 +69,23 @@ def test_models_and_training_do_not_load_backtrader_at_runtime():
             "print(loaded); sys.exit(1 if loaded else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, f"backtrader loaded by models/training: {proc.stdout}{proc.stderr}"
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_test_modules_import_no_other_test_module():
+    """Harnesses live in tests/support/; a test module never imports another one."""
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for name in imported_roots(path):
+            if name.split(".")[-1].startswith("test_") or name.split(".")[0] in ("conftest", "_btc"):
+                offenders.append(f"{path.relative_to(TESTS)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_tests_mirror_the_package():
+    """Every test folder names a btedge subpackage (or holds the shared harnesses)."""
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders - packages <= {"support"}, f"test folders without a package: {folders - packages - {'support'}}"

@@ -9,7 +9,6 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
-from btedge.testing import require_shared
 
 from btedge.analyzers import Performance, TradeStats
 from btedge.feeds import FrameData
@@ -24,6 +23,7 @@ from btedge.report import (
     to_daily,
     write_tearsheet,
 )
+from tests.support.shared import require_shared
 
 pytestmark = pytest.mark.shared
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 

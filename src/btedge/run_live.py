@@ -26,8 +26,8 @@ from typing import Any, Callable, Sequence
 import backtrader as bt
 
 from btedge.live import IBBroker, IBData, IBStore, LiveTradingRefused, RiskGate, RiskLimits
-from btedge.live.risk import MaskAccounts
 from btedge.live.parsing import parse_bar, parse_contract
+from btedge.live.risk import MaskAccounts
 from btedge.strategies import available, get_strategy, parse_params
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import quantstats as qs
-from btedge.testing import require_shared
 
 from btedge.analyzers import Performance, infer_periods_per_year, performance_stats
 from btedge.feeds import FrameData
+from tests.support.shared import require_shared
 
 REL = 1e-9
 pytestmark = pytest.mark.shared

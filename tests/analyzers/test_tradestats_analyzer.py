@@ -6,10 +6,10 @@ import math
 import backtrader as bt
 import pandas as pd
 import pytest
-from btedge.testing import require_shared
 
 from btedge.analyzers import TradeStats, trade_stats
 from btedge.feeds import FrameData
+from tests.support.shared import require_shared
 
 REL = 1e-12
 

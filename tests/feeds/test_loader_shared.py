@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from btedge.feeds import DataValidationError, load_csv
-from btedge.testing import require_shared
+from tests.support.shared import require_shared
 
 pytestmark = pytest.mark.shared
 

@@ -11,7 +11,7 @@ import yfinance
 
 from btedge.feeds import FrameData, OfflineDataError, YahooFeed, load_csv, yahoo_frame
 from btedge.feeds.yahoo import cache_path
-from btedge.testing import require_shared
+from tests.support.shared import require_shared
 
 START, END = "1997-01-02", "1997-03-01"
 

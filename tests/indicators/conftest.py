@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from btedge.feeds import load_csv
-from btedge.testing import require_shared
+from tests.support.shared import require_shared
 
 
 @pytest.fixture(scope="session")

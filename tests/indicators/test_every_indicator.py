@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import btedge.indicators as ind
-from btedge.testing import assert_modes_agree, assert_no_lookahead
+from btedge.testkit import assert_modes_agree, assert_no_lookahead
 
 CASES = {
     "LaguerreFilter": lambda s: ind.LaguerreFilter(s.data, gamma=0.5),
@@ -61,7 +61,7 @@ def test_support_resistance_are_rolling_extremes(day2006):
 
 
 def test_param_errors(day2006):
-    from btedge.testing import indicator_lines
+    from btedge.testkit import indicator_lines
 
     for make, message in [
         (lambda s: ind.LorentzianDistance(s.data, period=1), "period must be >= 2"),

@@ -2,16 +2,16 @@
 jesse's anchor, the closed-form IIR, and a plain transcription of Ehlers' recursion."""
 from __future__ import annotations
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.signal import lfilter, lfilter_zi
 
-import backtrader as bt
-from btedge.indicators import AdaptiveLaguerreFilter, LaguerreChannel, LaguerreFilter, LaguerreRSI
 from btedge import kernels as k
-from btedge.testing import assert_modes_agree, indicator_lines
-from btedge.testing import require_shared
+from btedge.indicators import AdaptiveLaguerreFilter, LaguerreChannel, LaguerreFilter, LaguerreRSI
+from btedge.testkit import assert_modes_agree, indicator_lines
+from tests.support.shared import require_shared
 
 GAMMAS = (0.0, 0.2, 0.5, 0.8)
 

@@ -10,8 +10,11 @@ import backtrader as bt
 import pytest
 
 from btedge.live import LiveTradingRefused, RiskGate, RiskLimits
-from test_store_fake import (  # noqa: F401  (gateway_bars, gateway_options: shared fixtures)
-    HISTORY, Scripted, await_gateway, gateway_bars, gateway_options, run_session,
+from tests.support.live_session import (
+    HISTORY,
+    Scripted,
+    await_gateway,
+    run_session,
 )
 
 pytestmark = pytest.mark.usefixtures("time_limit")

@@ -6,10 +6,12 @@ import backtrader as bt
 import pandas as pd
 import pytest
 
-from btedge.live.fakegateway import crypto, forex, future, random_walk_bars, stock
-from btedge.live.fakegateway.bars import aggregate
-from test_store_fake import (  # noqa: F401  (gateway_bars, gateway_options: shared fixtures)
-    HISTORY, gateway_bars, gateway_options, run_session, sample_bars,
+from btedge.testkit.fakegateway import crypto, forex, future, random_walk_bars, stock
+from btedge.testkit.fakegateway.bars import aggregate
+from tests.support.live_session import (
+    HISTORY,
+    run_session,
+    sample_bars,
 )
 
 pytestmark = pytest.mark.usefixtures("time_limit")
@@ -28,7 +30,7 @@ def _buy_one(strat) -> None:
 
 @pytest.mark.parametrize("spec", list(CONTRACTS))
 def test_contract_types_backfill_trade_and_value(ib_lib, spec):
-    from btedge.live.fakegateway import FakeGateway
+    from btedge.testkit.fakegateway import FakeGateway
 
     instrument, what, multiplier = CONTRACTS[spec]
     with FakeGateway(bars=sample_bars(), instrument=instrument, history=HISTORY, auto_fill=True) as gw:
@@ -51,7 +53,7 @@ def rt_bars() -> list:
 def test_realtime_bars_aggregate_to_15s(ib_lib, rt_bars, history):
     """5 s real-time bars build 15 s bars equal to IB's own 15 s bars; a bucket the stream joined
     mid-way is not emitted half-built (history=40 starts mid-bucket)."""
-    from btedge.live.fakegateway import FakeGateway
+    from btedge.testkit.fakegateway import FakeGateway
 
     with FakeGateway(bars=rt_bars, symbol="SPY", history=history) as gw:
         strat, _, _ = run_session(gw, ib_lib, live_bars=6, timeframe=bt.TimeFrame.Seconds, compression=15,

@@ -18,7 +18,7 @@ import pytest
 from btedge.feeds.frame import FrameData
 from btedge.feeds.loader import load_csv
 from btedge.strategies import get_strategy
-from test_store_fake import await_gateway, run_session
+from tests.support.live_session import await_gateway, run_session
 
 pytestmark = pytest.mark.usefixtures("time_limit")
 

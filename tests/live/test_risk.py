@@ -6,8 +6,16 @@ import math
 
 import pytest
 
-from btedge.live.risk import (Decision, LiveTradingRefused, MaskAccounts, RiskGate, RiskLimits,
-                              check_accounts, is_paper, mask_account)
+from btedge.live.risk import (
+    Decision,
+    LiveTradingRefused,
+    MaskAccounts,
+    RiskGate,
+    RiskLimits,
+    check_accounts,
+    is_paper,
+    mask_account,
+)
 
 
 class Clock:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from btedge import run_live
-from test_store_fake import HISTORY, sample_bars
+from tests.support.live_session import HISTORY, sample_bars
 
 pytestmark = pytest.mark.usefixtures("time_limit")
 
@@ -174,8 +174,8 @@ def test_ml_strategy_runs_live_on_models_a_backtest_trained(ib_lib, tmp_path, ca
     """Train on the first 200 sample bars in a backtest, then trade the next bars live on the cached
     folds: the CLI sets cache_dir and pretrained, and nothing is trained live."""
     from btedge.feeds.frame import FrameData
-    from btedge.live.fakegateway import FakeGateway
     from btedge.strategies import get_strategy, parse_params
+    from btedge.testkit.fakegateway import FakeGateway
 
     bars = sample_bars(320)
     cls = get_strategy("lagnet_forecast")

@@ -1,14 +1,15 @@
 """Laguerre strategies: same orders in every engine mode, no lookahead, risk params honoured."""
 from __future__ import annotations
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
 
-import backtrader as bt
 from btedge.feeds import load_csv
 from btedge.strategies import get_strategy
-from btedge.testing import assert_orders_agree_and_no_lookahead, order_log, require_shared
+from btedge.testkit import assert_orders_agree_and_no_lookahead, order_log
+from tests.support.shared import require_shared
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ engine mode; ``bench/bench_feed.py`` measures it.
 """
 from __future__ import annotations
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
-
-import backtrader as bt
 
 _EPOCH_ORDINAL = 719163.0  # datetime(1970, 1, 1).toordinal(): backtrader's day numbers
 _NS_PER_DAY = 86_400_000_000_000

@@ -1,7 +1,6 @@
 """Lorentzian-distance anomaly score on returns."""
 from __future__ import annotations
 
-
 import backtrader as bt
 import numpy as np
 

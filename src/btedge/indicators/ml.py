@@ -348,4 +348,3 @@ class LagNet(WalkForwardIndicator):
             lag = self._smooth(raw)
             forecast = self._forecast(fitted, window, np.array([lag]))[0]
         self.lines.lag[0], self.lines.forecast[0] = lag, forecast
-

@@ -8,8 +8,8 @@ last window, so both engine modes compute the same numbers.
 """
 from __future__ import annotations
 
-import logging
 import array
+import logging
 import math
 import warnings
 from typing import NamedTuple

@@ -15,8 +15,7 @@ import time
 from typing import Any, Protocol
 
 from btedge.live import _ib
-from btedge.live.parsing import (CONNECTION_LOST_CODES, DATA_KEPT_CODES, DATA_LOST_CODES,
-                                 make_contract)
+from btedge.live.parsing import CONNECTION_LOST_CODES, DATA_KEPT_CODES, DATA_LOST_CODES, make_contract
 from btedge.live.risk import mask_account
 
 log = logging.getLogger(__name__)
@@ -245,4 +244,3 @@ class IBStore:
         for sub in self._subscribers():
             if sub.on_error(req_id, code, message):
                 return
-

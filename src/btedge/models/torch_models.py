@@ -77,6 +77,7 @@ class TemporalBlock(nn.Module):
     def __init__(self, n_in: int, n_out: int, kernel: int, dilation: int, dropout: float = 0.0) -> None:
         super().__init__()
         pad = (kernel - 1) * dilation
+
         def conv(c_in: int) -> nn.Module:
             return nn.utils.parametrizations.weight_norm(nn.Conv1d(c_in, n_out, kernel, padding=pad, dilation=dilation))
 

@@ -22,6 +22,8 @@ def compare(a: float, b: float, rel: float = TIE) -> int:
     if not (math.isfinite(a) and math.isfinite(b)) or abs(a - b) <= rel * max(abs(a), abs(b)):
         return 0
     return 1 if a > b else -1
+
+
 _DIRECTIONS = {"long": (FLAT, LONG), "short": (SHORT, FLAT), "both": (SHORT, LONG)}
 _SIZINGS = ("fraction", "atr")
 _ANOMALY_GATES = ("off", "skip", "only")

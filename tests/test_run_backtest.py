@@ -1,0 +1,96 @@
+"""btedge-backtest end to end: demo, real shared data, and every bad-input path (exit 2, no traceback)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from btedge.run_backtest import main
+from tests.support.shared import require_shared
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_list_and_list_params(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("laguerre_cross", "laguerre_trend", "laguerre_channel", "buy_and_hold"):
+        assert name in out
+    assert main(["--list-params", "laguerre_cross"]) == 0
+    assert "gamma_fast = 0.2" in capsys.readouterr().out
+
+
+def test_root_shim_runs_the_entry_point():
+    proc = subprocess.run([sys.executable, str(ROOT / "run_backtest.py"), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--strategy" in proc.stdout and "--commission" in proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_writes_reports(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--demo"]) == 0
+    out = capsys.readouterr().out
+    assert "laguerre_cross on BTC-USD" in out and "Buy & hold" in out and "Sharpe" in out
+    html, png = tmp_path / "reports" / "demo_tearsheet.html", tmp_path / "reports" / "demo_tearsheet.png"
+    assert html.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_real_intraday_file_with_params_and_json(tmp_path, capsys):
+    data = require_shared("repos", "intraday", "skender_SPY_1min_2020-12-15_18.csv")
+    out_json = tmp_path / "m.json"
+    code = main(["--strategy", "laguerre_trend", "--data", str(data), "--param", "gamma=0.6",
+                 "--param", "direction=both", "--commission", "0.0002", "--slippage", "0.0001",
+                 "--json", str(out_json), "--plot", str(tmp_path / "eq.png")])
+    assert code == 0, capsys.readouterr().err
+    payload = json.loads(out_json.read_text())
+    assert payload["trades"]["trades"] > 5
+    assert payload["strategy"]["periods_per_year"] > 50_000  # inferred as one-minute bars
+    assert payload["buy_and_hold"]["exposure"] > 0.99
+    assert (tmp_path / "eq.png").exists()
+
+
+def test_multi_file_backtest_aligns_feeds(capsys):
+    ko = require_shared("repos", "daily", "backtrader_KO_1997-1998.csv")
+    assert main(["--strategy", "laguerre_cross", "--data", str(ko), "--from", "1997-03-01",
+                 "--to", "1998-06-30"]) == 0
+    assert "laguerre_cross on backtrader_KO_1997-1998" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "no/such/file.csv"], "no such file"),
+        (["--strategy", "nope", "--demo"], "unknown strategy 'nope'; available:"),
+        (["--param", "gamm=0.1", "--demo"], "unknown param 'gamm' for LaguerreCross; valid:"),
+        (["--param", "gamma_fast=fast", "--demo"], "param gamma_fast: expected float"),
+        (["--train-bars", "500", "--demo"], "is not trained"),
+        (["--commission", "5", "--demo"], "commission is a fraction"),
+        (["--benchmark", "SPY", "--demo"], "benchmark 'SPY' is not among the datas: BTC-USD"),
+        (["--data", "SPY"], "a ticker needs --from"),
+        ([], "give --data"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_csv_names_file_and_row(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("datetime,open,high,low,close,volume\n"
+                   "2024-01-02 09:30,10,11,9,10.5,100\n"
+                   "2024-01-02 09:31,10.5,11,10,-1,100\n")
+    assert main(["--data", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "2024-01-02 09:31" in err
+
+
+def test_offline_ticker_without_cache_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BTEDGE_CACHE", str(tmp_path))
+    assert main(["--data", "SPY", "--from", "2020-01-01", "--to", "2020-02-01", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "SPY" in err and str(tmp_path) in err
