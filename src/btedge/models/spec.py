@@ -16,12 +16,18 @@ from typing import Any, Protocol
 import numpy as np
 
 TORCH_CLASSIFIERS = ("cnn", "lstm", "tcn", "cnn_lstm")
-KINDS = TORCH_CLASSIFIERS + ("xgb", "iforest", "lagnet")
+#: Second-generation members (docs/models.md): window models read ``seq_len`` bars, the rest one row.
+WINDOW_KINDS = ("s4d", "minmax_cnn")
+KINDS = TORCH_CLASSIFIERS + ("xgb", "iforest", "lagnet") + WINDOW_KINDS + ("kan", "online")
 _BUILDERS = {
     **{k: "btedge.models.torch_models:TorchClassifier" for k in TORCH_CLASSIFIERS},
     "xgb": "btedge.models.xgb_model:XGBClassifierModel",
     "iforest": "btedge.models.anomaly:IsolationForestModel",
     "lagnet": "btedge.models.lagnet:LagNetModel",
+    "s4d": "btedge.models.s4d:S4DClassifier",
+    "minmax_cnn": "btedge.models.minmax:MinMaxCNN",
+    "kan": "btedge.models.kan:KANClassifier",
+    "online": "btedge.models.online:OnlineClassifier",
 }
 
 
@@ -73,7 +79,7 @@ class ModelSpec:
     @property
     def window(self) -> int:
         """Bars of feature rows a sample needs."""
-        return self.seq_len if self.kind in TORCH_CLASSIFIERS + ("lagnet",) else 1
+        return self.seq_len if self.kind in TORCH_CLASSIFIERS + ("lagnet",) + WINDOW_KINDS else 1
 
 
 class FoldModel(Protocol):
