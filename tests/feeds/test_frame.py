@@ -182,3 +182,46 @@ def test_two_feeds_with_different_timestamps(mode: str) -> None:
     ours, theirs = runs[FrameData], runs[bt.feeds.PandasData]
     assert ours.shape == theirs.shape and len(ours) > 200
     np.testing.assert_array_equal(ours, np.where(np.isnan(theirs), 0.0, theirs))
+
+
+def _one_nan_close() -> pd.DataFrame:
+    from btedge.feeds import load_csv
+    from tests.support.shared import require_shared
+
+    df = load_csv(require_shared("repos", "daily", "backtrader_PEP_1997-1998.csv"))
+    df.iloc[100, df.columns.get_loc("close")] = np.nan
+    return df
+
+
+def _laguerre_after_nan(feed: bt.feed.DataBase) -> list[float]:
+    from btedge.indicators import LaguerreFilter
+
+    values: list[float] = []
+
+    class Probe(bt.Strategy):
+        def __init__(self) -> None:
+            self.lag = LaguerreFilter(self.data.close, gamma=0.5)
+
+        def next(self) -> None:
+            values.append(float(self.lag[0]))
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(feed)
+    cerebro.addstrategy(Probe)
+    cerebro.run()
+    return values
+
+
+def test_nan_close_is_refused_naming_the_bar() -> None:
+    """Issue 9 item 15, on real KO/PEP daily bars: one NaN close is an error naming the bar."""
+    from btedge.feeds import DataValidationError
+
+    df = _one_nan_close()
+    with pytest.raises(DataValidationError, match=r"NaN or infinite close at bar 101 of 356 \(1997-05-27.*1 bar"):
+        _laguerre_after_nan(FrameData(dataname=df))
+
+
+def test_what_the_docstring_says_nan_does_to_laguerre() -> None:
+    """Without the check (PandasData), one NaN close makes LaguerreFilter NaN for every later bar."""
+    values = np.array(_laguerre_after_nan(bt.feeds.PandasData(dataname=_one_nan_close())))
+    assert np.isfinite(values[:100]).all() and np.isnan(values[100:]).all()

@@ -15,6 +15,8 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from btedge.feeds.errors import DataValidationError
+
 _EPOCH_ORDINAL = 719163.0  # datetime(1970, 1, 1).toordinal(): backtrader's day numbers
 _NS_PER_DAY = 86_400_000_000_000
 _ZERO_FILLED = ("volume", "openinterest")
@@ -44,6 +46,20 @@ class FrameData(bt.feed.DataBase):
         class SignalData(FrameData):
             lines = ('signal',)
             params = (('signal', -1),)
+
+    Validation: the frame is checked when the run starts. A missing timestamp (NaT) or a NaN or
+    infinite value in open, high, low, close or volume raises
+    :class:`~btedge.feeds.errors.DataValidationError` naming the first such bar (its position
+    and timestamp) and how many there are. Drop or fill them first (``df.dropna()``,
+    ``df.ffill()``), or load files with :func:`btedge.feeds.load_csv`, which validates too.
+    Extra lines of subclasses may hold NaN (a signal not yet defined).
+
+    Why NaN is refused: indicators do not skip it. A NaN close enters every indicator that reads
+    it; recursive ones (``LaguerreFilter`` and everything built on it: ``LaguerreRSI``, the
+    Laguerre strategies; EMAs) then carry it into every later value, so they stay NaN for the
+    rest of the run and never signal again. Window indicators (SMA, ATR, z-scores) are NaN for
+    the ``period`` bars whose window holds it, and comparisons with NaN are false, so crossovers
+    silently do not fire.
     """
 
     params = (
@@ -103,9 +119,28 @@ class FrameData(bt.feed.DataBase):
                 fill = 0.0 if field in _ZERO_FILLED else np.nan
                 values = close if field in _CLOSE_FILLED else np.full(len(df), fill)
             self._cols.append(values)
+        self._check_finite(df)
         self._lines = [getattr(self.lines, f) for f in self._fields()]
         self._i = 0
         self._fast = False
+
+    def _check_finite(self, df: pd.DataFrame) -> None:
+        """NaT timestamps and NaN/inf prices or volume: one error naming the first bar."""
+        stamps = self._timestamps(df)
+        checks = [("missing timestamp (NaT)", np.asarray(stamps.isna()))]
+        for field, values in zip(self._fields(), self._cols):
+            if field in (*_CLOSE_FILLED, "close", "volume"):
+                checks.append((f"NaN or infinite {field}", ~np.isfinite(values)))
+        for problem, bad in checks:
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                name = self._name or getattr(self.p, "name", "") or "FrameData"
+                raise DataValidationError(
+                    f"{name}: {problem} at bar {first + 1} of {len(df)} ({stamps[first]}); {int(bad.sum())} "
+                    "bar(s) affected. Fix: drop or fill them before the run (df.dropna() or df.ffill()); "
+                    "indicators carry a NaN into later bars (see FrameData)",
+                    cli_fix="remove or fill those rows in the file",
+                )
 
     def _load(self) -> bool:
         i = self._i

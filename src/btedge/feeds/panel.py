@@ -15,7 +15,6 @@ date, unless ``ffill=True`` carries the last close forward.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from pathlib import Path
@@ -24,17 +23,17 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from btedge.feeds import timestamps as ts
 from btedge.feeds.errors import DataValidationError
 
 log = logging.getLogger(__name__)
 
 Frames = list[tuple[str, pd.DataFrame]]
 
-_OHLC_NAMES = {"open", "high", "low", "close", "adj close", "adj_close", "volume"}
-_DATE_NAMES = ("date", "dates", "datetime", "time", "timestamp")
+_OHLC_NAMES = {"open", "high", "low", "close", "adj close", "adjclose", "volume"}
+_SYMBOL_NAMES = {"symbol", "ticker", "pair", "instrument", "asset", "code"}
 #: Bloomberg yellow keys: ``EWA US Equity`` -> ``EWA``.
 _BLOOMBERG = re.compile(r"^\s*(\S+)(\s+[A-Z]{2})?\s+(Equity|Index|Curncy|Comdty|Govt|Corp)\s*$")
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S")
 
 
 def clean_symbol(name: str) -> str:
@@ -44,58 +43,56 @@ def clean_symbol(name: str) -> str:
     return match.group(1) if match else text
 
 
-def _read_header(path: Path) -> list[str]:
-    with _open_text(path) as fh:
-        return next(csv.reader(fh), [])
+def _table_head(path: Path) -> tuple[str, int, list[str]]:
+    """Separator, physical lines before the header (banner lines skipped) and the header names."""
+    lines, physical = ts.read_head(path)
+    if not lines:
+        raise DataValidationError(f"{path}: the file is empty. Fix: check the path")
+    sep = ts.detect_sep(lines)
+    rows = [ts.split_line(line, sep) for line in lines]
+    try:
+        i, header = ts.table_start(rows, _known_names)
+    except ValueError:
+        return sep, 0, []
+    names = [h.replace("\ufeff", "").strip() for h in rows[i]] if header else []
+    return sep, physical[i], names
 
 
-def _open_text(path: Path):  # type: ignore[no-untyped-def]
-    if path.suffix == ".gz":
-        import gzip
-
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+def _known_names(row: Sequence[str]) -> int:
+    return sum(ts.stamp_role(f) is not None or ts.normalise_name(f) in _OHLC_NAMES for f in row)
 
 
 def is_panel(path: str | Path) -> bool:
-    """True if ``path`` looks like a wide close-only file: a date column, no OHLC columns,
-    and at least one other column (one per symbol)."""
-    header = [h.replace("\ufeff", "").strip().lower() for h in _read_header(Path(path))]
-    return len(header) >= 2 and not (_OHLC_NAMES & set(header)) and "pair" not in header and "symbol" not in header
+    """True if ``path`` looks like a wide close-only file: a header (after any banner lines) with
+    a date column, no OHLC or symbol columns, and at least one other column (one per symbol)."""
+    _, _, names = _table_head(Path(path))
+    header = {ts.normalise_name(n) for n in names}
+    return len(names) >= 2 and not (_OHLC_NAMES & header) and not (_SYMBOL_NAMES & header)
 
 
 def parse_dates(values: pd.Series, source: str) -> pd.DatetimeIndex:
-    """Dates from text in one consistent format.
-
-    Tries ISO and common formats; for ``a/b/YYYY`` both month-first and day-first are tried
-    and the one that parses every row into increasing dates wins (``02/01/1990`` followed by
-    ``03/01/1990`` is day-first). Raises naming the first row that no format reads.
-    """
-    text = values.astype(str).str.strip()
-    candidates = []
-    for fmt in _DATE_FORMATS:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        if parsed.notna().all():
-            candidates.append(pd.DatetimeIndex(parsed))
-    if not candidates:
-        parsed = pd.to_datetime(text, format="mixed", errors="coerce")
-        bad = np.flatnonzero(parsed.isna().to_numpy())
-        if len(bad):
-            raise DataValidationError(
-                f"{source}: date {text.iloc[bad[0]]!r} on data row {bad[0] + 1} is not a date in any "
-                f"known format ({', '.join(_DATE_FORMATS)}). Fix: write dates as YYYY-MM-DD"
-            )
-        candidates.append(pd.DatetimeIndex(parsed))
-    increasing = [c for c in candidates if c.is_monotonic_increasing]
-    return (increasing or candidates)[0]
+    """Dates from text in one consistent format (:func:`btedge.feeds.timestamps.parse_timestamps`);
+    raises naming the first row that does not parse."""
+    parsed, fmt = ts.parse_timestamps(values.astype(str))
+    bad = np.flatnonzero(np.asarray(pd.isna(parsed)))
+    if len(bad):
+        raise DataValidationError(
+            f"{source}: date {str(values.iloc[bad[0]])!r} on data row {bad[0] + 1} does not parse as {fmt!r} "
+            f"({len(bad)} row(s)). Fix: write dates as YYYY-MM-DD",
+        )
+    if parsed.tz is not None:
+        parsed = parsed.tz_convert("UTC").tz_localize(None)
+    return parsed
 
 
 def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
     """The wide table with a DatetimeIndex and symbol-cleaned float columns (NaNs kept)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"panel file {path} not found")
-    raw = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file. Fix: check the path")
+    sep, skip, _ = _table_head(path)
+    raw = pd.read_csv(path, sep=sep, skiprows=skip, encoding="utf-8-sig", dtype=str,
+                      compression="gzip" if ts.is_gzip(path) else None)
     raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
     date_name = _date_column(raw, date_col, path)
     index = parse_dates(raw[date_name], str(path))
@@ -110,7 +107,7 @@ def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
     dup = wide.index.duplicated()
     if dup.any():
         raise DataValidationError(
-            f"{path}: date {wide.index[dup][0].date()} appears more than once. Fix: keep one row per date"
+            f"{path}: date {wide.index[dup][0]} appears more than once. Fix: keep one row per date"
         )
     return wide
 
@@ -118,10 +115,12 @@ def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
 def _date_column(raw: pd.DataFrame, date_col: str | None, path: Path) -> str:
     if date_col is not None:
         if date_col not in raw.columns:
-            raise DataValidationError(f"{path}: no date column {date_col!r}; columns are {list(raw.columns)[:10]}...")
+            raise DataValidationError(
+                f"{path}: no date column {date_col!r}; columns are {list(raw.columns)[:10]}... "
+                "Fix: pass date_col= one of them", cli_fix="pass --datetime-column one of them")
         return date_col
     for col in raw.columns:
-        if col.lower() in _DATE_NAMES:
+        if ts.stamp_role(col) is not None:
             return col
     return raw.columns[0]
 
@@ -177,7 +176,9 @@ def _column_frame(wide: pd.DataFrame, col: str, ffill: bool, path: Path) -> pd.D
             raise DataValidationError(
                 f"{path}: column {col!r} has {int(gaps.sum())} missing value(s) inside its history, "
                 f"first on {at.date()}. Fix: load_panel(..., ffill=True) carries the last close forward; "
-                f"or leave the column out (columns=[...], CLI: --symbol A,B)"
+                f"or leave the column out (columns=[...])",
+                cli_fix="pass --ffill to carry the last close forward, or --symbol A,B,... without "
+                        f"{col!r} to leave it out",
             )
         log.info("%s: column %r: %d missing closes forward-filled", path, col, int(gaps.sum()))
         series = series.ffill()
@@ -235,7 +236,10 @@ def load_panel(
 
 
 def align_frames(frames: Sequence[tuple[str, pd.DataFrame]]) -> Frames:
-    """The frames restricted to the timestamps they all share (pairs indicators need this)."""
+    """The frames restricted to the timestamps they all share (pairs indicators need this).
+
+    Logs how many bars each feed lost: at INFO, at WARNING when one lost more than 10 %.
+    """
     if not frames:
         return []
     common = frames[0][1].index
@@ -244,7 +248,10 @@ def align_frames(frames: Sequence[tuple[str, pd.DataFrame]]) -> Frames:
     if len(common) == 0:
         names = ", ".join(name for name, _ in frames)
         raise DataValidationError(f"{names}: no timestamp is common to all of them. Fix: use overlapping data")
-    dropped = max(len(df) for _, df in frames) - len(common)
-    if dropped:
-        log.info("aligning %d feeds on %d common timestamps (%d dropped)", len(frames), len(common), dropped)
+    dropped = {name: len(df) - len(common) for name, df in frames}
+    if any(dropped.values()):
+        heavy = any(d > 0.1 * len(df) for (_, df), d in zip(frames, dropped.values()))
+        log.log(logging.WARNING if heavy else logging.INFO,
+                "aligned %d feeds on the %d timestamps they share (%s .. %s); bars dropped: %s", len(frames),
+                 len(common), common[0], common[-1], ", ".join(f"{n} {d}" for n, d in dropped.items()))
     return [(name, df.loc[common]) for name, df in frames]

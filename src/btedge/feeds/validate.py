@@ -43,10 +43,11 @@ class _Where:
         return where + ")"
 
 
-def _fail(source: str, problem: str, mask: np.ndarray, where: _Where, fix: str) -> None:
+def _fail(source: str, problem: str, mask: np.ndarray, where: _Where, fix: str, cli_fix: str | None = None) -> None:
     bad = np.flatnonzero(mask)
     raise DataValidationError(
-        f"{source}: {problem} in {len(bad)} row(s); first at {where.describe(int(bad[0]))}. Fix: {fix}"
+        f"{source}: {problem} in {len(bad)} row(s); first at {where.describe(int(bad[0]))}. Fix: {fix}",
+        cli_fix=cli_fix,
     )
 
 
@@ -95,21 +96,25 @@ def _check_values(arrays: dict[str, np.ndarray], source: str, where: _Where) -> 
         nan |= np.isnan(arrays["volume"])
     if nan.any():
         _fail(source, "NaN price or volume", nan, where,
-              "drop or forward-fill NaN rows: df.dropna() or df.ffill()")
+              "drop or forward-fill NaN rows: df.dropna() or df.ffill()",
+              "remove or fill those rows in the file (btedge does not guess missing prices)")
     if np.isinf(prices).any():
         _fail(source, "infinite price", np.isinf(prices).any(axis=1), where,
-              "drop those rows or fix the source")
+              "drop those rows or fix the source", "remove those rows from the file")
     nonpos = (prices <= 0).any(axis=1)
     if nonpos.any():
         _fail(source, "non-positive price (<= 0)", nonpos, where,
-              "prices must be > 0; drop those rows: df = df[(df[['open', 'high', 'low', 'close']] > 0).all(axis=1)]")
+              "prices must be > 0; drop those rows: df = df[(df[['open', 'high', 'low', 'close']] > 0).all(axis=1)]",
+              "prices must be > 0; remove those rows from the file")
     inverted = arrays["high"] < arrays["low"]
     if inverted.any():
         _fail(source, "high below low", inverted, where,
-              "check the column order/mapping (high and low swapped?) or drop those rows")
+              "check the column order/mapping (high and low swapped?) or drop those rows",
+              "check the header (high and low swapped?) or remove those rows from the file")
     if "volume" in arrays and (arrays["volume"] < 0).any():
         _fail(source, "negative volume", arrays["volume"] < 0, where,
-              "volume must be >= 0; fix the source or set df['volume'] = df['volume'].clip(lower=0)")
+              "volume must be >= 0; fix the source or set df['volume'] = df['volume'].clip(lower=0)",
+              "volume must be >= 0; fix those rows in the file")
 
 
 def _outside_range(arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -126,7 +131,7 @@ def _check_bounds(df: pd.DataFrame, arrays: dict[str, np.ndarray], columns: dict
     problem = "open or close outside [low, high]"
     fix = "pass bounds='widen' to stretch high/low over open/close, or drop those rows"
     if bounds == "raise":
-        _fail(source, problem, outside, where, fix)
+        _fail(source, problem, outside, where, fix, "remove those rows from the file")
     if bounds == "widen":
         df = df.copy()
         oc = np.column_stack([arrays["open"], arrays["close"]])
@@ -146,11 +151,14 @@ def _check_order(df: pd.DataFrame, source: str, where: _Where) -> None:
     dup = np.concatenate([[False], step == 0])
     if dup.any():
         _fail(source, "duplicate timestamp", dup, where,
-              "keep one bar per timestamp: df = df[~df.index.duplicated(keep='last')]")
+              "keep one bar per timestamp: df = df[~df.index.duplicated(keep='last')] (load_csv(path, "
+              "sort=True) drops rows that repeat timestamp and values exactly)",
+              "pass --sort to drop rows that repeat timestamp and values exactly; bars that differ under "
+              "one timestamp must be fixed in the file")
     back = np.concatenate([[False], step < 0])
     if back.any():
         _fail(source, "timestamp earlier than the row before (unsorted)", back, where,
-              "sort it: df = df.sort_index() (or load_csv(path, sort=True))")
+              "sort it: df = df.sort_index() (or load_csv(path, sort=True))", "pass --sort")
 
 
 def validate_ohlcv(
