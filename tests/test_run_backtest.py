@@ -69,7 +69,7 @@ def test_multi_file_backtest_aligns_feeds(capsys):
         (["--train-bars", "500", "--demo"], "is not trained"),
         (["--commission", "5", "--demo"], "commission is a fraction"),
         (["--benchmark", "SPY", "--demo"], "benchmark 'SPY' is not among the datas: BTC-USD"),
-        (["--data", "SPY"], "a ticker needs --from"),
+        (["--data", "SPY"], "a Yahoo ticker needs --from"),
         ([], "give --data"),
     ],
 )

@@ -13,28 +13,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-import pandas as pd
-
-from btedge import __version__
+from btedge.cli import (
+    UsageError,
+    add_common_options,
+    add_data_options,
+    load_options,
+    param_list,
+    resolve_strategy,
+    run_cli,
+    setup_logging,
+    strategy_list,
+)
 from btedge.engine import BacktestConfig, BacktestResult, run_backtest
-from btedge.feeds import OfflineDataError
-from btedge.strategies import available, get_strategy, parse_params
-from btedge.strategies.registry import param_defaults
+from btedge.strategies.registry import datas_needed, param_defaults
 
 log = logging.getLogger(__name__)
 
 DEMO_STRATEGY = "laguerre_cross"
 DEMO_REPORT = Path("reports") / "demo_tearsheet.html"
-_TICKER = re.compile(r"^[A-Za-z0-9^=.\-]{1,20}$")
-
-
-class UsageError(Exception):
-    """A problem with the command line or its inputs; printed without a traceback."""
+_COSTS = BacktestConfig()  # the one source of the cost defaults shown in --help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,27 +51,25 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--strategy", default=DEMO_STRATEGY, help="registered strategy name (default: %(default)s)")
     what.add_argument(
         "--data", action="append", default=[], metavar="PATH|TICKER",
-        help="CSV file (any layout in ../shared/data; .gz ok) or a Yahoo ticker (cached; "
-        "offline needs the cache). Repeat for multi-asset strategies.",
+        help="OHLCV CSV file (most layouts; .gz ok), a wide close panel (one column per symbol), or a Yahoo "
+        "ticker (cached; --offline needs the cache). Repeat for multi-asset strategies.",
     )
-    what.add_argument("--symbol", help="symbol to pick from a long-format file (e.g. a 'pair' column)")
     what.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                      help="strategy param, typed like its default; repeatable")
+                      help="strategy param, typed like its default; repeatable (see --list-params NAME)")
     what.add_argument("--train-bars", type=int, help="ML strategies: bars in each training window")
     what.add_argument("--retrain-every", type=int, help="ML strategies: bars between retrains")
-    what.add_argument("--from", dest="fromdate", help="first timestamp to use (e.g. 2019-01-01)")
-    what.add_argument("--to", dest="todate", help="last timestamp to use")
     what.add_argument("--interval", default="1d", help="Yahoo bar interval for tickers (default: %(default)s)")
     what.add_argument("--offline", action="store_true", help="never download: tickers must be cached")
     what.add_argument("--demo", action="store_true",
                       help=f"run {DEMO_STRATEGY} on the embedded BTC-USD 1h sample and write reports/")
+    add_data_options(parser)
 
     broker = parser.add_argument_group("broker")
-    broker.add_argument("--cash", type=float, default=100_000.0, help="starting cash (default: %(default)s)")
-    broker.add_argument("--commission", type=float, default=0.0005,
-                        help="fraction of traded value per side (default: %(default)s = 5 bps)")
-    broker.add_argument("--slippage", type=float, default=0.0001,
-                        help="fraction fills move against you, opens included (default: %(default)s)")
+    broker.add_argument("--cash", type=float, help=f"starting cash (default: {_COSTS.cash:g})")
+    broker.add_argument("--commission", type=float,
+                        help=f"fraction of traded value per side (default: {_COSTS.commission:g})")
+    broker.add_argument("--slippage", type=float,
+                        help=f"fraction fills move against you, opens included (default: {_COSTS.slippage:g})")
     broker.add_argument("--benchmark", metavar="NAME",
                         help="data to hold as the buy-and-hold benchmark (default: the first --data)")
     broker.add_argument("--periods-per-year", type=float, help="annualisation override (default: inferred)")
@@ -80,62 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--report", type=Path, help="write the quantstats HTML tear sheet here")
     out.add_argument("--plot", type=Path, help="write the equity/drawdown PNG here (default: beside --report)")
     out.add_argument("--json", type=Path, help="write the metrics as JSON here")
-    out.add_argument("--list", action="store_true", help="list strategy names and exit")
-    out.add_argument("--list-params", metavar="NAME", help="list a strategy's params and defaults and exit")
-    out.add_argument("-v", "--verbose", action="count", default=0, help="-v: info logs, -vv: debug (orders)")
-    parser.add_argument("--version", action="version", version=f"btedge {__version__}")
+    out.add_argument("--list", action="store_true", help="list strategy names and what they do, and exit")
+    out.add_argument("--list-params", metavar="NAME",
+                     help="list a strategy's params (meaning, type, default, allowed values) and exit")
+    add_common_options(parser)
     return parser
 
 
-def load_datas(
-    specs: Sequence[str], *, symbol: str | None = None, interval: str = "1d", offline: bool = False,
-    fromdate: str | None = None, todate: str | None = None,
-) -> list[tuple[str, pd.DataFrame]]:
-    """Resolve each ``--data`` spec into (name, validated OHLCV frame).
-
-    A wide close-only file (a date column and one close column per symbol) expands to one
-    close-only frame per column, or per symbol of ``symbol="A,B"``. Several frames are
-    restricted to their common timestamps, so multi-asset strategies see aligned bars.
-    """
-    from btedge.feeds import align_frames, load_csv, load_panel, yahoo_frame
-    from btedge.feeds.panel import is_panel
-
-    frames = []
-    for spec in specs:
-        path = Path(spec)
-        if path.is_file() and is_panel(path):
-            columns = [s for s in symbol.split(",") if s.strip()] if symbol else None
-            for name, df in load_panel(path, columns=columns).items():
-                frames.append((name, _slice(df, fromdate, todate, f"{spec}:{name}")))
-            continue
-        if path.exists():
-            df = load_csv(path, symbol=symbol)
-            name = symbol or path.name.split(".")[0]
-        elif _TICKER.match(spec) and "/" not in spec:
-            if not fromdate:
-                raise UsageError(f"--data {spec}: a ticker needs --from (and optionally --to, default today)")
-            end = todate or pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
-            df = yahoo_frame(spec, start=fromdate, end=end, interval=interval, offline=offline or None)
-            name = spec
-        else:
-            raise UsageError(f"--data {spec!r}: no such file, and not a ticker symbol")
-        frames.append((name, _slice(df, fromdate, todate, spec)))
-    return align_frames(frames) if len(frames) > 1 else frames
-
-
-def _slice(df: pd.DataFrame, fromdate: str | None, todate: str | None, spec: str) -> pd.DataFrame:
-    try:
-        out = df.loc[pd.Timestamp(fromdate) if fromdate else None: pd.Timestamp(todate) if todate else None]
-    except ValueError as exc:
-        raise UsageError(f"--from/--to: {exc}") from None
-    if out.empty:
-        raise UsageError(f"--data {spec}: no bars between --from {fromdate} and --to {todate} "
-                         f"(the file spans {df.index[0]} .. {df.index[-1]})")
-    return out
-
-
-def _strategy_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    params = parse_params(cls, args.param)
+def _strategy(args: argparse.Namespace) -> tuple[type, dict[str, Any]]:
+    """The strategy and its typed params, checked before any data is read."""
+    cls, params = resolve_strategy(args.strategy, args.param)
     for flag, key in (("train_bars", "train_bars"), ("retrain_every", "retrain_every")):
         value = getattr(args, flag)
         if value is None:
@@ -143,7 +95,32 @@ def _strategy_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
         if key not in param_defaults(cls):
             raise UsageError(f"--{flag.replace('_', '-')}: strategy {args.strategy!r} is not trained (no {key} param)")
         params[key] = value
-    return params
+    return cls, params
+
+
+def _config(args: argparse.Namespace) -> BacktestConfig:
+    costs = {k: getattr(args, k) for k in ("cash", "commission", "slippage") if getattr(args, k) is not None}
+    return BacktestConfig(**costs, periods_per_year=args.periods_per_year, benchmark_name=args.benchmark)
+
+
+def _frames(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    from btedge.feeds.resolve import pick_single, resolve_datas
+
+    if args.demo:
+        from btedge.feeds import sample_data
+
+        args.report = args.report or DEMO_REPORT
+        return [("BTC-USD", sample_data())]
+    if not args.data:
+        raise UsageError("give --data PATH|TICKER (or --demo); see --help")
+    frames = resolve_datas(args.data, load_options(args))
+    low, high = datas_needed(args.strategy)
+    if high == 1:
+        return pick_single(frames, args.strategy)
+    if len(frames) < low:
+        raise UsageError(f"strategy {args.strategy!r} needs at least {low} datas, got {len(frames)}. "
+                         "Fix: repeat --data, or give a panel file")
+    return frames
 
 
 def _print_result(result: BacktestResult, title: str) -> None:
@@ -173,36 +150,16 @@ def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str)
         print(f"metrics JSON: {args.json}")
 
 
-def _list(args: argparse.Namespace) -> int:
-    if args.list_params:
-        cls = get_strategy(args.list_params)
-        print(f"{args.list_params} ({cls.__module__}.{cls.__name__})")
-        for key, default in param_defaults(cls).items():
-            print(f"  {key} = {default!r}")
-        return 0
-    for name, cls in available().items():
-        doc = (cls.__doc__ or "").strip().splitlines()
-        print(f"{name:20s} {doc[0] if doc else cls.__name__}")
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    if args.list or args.list_params:
-        return _list(args)
-    if args.demo:
-        from btedge.feeds import sample_data
-
-        frames = [("BTC-USD", sample_data())]
-        args.report = args.report or DEMO_REPORT
-    else:
-        if not args.data:
-            raise UsageError("give --data PATH|TICKER (or --demo); see --help")
-        frames = load_datas(args.data, symbol=args.symbol, interval=args.interval, offline=args.offline,
-                            fromdate=args.fromdate, todate=args.todate)
-    cls = get_strategy(args.strategy)
-    params = _strategy_params(args, cls)
-    config = BacktestConfig(cash=args.cash, commission=args.commission, slippage=args.slippage,
-                            periods_per_year=args.periods_per_year, benchmark_name=args.benchmark)
+    if args.list:
+        print("\n".join(strategy_list()))
+        return 0
+    if args.list_params:
+        print("\n".join(param_list(args.list_params)))
+        return 0
+    cls, params = _strategy(args)
+    config = _config(args)
+    frames = _frames(args)
     names = ", ".join(name for name, _ in frames)
     log.info("running %s on %s with %s", args.strategy, names, params or "default params")
     result = run_backtest(cls, frames, params, config)
@@ -213,16 +170,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point; returns the exit status (2 for bad input)."""
+    """Console entry point; returns the exit status (2 for bad input, see :mod:`btedge.cli`)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except (UsageError, ValueError, FileNotFoundError, KeyError, OfflineDataError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"btedge-backtest: error: {message}", file=sys.stderr)
-        return 2
+    setup_logging(args.verbose)
+    return run_cli("btedge-backtest", lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -23,14 +23,8 @@ CLI_FLAGS: dict[str, str] = {
 }
 
 
-class DataValidationError(ValueError):
-    """Market data that cannot be used as is: the message names the source, the row and the fix.
-
-    Args:
-        message: the problem and where it is; may already end in ``Fix: ...`` (Python wording).
-        cli_fix: the same fix as command-line flags (e.g. ``"pass --sort"``); when given,
-            :meth:`for_cli` puts it in place of the Python fix.
-    """
+class _FixedError(Exception):
+    """An error whose message may carry its fix twice: as Python (``str``) and as CLI flags."""
 
     def __init__(self, message: str, *, cli_fix: str | None = None) -> None:
         super().__init__(message)
@@ -45,5 +39,15 @@ class DataValidationError(ValueError):
         return f"{problem} Fix: {self.cli_fix}"
 
 
-class OfflineDataError(RuntimeError):
+class DataValidationError(_FixedError, ValueError):
+    """Market data that cannot be used as is: the message names the source, the row and the fix.
+
+    Args:
+        message: the problem and where it is; may already end in ``Fix: ...`` (Python wording).
+        cli_fix: the same fix as command-line flags (e.g. ``"pass --sort"``); when given,
+            :meth:`for_cli` puts it in place of the Python fix.
+    """
+
+
+class OfflineDataError(_FixedError, RuntimeError):
     """Data that needs the network while offline (or the network failed): says how to get it."""

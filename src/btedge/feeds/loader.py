@@ -388,17 +388,19 @@ def _read(path: Path, layout: _Layout, stamp_cols: list[str]) -> pd.DataFrame:
         ) from exc
 
 
-def _order(df: pd.DataFrame, lines: np.ndarray, sort: bool, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    """Reverse newest-first files (most steps go back in time); sort the rest only if asked."""
+def _order(df: pd.DataFrame, lines: np.ndarray, sort: bool, path: Path) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Reverse newest-first files (most steps go back in time); sort the rest only if asked.
+    Also returns how many rows were out of order when sorted."""
     steps = np.diff(df.index.asi8)
     if (steps < 0).sum() > (steps > 0).sum():
         log.info("%s: rows are newest first; reversing", path)
         df, lines, steps = df.iloc[::-1], lines[::-1], -steps[::-1]
     if sort and (steps < 0).any():
-        log.warning("%s: %d row(s) out of time order; sorted (sort)", path, int((steps < 0).sum()))
+        unsorted = int((steps < 0).sum())
+        log.info("%s: %d row(s) out of time order; sorted (sort)", path, unsorted)
         order = np.argsort(df.index.asi8, kind="stable")
-        df, lines = df.iloc[order], lines[order]
-    return df, lines
+        return df.iloc[order], lines[order], unsorted
+    return df, lines, 0
 
 
 def _drop_repeats(df: pd.DataFrame, lines: np.ndarray, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -410,7 +412,7 @@ def _drop_repeats(df: pd.DataFrame, lines: np.ndarray, path: Path) -> tuple[pd.D
     same_bar = np.asarray(df.duplicated(keep="first")) & traded
     drop = same_row | same_bar
     if drop.any():
-        log.warning("%s: dropped %d exact duplicate row(s) (sort): %d repeated timestamp and values, %d "
+        log.info("%s: dropped %d exact duplicate row(s) (sort): %d repeated timestamp and values, %d "
                     "repeated an earlier bar's prices and volume under another timestamp; first at file "
                     "line %d (%s)", path, int(drop.sum()), int(same_row.sum()), int((same_bar & ~same_row).sum()),
                     int(lines[drop][0]), df.index[drop][0])
@@ -462,8 +464,10 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
     index = _to_utc_naive(_parse_stamps(raw, stamp_cols, overrides, path, lines), tz, path)
     df = _frame(raw, roles, overrides, path, lines, picked or bool(overrides.get("close_only")))
     df.index = index.rename("datetime")
-    df, lines = _order(df, lines, bool(overrides.get("sort")), path)
+    df, lines, unsorted = _order(df, lines, bool(overrides.get("sort")), path)
     if overrides.get("sort"):
+        rows = len(df)
         df, lines = _drop_repeats(df, lines, path)
+        df.attrs["sort"] = {"sorted": unsorted, "dropped": rows - len(df)}  # the CLI reports these
     log.debug("%s: %d bars %s .. %s", path, len(df), df.index[0] if len(df) else "-", df.index[-1] if len(df) else "-")
     return validate_ohlcv(df, source=str(path), bounds=overrides.get("bounds", "warn"), line_numbers=lines)

@@ -2,7 +2,9 @@
 
 The cache file is keyed by (ticker, interval, start, end, adjusted) and lives in ``cache_dir``,
 else ``$BTEDGE_CACHE/yahoo``, else ``~/.cache/btedge/yahoo``. A cached request never touches the
-network. ``offline=True`` (or ``BTEDGE_OFFLINE=1``) never downloads: a missing cache file then
+network. A request without an end (``end=None``: up to the latest bar) is keyed ``latest``, never
+by today's date: online it is downloaded again once its cache file is from an earlier UTC day;
+offline the cache is used whatever its age (logged). ``offline=True`` (or ``BTEDGE_OFFLINE=1``) never downloads: a missing cache file then
 raises :class:`OfflineDataError`, as does a failed or empty download, naming the ticker, the
 cache path looked at and the fix.
 """
@@ -54,18 +56,43 @@ def _stamp(value: DateLike) -> str:
     return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%dT%H%M%S")
 
 
-def cache_path(ticker: str, start: DateLike, end: DateLike, interval: str = "1d",
+def cache_path(ticker: str, start: DateLike, end: DateLike | None, interval: str = "1d",
                auto_adjust: bool = True, cache_dir: str | Path | None = None) -> Path:
-    """Where :func:`yahoo_frame` caches this request."""
+    """Where :func:`yahoo_frame` caches this request (``end=None``: ``..._latest_...``)."""
     safe = re.sub(r"[^A-Za-z0-9.^=_-]", "_", ticker)
     adjusted = "adj" if auto_adjust else "raw"
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return folder / f"{safe}_{interval}_{_stamp(start)}_{_stamp(end)}_{adjusted}.parquet"
+    last = "latest" if end is None else _stamp(end)
+    return folder / f"{safe}_{interval}_{_stamp(start)}_{last}_{adjusted}.parquet"
+
+
+def _cache_day(path: Path) -> dt.date:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc).date()
+
+
+def _usable_cache(path: Path, end: DateLike | None, offline: bool) -> bool:
+    """A cached file answers the request; an open-ended one only from today unless offline."""
+    if not path.is_file():
+        return False
+    if end is not None:
+        return True
+    day = _cache_day(path)
+    if day == dt.datetime.now(dt.timezone.utc).date():
+        return True
+    if offline:
+        log.warning("Yahoo: offline; using the cache of %s written on %s (bars up to then)", path.name, day)
+        return True
+    return False
 
 
 def _fix_hint(ticker: str) -> str:
     return (f"run once online (unset BTEDGE_OFFLINE) to fill the cache for {ticker!r}, or load a CSV "
             "with btedge.feeds.load_csv(path) and feed it with FrameData")
+
+
+#: The same fix on the command line.
+CLI_FIX = ("run once without --offline (and with BTEDGE_OFFLINE unset) to fill the cache, or pass "
+           "--data a CSV file")
 
 
 def _normalise(raw: pd.DataFrame, ticker: str) -> pd.DataFrame:
@@ -93,7 +120,7 @@ def _download(ticker: str, start: DateLike, end: DateLike, interval: str, auto_a
         import yfinance
     except ImportError as exc:
         raise OfflineDataError(f"yfinance is not installed; cannot download {ticker!r}. "
-                               f"Fix: pip install yfinance, or {_fix_hint(ticker)}") from exc
+                               f"Fix: pip install yfinance, or {_fix_hint(ticker)}", cli_fix=CLI_FIX) from exc
     log.info("Yahoo: downloading %s %s %s..%s (auto_adjust=%s)", ticker, interval, start, end, auto_adjust)
     try:
         raw = yfinance.download(ticker, start=start, end=end, interval=interval, auto_adjust=auto_adjust,
@@ -101,13 +128,11 @@ def _download(ticker: str, start: DateLike, end: DateLike, interval: str, auto_a
     except Exception as exc:  # network, DNS, HTTP, rate limit: all mean "could not get it"
         raise OfflineDataError(
             f"Yahoo download of {ticker!r} failed ({type(exc).__name__}: {exc}); no cache at {path}. "
-            f"Fix: check the network and retry, or {_fix_hint(ticker)}"
-        ) from exc
+            f"Fix: check the network and retry, or {_fix_hint(ticker)}", cli_fix=CLI_FIX) from exc
     if raw is None or len(raw) == 0:
         raise OfflineDataError(
             f"Yahoo returned no rows for {ticker!r} {interval} {start}..{end} (network failure, unknown "
-            f"ticker or empty range); no cache at {path}. Fix: check the ticker and dates, or {_fix_hint(ticker)}"
-        )
+            f"ticker or empty range); no cache at {path}. Fix: check the ticker and dates, or {_fix_hint(ticker)}", cli_fix=CLI_FIX)
     return raw
 
 
@@ -119,7 +144,7 @@ def _write_cache(df: pd.DataFrame, path: Path) -> None:
     log.info("Yahoo: cached %d bars at %s", len(df), path)
 
 
-def yahoo_frame(ticker: str, start: DateLike, end: DateLike, interval: str = "1d",
+def yahoo_frame(ticker: str, start: DateLike, end: DateLike | None = None, interval: str = "1d",
                 cache_dir: str | Path | None = None, offline: bool | None = None, *,
                 auto_adjust: bool = True) -> pd.DataFrame:
     """Yahoo OHLCV bars ``start <= t < end`` (yfinance's convention), cached on disk.
@@ -127,7 +152,7 @@ def yahoo_frame(ticker: str, start: DateLike, end: DateLike, interval: str = "1d
     Args:
         ticker: Yahoo symbol, e.g. ``"SPY"``, ``"^GSPC"``, ``"BTC-USD"``.
         start: first day (inclusive).
-        end: last day (exclusive).
+        end: last day (exclusive); None: up to the latest bar (cached as ``latest``, see above).
         interval: a yfinance interval, one of :data:`INTERVALS`.
         cache_dir: cache folder; default ``$BTEDGE_CACHE/yahoo`` or ``~/.cache/btedge/yahoo``.
         offline: never download; default ``BTEDGE_OFFLINE=1``.
@@ -143,14 +168,13 @@ def yahoo_frame(ticker: str, start: DateLike, end: DateLike, interval: str = "1d
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {list(INTERVALS)}, got {interval!r}")
     path = cache_path(ticker, start, end, interval, auto_adjust, cache_dir)
-    if path.is_file():
+    if _usable_cache(path, end, is_offline(offline)):
         log.info("Yahoo: %s from cache %s", ticker, path)
         return validate_ohlcv(pd.read_parquet(path), source=str(path))
     if is_offline(offline):
         raise OfflineDataError(
             f"offline (offline=True or BTEDGE_OFFLINE=1) and no cached Yahoo data for {ticker!r} "
-            f"{interval} {start}..{end} at {path}. Fix: {_fix_hint(ticker)}"
-        )
+            f"{interval} {start}..{end or 'latest'} at {path}. Fix: {_fix_hint(ticker)}", cli_fix=CLI_FIX)
     df = validate_ohlcv(_normalise(_download(ticker, start, end, interval, auto_adjust, path), ticker),
                         source=f"yahoo:{ticker}")
     _write_cache(df, path)

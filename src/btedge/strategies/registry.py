@@ -7,6 +7,8 @@ misspelt name or an unknown parameter fails before any data is loaded.
 from __future__ import annotations
 
 import importlib
+import re
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import backtrader as bt
@@ -114,3 +116,132 @@ def parse_params(cls: type[bt.Strategy], items: list[str] | None) -> dict[str, A
             )
         out[key] = _coerce(key, value, defaults[key])
     return out
+
+
+# --- metadata for the command line: how many datas, what each param means ---------------------
+
+#: Datas a strategy needs, (min, max); strategies not listed trade one data (data0).
+DATAS_NEEDED: dict[str, tuple[int, int | None]] = {"pairs": (2, 2), "dual_momentum": (2, None)}
+
+#: Indicators whose docstrings describe params a strategy passes on to them ("module:Class"),
+#: read after the strategy's own classes.
+DOC_SOURCES: dict[str, tuple[str, ...]] = {
+    "laguerre_channel": ("btedge.indicators.laguerre:LaguerreChannel", "btedge.indicators.laguerre:LaguerreFilter"),
+    "ensemble": ("btedge.indicators.ml:EnsembleSignal", "btedge.indicators.ml:WalkForwardIndicator"),
+    "lagnet_forecast": ("btedge.indicators.ml:LagNet", "btedge.indicators.ml:WalkForwardIndicator"),
+    "anomaly_breakout": ("btedge.indicators.anomaly_ml:IsolationForestAnomaly",
+                         "btedge.indicators.ml:WalkForwardIndicator"),
+}
+
+#: Meanings of params that no docstring above describes ("strategy:param" before "param").
+PARAM_NOTES: dict[str, str] = {
+    "dual_momentum:seed": "random seed of the XGBoost score model",
+    "laguerre_trend:seed": "seeded filter (no start-up transient)",
+    "n_estimators": "trees in the model",
+    "max_depth": "maximum depth of each tree",
+    "contamination": "share of training bars the isolation forest flags as anomalous",
+    "epochs": "training epochs per fold",
+    "min_samples": "fewest training samples before a first model is fitted",
+    "max_samples": "most training samples per fold, the most recent (0: all)",
+    "pretrained": "live: use the newest fold models a backtest with the same params cached",
+    "cost": "round-trip cost as a fraction (2 x (commission + slippage))",
+    "cost_mult": "how many round-trip costs the forecast must clear",
+}
+
+_BULLET = re.compile(r"^\s*-\s+(.*)$")
+_PARAMS_HEAD = re.compile(r"^\s*Params\b")
+_DESC_START = re.compile(r"(?:\)|``)\s*:\s+")
+_QUOTED = re.compile(r"``('[^'`]*')``")
+_RANGE = re.compile(r"(in [\[(][^\])]*[\])]|>= ?[\w.]+|> ?[\w.]+|<= ?[\w.]+)")
+
+
+@dataclass(frozen=True)
+class ParamDoc:
+    """One param as ``--list-params`` shows it."""
+
+    name: str
+    default: Any
+    type: str
+    description: str
+    allowed: str
+
+
+def datas_needed(name: str) -> tuple[int, int | None]:
+    """(min, max) datas the registered strategy ``name`` trades (max None: any number)."""
+    return DATAS_NEEDED.get(name, (1, 1))
+
+
+def first_sentence(text: str | None) -> str:
+    """The docstring's first sentence, whole (its first paragraph up to the first '. ')."""
+    paragraph = " ".join((text or "").strip().split("\n\n", 1)[0].split())
+    match = re.search(r"(?<=[.!?])\s+(?=[A-Z(`])", paragraph)
+    return paragraph[: match.start()] if match else paragraph
+
+
+def _param_bullets(doc: str) -> list[str]:
+    """The bullets of a docstring's ``Params`` section, continuation lines joined."""
+    bullets: list[str] = []
+    inside = False
+    for line in doc.splitlines():
+        if _PARAMS_HEAD.match(line):
+            inside = True
+            continue
+        if not inside:
+            continue
+        if not line.strip() or (not line.startswith(" " * 6) and not _BULLET.match(line)):
+            if bullets and not line.strip():
+                inside = False
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            bullets.append(bullet.group(1).strip())
+        elif bullets:
+            bullets[-1] += " " + line.strip()
+    return bullets
+
+
+def _doc_classes(cls: type) -> list[type]:
+    """``cls``, its bases, then the indicators of :data:`DOC_SOURCES` it passes params to."""
+    sources = []
+    for spec in DOC_SOURCES.get(getattr(cls, "registry_name", ""), ()):
+        module, _, name = spec.partition(":")
+        sources.append(getattr(importlib.import_module(module), name))
+    return [*cls.__mro__, *sources]
+
+
+def _described(cls: type) -> dict[str, str]:
+    """Param name -> description from the Params sections of :func:`_doc_classes` (first wins,
+    except that a bare "as :class:`X`" gives way to X's own description)."""
+    names = set(param_defaults(cls))
+    out: dict[str, str] = {}
+    for klass in _doc_classes(cls):
+        for bullet in _param_bullets(klass.__dict__.get("__doc__") or ""):
+            split = _DESC_START.search(bullet)
+            head, text = (bullet[: split.start() + 1], bullet[split.end():]) if split else (bullet, "")
+            for name in re.findall(r"``(\w+)``", head):
+                if name in names and text.strip() and (name not in out or out[name].startswith("as :class:")):
+                    out[name] = text.strip()
+    return out
+
+
+def _allowed(default: Any, description: str) -> str:
+    if isinstance(default, bool):
+        return "true, false"
+    if isinstance(default, str):
+        values = list(dict.fromkeys([repr(default), *_QUOTED.findall(description)]))
+        return ", ".join(v.strip("'") for v in values) if len(values) > 1 else "text"
+    found = _RANGE.search(description)
+    return found.group(1) if found else ""
+
+
+def param_docs(cls: type[bt.Strategy]) -> list[ParamDoc]:
+    """Every param of ``cls`` with its meaning (docstrings, else :data:`PARAM_NOTES`), type,
+    default and allowed values, in declaration order."""
+    described = _described(cls)
+    docs = []
+    for name, default in param_defaults(cls).items():
+        registry_name = getattr(cls, "registry_name", "")
+        text = described.get(name) or PARAM_NOTES.get(f"{registry_name}:{name}") or PARAM_NOTES.get(name, "")
+        kind = "any (None default)" if default is None else type(default).__name__
+        docs.append(ParamDoc(name, default, kind, text, _allowed(default, text)))
+    return docs
