@@ -11,7 +11,7 @@ from btedge.models.kan import KAN, KANLinear, fit_regression, plot_edges
 from btedge.models.spec import ModelSpec, build_model
 from btedge.testkit import assert_modes_agree, assert_no_lookahead
 from tests.support.btc import btc
-from tests.support.planted import positive_control
+from tests.support.planted_bars import positive_control
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from btedge.models.s4d import S4DKernel, S4DNet, kernel_length
 from btedge.models.spec import ModelSpec, build_model
 from btedge.testkit import assert_modes_agree, assert_no_lookahead
 from tests.support.btc import btc
-from tests.support.planted import positive_control
+from tests.support.planted_bars import positive_control
 
 
 @pytest.fixture(autouse=True)
