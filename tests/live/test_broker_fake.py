@@ -42,7 +42,7 @@ def test_market_order_fills_with_commission(fake_gateway, ib_lib, gateway_bars, 
     assert execution.commission > 0 and order.executed.comm == pytest.approx(execution.commission)
     assert broker.getposition(strat.data).size == 2
     placed = _placed(fake_gateway)
-    assert len(placed) == 1 and placed[0].get("orderRef").startswith(f"btedge:{order.ref}:")
+    assert len(placed) == 1 and placed[0].get("orderRef") == broker.ib_order(order).orderRef == "btedge:default:1"
     values = fake_gateway.account_values()  # cash does not move with prices; the value does
     assert broker.getcash() == pytest.approx(values.get("TotalCashValue", values["TotalCashBalance"]))
     assert broker.getcash() < 1_000_000 - 2 * next_open
@@ -170,14 +170,18 @@ def test_next_valid_id_rollback_never_reuses_an_id(fake_gateway, ib_lib):
     assert strat.statuses_of(second)[-1] == "Completed"
 
 
-def test_risk_gate_refuses_oversized_order(fake_gateway, ib_lib):
+def test_risk_gate_clips_oversized_order_with_one_message(fake_gateway, ib_lib, caplog):
+    caplog.set_level(logging.DEBUG, logger="btedge.live.risk")
     risk = RiskGate(RiskLimits(max_order_size=5))
-    strat, _, _ = run_session(fake_gateway, ib_lib, actions={0: _buy(10), 1: _buy(5)}, live_bars=3,
-                              broker_kw={"risk": risk})
-    big, ok = strat.orders
-    assert strat.statuses_of(big) == ["Rejected"]
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: _buy(10), 1: _buy(5), 2: _buy(7)},
+                                   live_bars=4, broker_kw={"risk": risk})
+    big, ok, again = strat.orders
+    assert big.size == 5 and strat.statuses_of(big)[-1] == "Completed"
     assert strat.statuses_of(ok)[-1] == "Completed"
-    assert [m.float("totalQuantity") for m in _placed(fake_gateway)] == [5]
+    assert [m.float("totalQuantity") for m in _placed(fake_gateway)] == [5, 5, 5]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "clipped" in r.getMessage()]
+    assert len(warnings) == 1  # the second clip is logged at DEBUG only
+    assert broker.risk_status()["clipped"] == 2 and broker.risk_status()["state"] == "active"
 
 
 def test_kill_switch_flattens_and_halts(fake_gateway, ib_lib, tmp_path):

@@ -54,26 +54,59 @@ def test_limits_validate():
         RiskLimits(reject_cooldown=-1)
 
 
-def test_size_and_position_limits(caplog):
+def test_size_and_position_limits_clip_and_count_working_orders(caplog):
     caplog.set_level(logging.INFO)
     gate = RiskGate(RiskLimits(max_position=10, max_order_size=5))
-    assert gate.check("SPY", 5, 0) == Decision(True, "within limits")
-    assert not gate.check("SPY", 6, 0)
-    assert not gate.check("SPY", 5, 6)
-    assert gate.check("SPY", -5, 8)  # reducing is always allowed
-    assert not gate.check("SPY", -20, 8)  # a flip beyond the limit is not a reduction
+    assert gate.check("SPY", 5, 0) == Decision(True, "within limits", 5)
+    assert gate.check("SPY", 6, 0).size == 5  # clipped to max_order_size
+    assert gate.check("SPY", 5, 6).size == 4  # clipped to reach max_position exactly
+    assert not gate.check("SPY", 1, 6, working=4)  # working orders count: nothing left
+    assert gate.check("SPY", -5, 8).size == -5  # reducing
+    assert gate.check("SPY", -20, 8).size == -5  # an exit is size-limited too
+    flip = gate.check("SPY", -20, 8, clip=False)  # a reversal is checked as a whole
+    assert not flip and "max_position" in flip.reason
     assert not gate.check("SPY", 0, 0)
-    assert "DENY" in caplog.text and "ALLOW" in caplog.text
+    assert gate.status()["clipped"] == 3 and gate.status()["refused"] == 3
 
 
-def test_reject_cooldown():
+def test_repeated_refusal_is_one_warning(caplog):
+    caplog.set_level(logging.DEBUG, logger="btedge.live.risk")
+    gate = RiskGate(RiskLimits(max_position=1))
+    for _ in range(5):
+        assert not gate.check("SPY", 2, 1)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and gate.status()["refused"] == 5
+
+
+def test_reject_cooldown_is_reducing_only():
     clock = Clock()
     gate = RiskGate(RiskLimits(reject_cooldown=30), clock=clock)
     gate.record_reject()
-    assert "cooling down" in gate.check("SPY", 1, 0).reason
+    assert gate.state == "reducing"
+    assert "reducing only" in gate.check("SPY", 1, 0).reason
     assert gate.check("SPY", -1, 1)  # exits still go out
     clock.t += 31
-    assert gate.check("SPY", 1, 0)
+    assert gate.state == "active" and gate.check("SPY", 1, 0)
+
+
+class Record:
+    """An in-memory stand-in for the journal's risk table."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.baselines: dict[str, float] = {}
+
+    def set_daily_baseline(self, day: str, value: float) -> float:
+        return self.baselines.setdefault(day, value)
+
+    def set_risk(self, key: str, value: str) -> None:
+        if value:
+            self.values[key] = value
+        else:
+            self.values.pop(key, None)
+
+    def risk_value(self, key: str) -> str:
+        return self.values.get(key, "")
 
 
 def test_daily_loss_halts_once_and_lifts_next_day():
@@ -83,24 +116,54 @@ def test_daily_loss_halts_once_and_lifts_next_day():
     assert gate.update_value(9_950) is False
     assert gate.update_value(9_899) is True  # flatten now
     assert gate.update_value(9_800) is False  # only once
-    assert gate.halted and not gate.check("SPY", 1, 0)
-    assert gate.check("SPY", -1, 1)
+    assert gate.halted and gate.state == "halted" and gate.flatten_required
+    assert not gate.check("SPY", 1, 0) and not gate.check("SPY", -1, 1)  # the broker flattens, not the strategy
     clock.t += 86_400
     assert gate.update_value(9_800) is False
     assert not gate.halted and gate.check("SPY", 1, 0)
 
 
-def test_kill_switch(tmp_path):
+def test_daily_loss_baseline_and_halt_survive_a_restart():
+    clock, record = Clock(), Record()
+    first = RiskGate(RiskLimits(max_daily_loss=1000), clock=clock)
+    first.attach(record)
+    first.update_value(100_000)
+    assert first.update_value(99_200) is False  # lost 800
+    second = RiskGate(RiskLimits(max_daily_loss=1000), clock=clock)  # a restart
+    second.attach(record)
+    assert second.update_value(99_200) is False
+    assert second.update_value(98_400) is True  # 1600 since the day's first value
+    third = RiskGate(RiskLimits(max_daily_loss=1000), clock=clock)
+    third.attach(record)
+    assert third.halted and third.flatten_required and third.halt_reason.startswith("daily loss")
+    clock.t += 86_400
+    third.update_value(98_400)
+    assert not third.halted and record.risk_value("halt") == ""
+
+
+def test_kill_switch_halts_and_resumes_only_by_the_resume_file(tmp_path):
     path = tmp_path / "STOP"
     gate = RiskGate(RiskLimits(kill_switch=path))
     assert gate.check("SPY", 1, 0)
     assert gate.update_value(1.0) is False
     path.touch()
-    assert "kill switch" in gate.check("SPY", 1, 0).reason
-    assert gate.halted
-    assert gate.check("SPY", -1, 1)
+    assert "halted" in gate.check("SPY", 1, 0).reason and "kill-switch" in gate.halt_reason
+    assert gate.halted and not gate.check("SPY", -1, 1)
+    assert gate.resume() is False  # the file still exists
+    path.unlink()
+    assert gate.halted  # removing the file alone does not resume
+    assert not gate.resume_requested()
+    (tmp_path / "STOP.resume").touch()
+    assert gate.resume_requested() and gate.resume() and gate.state == "active"
     gate2 = RiskGate(RiskLimits(kill_switch=path))
+    path.touch()
     assert gate2.update_value(1.0) is True
+
+
+def test_split_caps_each_part():
+    gate = RiskGate(RiskLimits(max_order_size=2))
+    assert gate.split(-5) == [-2, -2, -1]
+    assert RiskGate().split(3) == [3]
 
 
 def test_unlimited_by_default():

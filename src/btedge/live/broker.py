@@ -1,51 +1,87 @@
-"""IBBroker: backtrader orders through one IBStore, with risk gates in front of every order.
+"""IBBroker: backtrader orders through one IBStore, journaled, reconciled and risk-gated.
 
-Fills come from ``execDetails`` keyed by ``execId`` and are applied once their commission report
-is in, whichever of the two arrives first (a fill whose commission never comes is applied with
-zero commission after ``commission_wait`` seconds). Completion is decided from the executed
-size, not from ``orderStatus``, which IB does not guarantee. Every order carries
-``orderRef = '<order_ref>:<bt ref>:<run id>'`` so a restarted process recognises its own orders,
-and order ids come from :meth:`IBStore.next_order_id`, which never reuses one.
+The :class:`~btedge.live.journal.Journal` (one SQLite file per account and run name) owns this
+strategy's orders, fills and position. Every order is journaled before it is sent and carries its
+client order id ``'<order_ref>:<run_name>:<n>'`` as ``orderRef``; every execution IB reports is
+booked by the journal exactly once per execId base, and only when its orderRef, clientId and
+account are this journal's. The strategy's position is what the journal booked: shares held in
+the account that the journal did not trade are reported, never traded (``foreign``).
+
+Order states follow :mod:`btedge.live.orders` (legal transitions only). On every connect and
+reconnect the store calls :meth:`IBBroker.check_account` and :meth:`IBBroker.reconcile` before
+anything new is sent. Order ids are never reused: the next id is above both IB's ``nextValidId``
+and every id in the journal.
 """
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import logging
 import math
+import os
 import time
-import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import backtrader as bt
 
+from btedge.live import orders as states
 from btedge.live import parsing
-from btedge.live.reconcile import adopt_orphans, book_execution, reconcile
-from btedge.live.risk import RiskGate, check_accounts
+from btedge.live.journal import ExecutionReport, Journal, OrderRecord
+from btedge.live.reconcile import Reconciliation, foreign_holdings, settle_orders
+from btedge.live.risk import LiveTradingRefused, RiskGate, check_accounts, mask_account
 from btedge.live.store import IBStore
 
 log = logging.getLogger(__name__)
 
-_CANCELLED = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
 _EPS = 1e-9
+_IB_FINAL = {"Cancelled": states.CANCELLED, "ApiCancelled": states.CANCELLED, "Inactive": states.REJECTED}
+_EXECTYPES = {kind: exectype for exectype, kind in parsing.ORDER_TYPES.items()}
+_EARLY_COMMISSIONS_KEPT = 500
+FOREIGN_CHOICES = ("ignore", "adopt")
+
+
+@dataclass
+class _PendingFill:
+    """A booked execution whose backtrader notification waits for its commission."""
+
+    order: bt.Order
+    before: tuple[float, float]
+    size: float
+    price: float
+    when: float
+    since: float
 
 
 class IBBroker(bt.broker.BrokerBase):
     """
-    Broker for Interactive Brokers: market, limit, stop, stop-limit and bracket orders.
+    Broker for Interactive Brokers: market, limit, stop, stop-limit and bracket orders, journaled.
 
     IB status -> backtrader: PendingSubmit/PreSubmitted -> Submitted, Submitted -> Accepted,
     executions -> Partial / Completed, Cancelled (error 202) -> Canceled (Expired when the
     order had a ``valid`` and was not cancelled by us), Inactive / errors 201, 103, ... ->
-    Rejected (and a risk cooldown). Orders the risk gate refuses are Rejected without being sent.
+    Rejected (and ``reducing`` for ``reject_cooldown``). Orders the risk gate refuses are
+    Rejected without being sent; orders it clips go out smaller (``order.size`` says how much).
 
     Params:
       - ``store`` (required): the shared :class:`~btedge.live.store.IBStore`
       - ``risk`` (default: ``None``): a :class:`~btedge.live.risk.RiskGate`; None: no limits
+      - ``state_dir`` (default: ``None``): where the journal lives; None: the per-user state
+        directory (:func:`btedge.live.journal.default_state_dir`)
+      - ``run_name`` (default: ``'default'``): the journal's run; a restart with the same run
+        name resumes its orders and position (keep the client id the same too)
       - ``order_ref`` (default: ``'btedge'``): prefix of every ``orderRef``
+      - ``account`` (default: ``''``): the account to trade; '' takes the first managed one
       - ``live`` / ``confirmed`` (default: ``False``): both needed to trade a non-paper account
-      - ``commission_wait`` (default: ``5.0``): seconds a fill waits for its commission report
-      - ``cancel_orphans`` (default: ``False``): cancel open orders of an earlier run (same
-        ``order_ref`` prefix) at start; otherwise they are only logged
+      - ``commission_wait`` (default: ``5.0``): seconds a fill's notification waits for its
+        commission report (the journal attaches a later one anyway)
+      - ``cancel_orphans`` (default: ``False``): cancel the working orders of this run name's
+        earlier processes at start instead of resuming them
+      - ``foreign`` (default: ``'ignore'``): shares in the account the journal did not trade:
+        ``'ignore'`` reports them and never trades them; ``'adopt'`` takes IB's holding (with
+        IB's average price) as the strategy's position
+      - ``cancel_wait`` (default: ``5.0``): seconds a halt waits for its cancels each bar before
+        it flattens
       - ``trade_backfill`` (default: ``False``): allow orders while the order's feed is not
         ``LIVE`` (backfill bars are history: by default orders on them are Rejected unsent)
     """
@@ -53,11 +89,16 @@ class IBBroker(bt.broker.BrokerBase):
     params = (
         ("store", None),
         ("risk", None),
+        ("state_dir", None),
+        ("run_name", "default"),
         ("order_ref", "btedge"),
+        ("account", ""),
         ("live", False),
         ("confirmed", False),
         ("commission_wait", 5.0),
         ("cancel_orphans", False),
+        ("foreign", "ignore"),
+        ("cancel_wait", 5.0),
         ("trade_backfill", False),
     )
 
@@ -67,45 +108,57 @@ class IBBroker(bt.broker.BrokerBase):
             raise ValueError(f"IBBroker needs store=IBStore(...), got {type(self.p.store).__name__}")
         if ":" in self.p.order_ref or not self.p.order_ref:
             raise ValueError(f"order_ref must be a non-empty string without ':', got {self.p.order_ref!r}")
+        if self.p.foreign not in FOREIGN_CHOICES:
+            raise ValueError(f"foreign must be one of {FOREIGN_CHOICES}, got {self.p.foreign!r}")
         self.store: IBStore = self.p.store
         self.risk: RiskGate = self.p.risk or RiskGate()
-        self.run_id = uuid.uuid4().hex[:8]
+        self.journal: Journal | None = None
         self.notifs: collections.deque[bt.Order] = collections.deque()
         self.positions: dict[Any, bt.Position] = {}
-        self.orders: dict[int, bt.Order] = {}  # IB orderId -> bt order
-        self._ib_orders: dict[int, Any] = {}  # bt ref -> IB Order
-        self._executed: set[str] = set()
-        self._awaiting: dict[str, tuple[Any, float]] = {}
-        self._cancel_requested: set[int] = set()
+        self._by_ref: dict[str, bt.Order] = {}  # client order id -> bt order (this process)
+        self._ref_of: dict[int, str] = {}  # bt ref -> client order id
+        self._ib_orders: dict[str, Any] = {}  # client order id -> IB Order (ours and resumed)
+        self._ref_by_id: dict[int, str] = {}  # IB orderId -> client order id (this client id)
+        self._resumed: set[str] = set()  # working orders of earlier processes, taken over
+        self._flatten_refs: set[str] = set()
+        self._cancel_requested: set[str] = set()
+        self._awaiting: dict[str, _PendingFill] = {}
+        self._early_commissions: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._account: str | None = None
+        self._needs_reconcile = True
+        self._hooked: Any = None
+        self._reported: set[str] = set()
         self._last_values: dict[str, float] = {}
-        self._flattening = False
-        self.store.broker = self
+        self.store.attach_broker(self)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         super().start()
-        self.store.connect()
-        check_accounts(self.store.accounts(), live=self.p.live, confirmed=self.p.confirmed)
-        adopt_orphans(self)
+        self.store.connect()  # the store checks the account and reconciles (see reconcile())
+        if self._needs_reconcile and self.store.connected:
+            self.check_account(self.store.accounts())
+            self.reconcile()
         self.startingcash, self.startingvalue = self.getcash(), self.getvalue()
         ib = self.store.ib
         ib.orderStatusEvent += self._on_status
-        ib.execDetailsEvent += self._on_exec
-        ib.commissionReportEvent += self._on_commission
 
     def stop(self) -> None:
         # the IB handlers stay attached: a shutdown may still cancel orders and see them end
         working = self.open_orders()
         if working:
-            log.warning("cerebro stopped with %d order(s) working at IB: %s", len(working),
-                        ", ".join(self.ib_order(o).orderRef for o in working))
+            log.warning("cerebro stopped with %d order(s) working at IB: %s (journal %s)", len(working),
+                        ", ".join(self.ib_order(o).orderRef for o in working),
+                        self.journal.path if self.journal else "-")
 
     def next(self) -> None:
-        # no pump here: the feeds pump while they wait, and one more pass before the strategy's
-        # next() would only decode more messages between a bar and the order it triggers
+        # no pump here: the feeds pump while they wait
         self._flush_stale_fills()
-        if self.risk.update_value(self.getvalue()):
-            self.flatten()
+        self._bind_resumed_orders()
+        if self.risk.resume_requested():
+            self._resume()
+        self.risk.update_value(self.getvalue())
+        if self.risk.halted and self.risk.flatten_required:
+            self._enforce_flat()
 
     def get_notification(self) -> bt.Order | None:
         return self.notifs.popleft() if self.notifs else None
@@ -113,6 +166,119 @@ class IBBroker(bt.broker.BrokerBase):
     def notify(self, order: bt.Order) -> None:
         self.notifs.append(order.clone())
         self.store.wake()
+
+    # -- account guard -----------------------------------------------------------------------
+    def check_account(self, accounts: list[str]) -> None:
+        """Check the managed accounts on every connect and reconnect (the store calls it).
+
+        A non-paper account needs ``live`` and ``confirmed``; the traded account must not change
+        across a reconnect (that halts trading, without flattening anything). Opens the journal
+        on the first call.
+
+        Raises:
+            LiveTradingRefused: a live account without ``live``/``confirmed``, or the account
+                asked for (``account``) is not managed by this login.
+        """
+        accounts = list(accounts)
+        try:
+            check_accounts(accounts, live=self.p.live, confirmed=self.p.confirmed)
+        except LiveTradingRefused as exc:
+            if self._account is not None:
+                self.risk.halt(f"after a reconnect: {exc}", flatten=False)
+            raise
+        wanted = self.p.account or accounts[0]
+        if self._account is not None and self._account not in accounts:
+            self.risk.halt(f"the account changed across a reconnect: was {mask_account(self._account)}, "
+                           f"IB now manages {', '.join(map(mask_account, accounts))}; restart to trade "
+                           "the new account (its own journal)", flatten=False)
+            return
+        if self._account is None:
+            if wanted not in accounts:
+                raise LiveTradingRefused(f"account {mask_account(wanted)} is not managed by this login "
+                                         f"({', '.join(map(mask_account, accounts))}): fix --account")
+            self._open_journal(wanted)
+
+    def _open_journal(self, account: str) -> None:
+        self._account = account
+        self.journal = Journal.open(self.p.state_dir, account, self.p.run_name)
+        self.risk.attach(self.journal)
+        for exec_id, commission in self._early_commissions.items():
+            self.journal.record_commission(exec_id, commission)
+        self._early_commissions.clear()
+        self.store.raise_order_ids(self.journal.max_order_id())
+
+    # -- reconciliation ----------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Settle the journal with IB before anything new is sent (the store calls it on every
+        connect and reconnect): open orders, completed orders, executions since the journal's
+        last one (booked once), then positions. Orders of this run name's earlier processes are
+        resumed (or cancelled, ``cancel_orphans``); an order is declared Lost only when IB's
+        open orders, completed orders and executions all lack it.
+
+        Raises:
+            ConnectionError: the connection dropped (or a request went unanswered) meanwhile;
+                the store reconnects and calls this again.
+        """
+        if self.journal is None:
+            self.check_account(self.store.accounts())
+        self._hook_client()
+        ib, store = self.store.ib, self.store
+        open_trades = store.request("reqOpenOrders", ib.reqOpenOrdersAsync)
+        completed = store.request("reqCompletedOrders", lambda: ib.reqCompletedOrdersAsync(apiOnly=True))
+        fills = store.request("reqExecutions", lambda: ib.reqExecutionsAsync(self._exec_filter()))
+        held = store.request("reqPositions", ib.reqPositionsAsync)
+        if not ib.isConnected():
+            raise ConnectionError("socket closed during reconciliation")
+        for fill in sorted(fills, key=lambda f: f.time):
+            self._on_execution(fill.contract, fill.execution)
+        view = Reconciliation(self.journal, self._account, store.client_id, self.journal.process,
+                              open_trades + ib.openTrades(), completed)
+        for verdict in settle_orders(view):
+            self._apply_verdict(verdict)
+        for gap in foreign_holdings(self.journal, self._account, held):
+            self._foreign(gap)
+        self._sync_all_positions()
+        self._needs_reconcile = False
+        log.info("reconciled: %d working order(s), %d execution(s) in the journal, positions %s",
+                 len(self.journal.working_orders()), len(self.journal.executions()),
+                 {s: size for s, size, _ in self.journal.positions().values()} or "flat")
+
+    def _exec_filter(self) -> Any:
+        last = self.journal.last_execution_time() if self.journal else None
+        if last is None:
+            return self.store.lib.ExecutionFilter()
+        since = dt.datetime.fromtimestamp(last - 600, dt.timezone.utc)  # a margin; bookings are idempotent
+        return self.store.lib.ExecutionFilter(time=since.strftime("%Y%m%d-%H:%M:%S"))
+
+    def _apply_verdict(self, verdict: Any) -> None:
+        record = verdict.record
+        if verdict.trade is not None and record.client_ref not in self._by_ref:
+            self._ib_orders[record.client_ref] = verdict.trade.order
+            self._ref_by_id[verdict.trade.order.orderId] = record.client_ref
+            if verdict.state in states.WORKING and record.client_ref not in self._resumed:
+                self._resumed.add(record.client_ref)
+                if self.p.cancel_orphans:
+                    log.warning("open order %s (id %d) is from an earlier run: cancelling (cancel_orphans)",
+                                record.client_ref, verdict.trade.order.orderId)
+                    self._cancel_ref(record.client_ref)
+                else:
+                    log.warning("open order %s (id %d, %s %g) is from an earlier run of %r: resumed, not resent",
+                                record.client_ref, verdict.trade.order.orderId, record.side, record.size,
+                                self.p.run_name)
+        if verdict.state != record.state:
+            self._move(record.client_ref, verdict.state, verdict.why, force=True)
+
+    def _foreign(self, gap: Any) -> None:
+        if self.p.foreign == "adopt":
+            log.warning("%s: adopting the account's %+g (avg %.6g) as the strategy's position (foreign='adopt')",
+                        gap.symbol, gap.held, gap.avg_price)
+            self.journal.adopt_position(gap.con_id, gap.symbol, gap.held, gap.avg_price)
+            return
+        key = f"{gap.con_id}:{gap.foreign:g}"
+        if key not in self._reported:
+            self._reported.add(key)
+            log.warning("%s: the account holds %+g, this strategy traded %+g: %+g are not the strategy's "
+                        "(foreign='ignore': reported, never traded by it)", gap.symbol, gap.held, gap.own, gap.foreign)
 
     # -- account ---------------------------------------------------------------------------
     def _account_value(self, tag: str) -> float:
@@ -137,25 +303,57 @@ class IBBroker(bt.broker.BrokerBase):
         return self._account_value("NetLiquidation")
 
     def getposition(self, data: Any) -> bt.Position:
+        """The strategy's position in ``data``: what the journal booked, never the account's."""
         position = self.positions.get(data)
         if position is None:
             position = self.positions[data] = bt.Position()
-            self._seed_position(data, position)
+            self._sync_position(data)
         return position
 
-    def _seed_position(self, data: Any, position: bt.Position) -> None:
+    def _sync_position(self, data: Any) -> None:
         contract = getattr(data, "contract", None)
-        if contract is None:
+        if contract is None or self.journal is None:
             return
-        for held in self.store.ib.positions():
-            if held.contract.conId == contract.conId and held.position:
-                position.set(held.position, held.avgCost / self._multiplier(data))
-                log.info("%s: position %+g from the account", data._name or contract.symbol, held.position)
+        size, price = self.journal.position(contract.conId)
+        position = self.positions.setdefault(data, bt.Position())
+        if abs(position.size - size) > _EPS or abs(position.price - price) > _EPS:
+            position.set(size, price)
+
+    def _sync_all_positions(self) -> None:
+        for data in self.positions:
+            self._sync_position(data)
 
     @staticmethod
     def _multiplier(data: Any) -> float:
         contract = getattr(data, "contract", None)
         return float(getattr(contract, "multiplier", "") or 1.0)
+
+    def _data_for(self, con_id: int) -> Any:
+        for data in [*self.positions, *getattr(self.store, "feeds", [])]:
+            if getattr(getattr(data, "contract", None), "conId", None) == con_id:
+                return data
+        return None
+
+    # -- risk --------------------------------------------------------------------------------
+    def risk_status(self) -> dict[str, object]:
+        """Trading state (``active`` / ``reducing`` / ``halted``), halt reason, counts of refused and
+        clipped orders, the last risk message, and the journal path."""
+        return {**self.risk.status(), "journal": str(self.journal.path) if self.journal else ""}
+
+    def _working(self, con_id: int) -> float:
+        """Signed unfilled size of the working orders in a contract (bracket legs excluded)."""
+        if self.journal is None:
+            return 0.0
+        return sum(r.remaining for r in self.journal.working_orders() if r.con_id == con_id and not r.parent_ref)
+
+    def _resume(self) -> None:
+        if self.risk.resume():
+            path = f"{self.risk.limits.kill_switch}.resume"
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            log.warning("resume file %s seen: trading resumed", path)
 
     # -- orders in ---------------------------------------------------------------------------
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0,
@@ -169,40 +367,52 @@ class IBBroker(bt.broker.BrokerBase):
                             oco, trailamount, trailpercent, parent, transmit, kwargs)
 
     def _submit(self, cls, owner, data, size, price, plimit, exectype, valid, tradeid, oco,
-                trailamount, trailpercent, parent, transmit, kwargs) -> bt.Order:
+                trailamount, trailpercent, parent, transmit, kwargs, flatten: bool = False) -> bt.Order:
         if oco is not None or trailamount or trailpercent:
             raise ValueError("IBBroker does not support oco or trailing orders; use buy_bracket / sell_bracket")
+        if not flatten:
+            resumed = self._take_over(cls, owner, data, size, exectype, parent)
+            if resumed is not None:
+                return resumed
+        refusal, size = self._gate(cls, data, abs(size), parent, transmit, flatten)
         order = cls(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
                     valid=valid, tradeid=tradeid, parent=parent, transmit=transmit)
         order.addinfo(**kwargs)
         order.addcomminfo(self.getcommissioninfo(data))
-        if not self._allowed(order):
+        if refusal:
             order.reject(self)
             self.notify(order)
             if parent is not None and parent.alive():  # a bracket without its legs must not stand
                 log.warning("order %d refused: cancelling its parent %d", order.ref, parent.ref)
                 self.cancel(parent)
             return order
-        self._place(order, valid)
+        self._place(order, valid, flatten)
         return order
 
-    def _allowed(self, order: bt.Order) -> bool:
-        data = order.data
-        if not (self.p.trade_backfill or self._flattening) and getattr(data, "_laststatus", None) != data.LIVE:
-            log.info("order %d on %s refused: the feed is %s, not LIVE (backfill bars are history)",
-                     order.ref, data._name or "data", data._getstatusname(data._laststatus))
-            return False
-        parent = order.parent
+    def _gate(self, cls, data, size: float, parent, transmit: bool, flatten: bool) -> tuple[str, float]:
+        """('' or why it is refused, the size that may go out)."""
+        name = data._name or str(getattr(getattr(data, "contract", None), "symbol", "data"))
+        if self.journal is None or self._needs_reconcile or not self.store.connected:
+            log.warning("order on %s refused: not connected and reconciled with IB", name)
+            return "not connected", size
+        if not (self.p.trade_backfill or flatten) and getattr(data, "_laststatus", None) != data.LIVE:
+            log.info("order on %s refused: the feed is %s, not LIVE (backfill bars are history)",
+                     name, data._getstatusname(data._laststatus))
+            return "feed not live", size
         if parent is not None and not parent.alive() and parent.status != bt.Order.Completed:
-            log.warning("order %d: parent %d is %s; child not sent", order.ref, parent.ref, parent.getstatusname())
-            return False
-        position = self.getposition(order.data).size
-        if parent is not None:
-            position += parent.executed.remsize
-        name = order.data._name or str(getattr(order.data.contract, "symbol", "data"))
-        return bool(self.risk.check(name, order.size, position))
+            log.warning("order on %s: parent %d is %s; child not sent", name, parent.ref, parent.getstatusname())
+            return "parent dead", size
+        if flatten:
+            return "", size
+        con_id = data.contract.conId
+        position = self.journal.position(con_id)[0]
+        working = self._working(con_id)  # a bracket's parent is journaled (and counted) already
+        signed = size if cls is bt.BuyOrder else -size
+        decision = self.risk.check(name, signed, position, working,
+                                   clip=parent is None and bool(transmit))
+        return ("" if decision else decision.reason), abs(decision.size) if decision else size
 
-    def _place(self, order: bt.Order, valid: Any) -> None:
+    def _place(self, order: bt.Order, valid: Any, flatten: bool) -> None:
         data = order.data
         contract = getattr(data, "contract", None)
         if contract is None:
@@ -210,145 +420,368 @@ class IBBroker(bt.broker.BrokerBase):
         ib_order = parsing.make_order(self.store.lib, action="BUY" if order.isbuy() else "SELL",
                                       size=order.size, exectype=order.exectype, price=order.price,
                                       plimit=order.pricelimit, valid=valid)
+        self.store.raise_order_ids(self.journal.max_order_id())
         ib_order.orderId = self.store.next_order_id()
-        ib_order.orderRef = f"{self.p.order_ref}:{order.ref}:{self.run_id}"
+        ref = self.journal.next_client_ref(self.p.order_ref)
+        ib_order.orderRef = ref
+        ib_order.account = self._account
         ib_order.transmit = bool(order.transmit)
-        if order.parent is not None:
-            ib_order.parentId = self._ib_orders[order.parent.ref].orderId
-        self.orders[ib_order.orderId] = order
-        self._ib_orders[order.ref] = ib_order
+        parent_ref = self._ref_of.get(order.parent.ref) if order.parent is not None else None
+        if parent_ref is not None:
+            ib_order.parentId = self._ib_orders[parent_ref].orderId
+        self.journal.add_order(OrderRecord(
+            ref, ib_order.orderId, None, self.store.client_id, self._account, contract.conId, contract.symbol,
+            _contract_text(contract), ib_order.action, float(ib_order.totalQuantity), ib_order.orderType,
+            _price(ib_order.lmtPrice), _price(ib_order.auxPrice), parent_ref, states.SUBMITTED, 0.0,
+            self.journal.process))
+        self._track(order, ref, ib_order)
+        if flatten:
+            self._flatten_refs.add(ref)
         order.submit(self)
         self.notify(order)
-        log.info("place %s %s %g %s id=%d ref=%s%s", ib_order.action, contract.symbol, ib_order.totalQuantity,
-                 ib_order.orderType, ib_order.orderId, ib_order.orderRef,
-                 f" parent={ib_order.parentId}" if order.parent is not None else "")
+        log.info("place %s %s %g %s id=%d ref=%s%s%s", ib_order.action, contract.symbol, ib_order.totalQuantity,
+                 ib_order.orderType, ib_order.orderId, ref, f" parent={ib_order.parentId}" if parent_ref else "",
+                 " (flatten)" if flatten else "")
         self.store.ib.placeOrder(contract, ib_order)
 
+    def _track(self, order: bt.Order, ref: str, ib_order: Any) -> None:
+        self._by_ref[ref] = order
+        self._ref_of[order.ref] = ref
+        self._ib_orders[ref] = ib_order
+        self._ref_by_id[ib_order.orderId] = ref
+
     def cancel(self, order: bt.Order) -> None:
-        ib_order = self._ib_orders.get(order.ref)
-        if ib_order is None or not order.alive():
-            return
-        self._cancel_requested.add(ib_order.orderId)
-        log.info("cancel id=%d ref=%s", ib_order.orderId, ib_order.orderRef)
-        self.store.ib.cancelOrder(ib_order)
+        ref = self._ref_of.get(order.ref)
+        if ref is not None and order.alive():
+            self._cancel_ref(ref)
+
+    def _cancel_ref(self, ref: str) -> bool:
+        ib_order = self._ib_orders.get(ref)
+        if ib_order is None or not self.store.connected:
+            return False
+        if ref not in self._cancel_requested:
+            self._cancel_requested.add(ref)
+            log.info("cancel id=%d ref=%s", ib_order.orderId, ref)
+            self.store.ib.cancelOrder(ib_order)
+        return True
+
+    def cancel_all(self, timeout: float) -> bool:
+        """Cancel every working order of this journal (this process's and resumed ones) and pump
+        until IB confirms them all or ``timeout`` seconds pass; True when none is left working."""
+        return self._cancel_and_wait(timeout, keep_flatten=False)
+
+    def _cancel_and_wait(self, timeout: float, keep_flatten: bool) -> bool:
+        def pending() -> list[str]:
+            if self.journal is None:
+                return []
+            return [r.client_ref for r in self.journal.working_orders()
+                    if r.client_id == self.store.client_id and r.client_ref in self._ib_orders
+                    and not (keep_flatten and r.client_ref in self._flatten_refs)]
+
+        for ref in pending():
+            self._cancel_ref(ref)
+        deadline = time.monotonic() + timeout
+        while pending() and self.store.connected and time.monotonic() < deadline:
+            self.store.pump(0.05)
+        left = pending()
+        if left:
+            log.warning("%d order(s) still working after %.1f s of cancels: %s", len(left), timeout, ", ".join(left))
+        return not left
 
     def flatten(self) -> None:
-        """Cancel every live order and close every position with a market order."""
-        for order in list(self.orders.values()):
-            if order.alive():
-                self.cancel(order)
-        self._flattening = True
-        try:
-            for data, position in self.positions.items():
-                if position.size:
-                    log.warning("flatten %s: %+g", data._name or "data", position.size)
-                    (self.sell if position.size > 0 else self.buy)(None, data, abs(position.size))
-        finally:
-            self._flattening = False
+        """Cancel every working order, wait for the cancels, then close the journal's positions
+        with market orders (split to ``max_order_size``)."""
+        if self._cancel_and_wait(self.p.cancel_wait, keep_flatten=True):
+            self._close_positions()
+
+    def _enforce_flat(self) -> None:
+        """While a flattening halt lasts: cancels first, then flatten, every bar until flat."""
+        if self.journal is None or self._needs_reconcile or not self.store.connected:
+            return
+        if any(r.client_ref in self._flatten_refs for r in self.journal.working_orders()):
+            return  # a flatten is on its way
+        self.flatten()
+
+    def _close_positions(self) -> None:
+        for con_id, (symbol, size, _) in self.journal.positions().items():
+            data = self._data_for(con_id)
+            if data is None:
+                key = f"noflat:{con_id}"
+                if key not in self._reported:
+                    self._reported.add(key)
+                    log.error("cannot flatten %s %+g: no feed for it in this session", symbol, size)
+                continue
+            log.warning("flatten %s: %+g", symbol, size)
+            for part in self.risk.split(-size):
+                cls = bt.BuyOrder if part > 0 else bt.SellOrder
+                self._submit(cls, None, data, abs(part), None, None, None, None, 0, None, None, None, None,
+                             True, {}, flatten=True)
 
     def ib_order(self, order: bt.Order) -> Any:
         """The IB ``Order`` sent for a backtrader order (``None`` if it was never sent)."""
-        return self._ib_orders.get(order.ref)
+        ref = self._ref_of.get(order.ref)
+        return self._ib_orders.get(ref) if ref else None
+
+    @property
+    def orders(self) -> dict[int, bt.Order]:
+        """IB orderId -> bt order, for the orders of this process and the resumed ones."""
+        return {self._ib_orders[ref].orderId: order for ref, order in self._by_ref.items()}
 
     def open_orders(self) -> list[bt.Order]:
-        """bt orders still alive at IB."""
-        return [o for o in self.orders.values() if o.alive()]
+        """bt orders still alive at IB (this process's, and resumed orders once their feed is known)."""
+        return [o for o in self._by_ref.values() if o.alive()]
+
+    # -- resumed orders ------------------------------------------------------------------------
+    def _bind_resumed_orders(self) -> None:
+        """Give each resumed working order a bt order once its feed is known."""
+        for ref in list(self._resumed):
+            if ref in self._by_ref:
+                continue
+            record = self.journal.order(ref) if self.journal else None
+            if record is None or record.state not in states.WORKING:
+                self._resumed.discard(ref)
+                continue
+            data = self._data_for(record.con_id)
+            if data is not None:
+                self._resumed_order(record, data, owner=None)
+
+    def _resumed_order(self, record: OrderRecord, data: Any, owner: Any) -> bt.Order:
+        cls = bt.BuyOrder if record.side == "BUY" else bt.SellOrder
+        price = record.limit_price if record.order_type in ("LMT",) else record.stop_price
+        order = cls(owner=owner, data=data, size=record.size - record.filled, price=price,
+                    pricelimit=record.limit_price if record.order_type == "STP LMT" else None,
+                    exectype=_EXECTYPES.get(record.order_type, bt.Order.Market), simulated=True)
+        order.addcomminfo(self.getcommissioninfo(data))
+        self._track(order, record.client_ref, self._ib_orders[record.client_ref])
+        order.submit(self)
+        order.accept(self)
+        self.notify(order)
+        return order
+
+    def _take_over(self, cls, owner, data, size, exectype, parent) -> bt.Order | None:
+        """A strategy order the same as a resumed working order (feed, side, type, size) is that
+        order: returned instead of sending a second one."""
+        if not self._resumed or parent is not None or getattr(data, "contract", None) is None:
+            return None
+        side = "BUY" if cls is bt.BuyOrder else "SELL"
+        kind = parsing.ORDER_TYPES.get(bt.Order.Market if exectype is None else exectype)
+        for ref in list(self._resumed):
+            record = self.journal.order(ref)
+            if (record is None or record.state not in states.WORKING or record.con_id != data.contract.conId
+                    or record.side != side or record.order_type != kind
+                    or abs(record.size - record.filled - abs(size)) > _EPS):
+                continue
+            self._resumed.discard(ref)
+            order = self._by_ref.get(ref)
+            if order is None:
+                order = self._resumed_order(record, data, owner)
+            order.owner = owner
+            log.warning("%s %g on %s: the same order from an earlier run is working (%s): taken over, not resent",
+                        side, abs(size), data._name or "data", ref)
+            return order
+        return None
 
     # -- IB events ---------------------------------------------------------------------------
+    def _hook_client(self) -> None:
+        """See every execution and commission report IB sends (live and from reqExecutions),
+        before the client library decides whether to emit an event for it."""
+        ib = self.store.ib
+        if self._hooked is ib:
+            return
+        self._hooked = ib
+        wrapper = ib.wrapper
+        exec_details, commission_report = wrapper.execDetails, wrapper.commissionReport
+
+        def on_exec_details(req_id: int, contract: Any, execution: Any) -> None:
+            exec_details(req_id, contract, execution)
+            self._on_execution(contract, execution)
+
+        def on_commission_report(report: Any) -> None:
+            self._on_commission(report.execId, report.commission)
+            commission_report(report)
+
+        wrapper.execDetails, wrapper.commissionReport = on_exec_details, on_commission_report
+
+    def _owned(self, trade: Any) -> OrderRecord | None:
+        order = trade.order
+        if self.journal is None or not order.orderRef:
+            return None
+        return self.journal.owns(order.orderRef, order.clientId, self._account)
+
     def _on_status(self, trade: Any) -> None:
-        order = self.orders.get(trade.order.orderId)
-        if order is None or not order.alive():
+        record = self._owned(trade)
+        if record is None:
             return
         status = trade.orderStatus.status
-        if status in _CANCELLED:
+        if status in _IB_FINAL:
+            target = _IB_FINAL[status]
             code = trade.log[-1].errorCode if trade.log else 0
-            self._end(order, trade.order.orderId, code, status)
-        elif parsing.order_status(status) == bt.Order.Accepted and order.status == bt.Order.Submitted:
-            order.accept(self)
-            self.notify(order)
+            if code in parsing.REJECT_CODES:
+                target = states.REJECTED
+            self._end(record, target, f"{status} {code or ''}".strip())
+        elif parsing.order_status(status) == bt.Order.Accepted and record.state == states.SUBMITTED:
+            self._move(record.client_ref, states.ACCEPTED, status)
 
-    def _end(self, order: bt.Order, order_id: int, code: int, why: str) -> None:
-        if code in parsing.REJECT_CODES or why == "Inactive":
-            log.warning("order %d rejected (%s %s)", order_id, why, code or "")
-            order.reject(self)
+    def _end(self, record: OrderRecord, target: str, why: str) -> None:
+        order = self._by_ref.get(record.client_ref)
+        if target == states.CANCELLED and order is not None and order.valid \
+                and record.client_ref not in self._cancel_requested:
+            target = states.EXPIRED
+        if record.state in states.FINAL:
+            return
+        self._move(record.client_ref, target, why)
+        if target == states.REJECTED:
+            log.warning("order %s rejected (%s)", record.client_ref, why)
             self.risk.record_reject()
-        elif order.valid and order_id not in self._cancel_requested:
-            log.info("order %d expired (%s)", order_id, why)
-            order.status = bt.Order.Expired  # Order.expire() only works on backtest time
-        else:
-            log.info("order %d cancelled (%s)", order_id, why)
-            order.cancel()
-        self.notify(order)
 
     def on_error(self, req_id: int, code: int, message: str) -> bool:
-        order = self.orders.get(req_id)
-        if order is None:
+        ref = self._ref_by_id.get(req_id)
+        if ref is None or self.journal is None:
             return False
-        log.warning("order %d: IB error %d: %s", req_id, code, message)
-        if order.alive() and (code in parsing.REJECT_CODES or code in parsing.CANCEL_CODES):
-            self._end(order, req_id, code, f"error {code}")
+        log.warning("order %d (%s): IB error %d: %s", req_id, ref, code, message)
+        record = self.journal.order(ref)
+        if record is not None and record.state in states.WORKING:
+            if code in parsing.REJECT_CODES:
+                self._end(record, states.REJECTED, f"error {code}")
+            elif code in parsing.CANCEL_CODES:
+                self._end(record, states.CANCELLED, f"error {code}")
         return True
 
-    def _on_exec(self, trade: Any, fill: Any) -> None:
-        exec_id = fill.execution.execId
-        if exec_id in self._executed or exec_id in self._awaiting:
+    def _move(self, ref: str, target: str, why: str, force: bool = False) -> None:
+        """Journal a state change (legal ones only; ``force`` is reconciliation's settled state)
+        and mirror it on the bt order."""
+        record = self.journal.order(ref)
+        if record is None:
             return
-        if fill.commissionReport.execId == exec_id:
-            self._apply_fill(fill)
-        else:
-            self._awaiting[exec_id] = (fill, time.monotonic())
+        step = states.transition(record.state, target)
+        if not step.legal and not force:
+            ib_final = record.state if record.state in states.FINAL else None
+            settled = states.settle(record.state, record.filled, record.size, ib_final)
+            log.warning("order %s: illegal %s -> %s (%s): settled to %s from its fills", ref, record.state,
+                        target, why, settled)
+            target = settled
+        if target != record.state:
+            self.journal.set_state(ref, target, why)
+        self._mirror(ref, target)
 
-    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
-        exec_id = fill.execution.execId
-        if exec_id in self._executed:
-            log.debug("commission %.4g for %s after the fill was booked", report.commission, exec_id)
+    def _mirror(self, ref: str, state: str) -> None:
+        order = self._by_ref.get(ref)
+        if order is None or not order.alive():
             return
-        self._awaiting.pop(exec_id, None)
-        self._apply_fill(fill)
+        if state == states.ACCEPTED and order.status == bt.Order.Submitted:
+            order.accept(self)
+        elif state == states.CANCELLED:
+            log.info("order %s cancelled", ref)
+            order.cancel()
+        elif state == states.EXPIRED:
+            log.info("order %s expired", ref)
+            order.status = bt.Order.Expired  # Order.expire() only works on backtest time
+        elif state in (states.REJECTED, states.LOST):
+            order.reject(self)
+        else:
+            return
+        self.notify(order)
+
+    def _on_execution(self, contract: Any, execution: Any) -> None:
+        if self.journal is None:
+            return  # before the first reconciliation, which asks IB for the executions again
+        report = ExecutionReport(
+            execution.execId, execution.orderRef or "", execution.clientId, execution.acctNumber,
+            execution.orderId, contract.conId, execution.shares if execution.side == "BOT" else -execution.shares,
+            execution.price, _epoch(execution.time))
+        before = self.journal.position(contract.conId)
+        booking = self.journal.book_execution(report)
+        if booking.kind in ("foreign", "duplicate"):
+            return
+        data = self._data_for(contract.conId)
+        if data is not None:
+            self._sync_position(data)
+        record = self.journal.order(booking.client_ref)
+        if booking.kind == "correction":
+            log.warning("execution correction %s on %s: %+g shares, price %.6g; position now %+g (replaces the "
+                        "first report, never adds)", report.exec_id, record.symbol, booking.delta, report.price,
+                        booking.position)
+            return
+        log.info("fill %s %+g @ %.6g %s (%s): position %+g", report.exec_id, report.shares, report.price,
+                 record.symbol, record.client_ref, booking.position)
+        self._move(record.client_ref, states.after_fill(record.filled, record.size), f"fill {report.exec_id}")
+        order = self._by_ref.get(record.client_ref)
+        if order is None:
+            return
+        self._awaiting[report.exec_id] = _PendingFill(order, before, report.shares, report.price,
+                                                      bt.date2num(_utc(execution.time)), time.monotonic())
+        if booking.commission is not None:
+            self._notify_fill(report.exec_id, booking.commission)
+
+    def _on_commission(self, exec_id: str, commission: float) -> None:
+        if self.journal is None:
+            self._early_commissions[exec_id] = commission
+            while len(self._early_commissions) > _EARLY_COMMISSIONS_KEPT:
+                self._early_commissions.popitem(last=False)
+            return
+        self.journal.record_commission(exec_id, commission)
+        if exec_id in self._awaiting:
+            self._notify_fill(exec_id, commission)
 
     def _flush_stale_fills(self) -> None:
         now = time.monotonic()
-        for exec_id, (fill, since) in list(self._awaiting.items()):
-            if now - since >= self.p.commission_wait:
-                log.warning("no commission report for %s after %.0f s: booking it with 0 commission",
-                            exec_id, now - since)
-                del self._awaiting[exec_id]
-                self._apply_fill(fill)
+        for exec_id, pending in list(self._awaiting.items()):
+            if now - pending.since >= self.p.commission_wait:
+                log.warning("no commission report for %s after %.0f s: notified with 0 commission (the journal "
+                            "attaches it if it comes)", exec_id, now - pending.since)
+                self._notify_fill(exec_id, 0.0)
 
-    def _order_for(self, execution: Any) -> bt.Order | None:
-        order = self.orders.get(execution.orderId)
-        if order is not None:
-            return order
-        prefix, ref, run = (execution.orderRef.split(":") + ["", "", ""])[:3]
-        if prefix == self.p.order_ref and run == self.run_id:
-            return next((o for o in self.orders.values() if str(o.ref) == ref), None)
-        return None
-
-    def _apply_fill(self, fill: Any) -> None:
-        ex = fill.execution
-        self._executed.add(ex.execId)
-        order = self._order_for(ex)
-        if order is None:
-            log.info("execution %s (order %d, ref %r) is not from this run: ignored", ex.execId, ex.orderId, ex.orderRef)
+    def _notify_fill(self, exec_id: str, commission: float) -> None:
+        pending = self._awaiting.pop(exec_id)
+        order = pending.order
+        if not order.alive():
+            log.warning("fill %s on %s order %d: booked in the journal; the bt order stays %s", exec_id,
+                        order.getstatusname(), order.ref, order.getstatusname())
             return
-        size = ex.shares if ex.side == "BOT" else -ex.shares
-        commission = fill.commissionReport.commission if fill.commissionReport.execId == ex.execId else 0.0
-        self._execute(order, size, ex.price, commission, bt.date2num(fill.time))
-        log.info("fill %s %+g @ %.6g comm %.4g order=%d %s", ex.execId, size, ex.price, commission,
-                 ex.orderId, order.getstatusname())
-
-    def _execute(self, order: bt.Order, size: float, price: float, commission: float, when: float) -> None:
-        book_execution(order, self.getposition(order.data), size, price, commission, when)
-        if abs(order.executed.remsize) < _EPS:
-            order.completed()
-        else:
-            order.partial()
+        _execute(order, pending, commission)
         self.notify(order)
 
-    # -- restart and reconnect -----------------------------------------------------------------
-    def on_connection_lost(self) -> None:
-        log.warning("broker: connection lost with %d open order(s); nothing is resent", len(self.open_orders()))
 
-    def on_reconnected(self) -> None:
-        """Reconcile orders, executions and positions with IB before anything new is sent."""
-        reconcile(self)
+def _execute(order: bt.Order, fill: _PendingFill, commission: float) -> None:
+    """Apply one execution to a bt order the way backtrader's own broker does, with IB's
+    commission split between the closing and the opening part by size. The position is the
+    journal's (already moved); a scratch copy of it before the fill gives the split."""
+    scratch = bt.Position(*fill.before)
+    old_price = scratch.price
+    psize, pprice, opened, closed = scratch.update(fill.size, fill.price)
+    comminfo = order.comminfo
+    closed_comm = commission * abs(closed) / abs(fill.size) if fill.size else 0.0
+    order.execute(fill.when, fill.size, fill.price,
+                  closed, comminfo.getoperationcost(closed, old_price), closed_comm,
+                  opened, comminfo.getoperationcost(opened, fill.price), commission - closed_comm,
+                  comminfo.getvaluesize(fill.size, fill.price), comminfo.profitandloss(-closed, old_price, fill.price),
+                  psize, pprice)
+    if abs(order.executed.remsize) < _EPS:
+        order.completed()
+    else:
+        order.partial()
+
+
+def _utc(when: Any) -> dt.datetime:
+    if isinstance(when, dt.datetime):
+        return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc) \
+            .replace(tzinfo=None)
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _epoch(when: Any) -> float:
+    return _utc(when).replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def _price(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and abs(value) < 1e300 else None
+
+
+def _contract_text(contract: Any) -> str:
+    parts = [contract.symbol, contract.secType, contract.exchange or "", contract.currency or "",
+             getattr(contract, "lastTradeDateOrContractMonth", "") or ""]
+    return ":".join(parts).rstrip(":")

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from btedge.live.orders import WORKING
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -60,7 +62,7 @@ CREATE TABLE IF NOT EXISTS heartbeat (
 """
 
 #: order states that may still fill
-WORKING_STATES = ("Created", "Submitted", "Accepted", "Partial")
+WORKING_STATES = tuple(sorted(WORKING))
 
 
 def default_state_dir() -> Path:
@@ -158,6 +160,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._check_meta()
+        self._db.execute("DELETE FROM commissions WHERE received < ?", (time.time() - 7 * 86_400,))
 
     @classmethod
     def open(cls, state_dir: str | Path | None, account: str, run_name: str) -> Journal:
@@ -275,7 +278,7 @@ class Journal:
         return [_record(r) for r in rows]
 
     def working_orders(self) -> list[OrderRecord]:
-        """Orders that may still fill (Created, Submitted, Accepted, Partial)."""
+        """Orders that may still fill (Submitted, Accepted, Partial)."""
         return self.orders(WORKING_STATES)
 
     def order_events(self, client_ref: str) -> list[tuple[float, str, str]]:

@@ -1,79 +1,134 @@
-"""IBBroker's bookkeeping against IB's record: fills into backtrader orders, reconciliation after
-a reconnect, and the open orders an earlier run of the same program left behind."""
+"""Reconciliation of the journal with IB's record: pure decisions, no broker, no connection.
+
+:meth:`btedge.live.broker.IBBroker.reconcile` asks IB for its open orders, completed orders,
+executions and positions, books the executions in the journal, and then applies what this module
+decides:
+
+- :func:`settle_orders`: the state each working journal order really is in. Open at IB: still
+  working (resumed when an earlier process placed it). Completed at IB: its final state, settled
+  against the executions the journal booked. Neither, but the journal has executions for it: the
+  fills stand and the rest is cancelled. Neither and no executions: ``Lost``.
+- :func:`foreign_holdings`: where the account's position differs from what the strategy traded.
+"""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-import backtrader as bt
-
-from btedge.live.risk import mask_account
-
-if TYPE_CHECKING:
-    from btedge.live.broker import IBBroker
+from btedge.live import orders as states
+from btedge.live.journal import Journal, OrderRecord
 
 log = logging.getLogger(__name__)
 _EPS = 1e-9
+_COMPLETED = {"Filled": states.FILLED, "Cancelled": states.CANCELLED, "ApiCancelled": states.CANCELLED,
+              "Inactive": states.REJECTED}
 
 
-def book_execution(order: bt.Order, position: bt.Position, size: float, price: float,
-                   commission: float, when: float) -> None:
-    """Apply one execution to ``position`` and ``order`` the way backtrader's own broker does,
-    with IB's commission split between the closing and the opening part by size."""
-    old_price = position.price
-    psize, pprice, opened, closed = position.update(size, price)
-    comminfo = order.comminfo
-    closed_comm = commission * abs(closed) / abs(size) if size else 0.0
-    order.execute(when, size, price,
-                  closed, comminfo.getoperationcost(closed, old_price), closed_comm,
-                  opened, comminfo.getoperationcost(opened, price), commission - closed_comm,
-                  comminfo.getvaluesize(size, price), comminfo.profitandloss(-closed, old_price, price),
-                  psize, pprice)
+@dataclass(frozen=True)
+class Reconciliation:
+    """What IB answered, and who is asking."""
+
+    journal: Journal
+    account: str
+    client_id: int
+    process: str
+    open_trades: Sequence[Any]
+    completed: Sequence[Any]
 
 
-def adopt_orphans(broker: IBBroker) -> None:
-    """Log (or cancel, with ``cancel_orphans``) open orders whose ``orderRef`` carries our prefix."""
-    for trade in broker.store.ib.openTrades():
-        if trade.order.orderRef.split(":")[0] != broker.p.order_ref:
+@dataclass(frozen=True)
+class Verdict:
+    """The settled ``state`` of one journal order, IB's ``trade`` for it (None if IB lacks it), why."""
+
+    record: OrderRecord
+    trade: Any
+    state: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A contract where the account holds ``held`` and the strategy traded ``own``."""
+
+    con_id: int
+    symbol: str
+    held: float
+    own: float
+    avg_price: float
+
+    @property
+    def foreign(self) -> float:
+        """Shares that are not the strategy's."""
+        return self.held - self.own
+
+
+def _by_ref(trades: Sequence[Any], account: str, client_id: int | None) -> dict[str, Any]:
+    found = {}
+    for trade in trades:
+        order = trade.order
+        if not order.orderRef or (order.account and order.account != account):
             continue
-        action = "cancelling" if broker.p.cancel_orphans else "leaving it alone"
-        log.warning("open order %d (%s) is from an earlier run: %s", trade.order.orderId,
-                    trade.order.orderRef, action)
-        if broker.p.cancel_orphans:
-            broker.store.ib.cancelOrder(trade.order)
-
-
-def reconcile(broker: IBBroker) -> None:
-    """After a reconnect: book missed executions (once, by execId), settle every order we think
-    is alive from IB's open and completed orders, and take IB's positions where they differ.
-    An order IB does not know is marked Rejected; nothing is ever resent."""
-    ib = broker.store.ib
-    trades = {t.order.orderId: t for t in ib.reqOpenOrders() + ib.reqCompletedOrders(apiOnly=True)}
-    trades.update({t.order.orderId: t for t in ib.trades()})
-    refs = {t.order.orderRef: t for t in trades.values() if t.order.orderRef}
-    for fill in sorted(ib.reqExecutions(), key=lambda f: f.time):
-        broker._on_exec(None, fill)
-    for order_id, order in list(broker.orders.items()):
-        if not order.alive():
+        if client_id is not None and order.clientId != client_id:
             continue
-        trade = trades.get(order_id) or refs.get(broker.ib_order(order).orderRef)
-        if trade is None:
-            log.error("order %d is unknown to IB after the reconnect: marking it rejected (not resent)", order_id)
-            broker._end(order, order_id, 201, "lost")
+        found[order.orderRef] = trade
+    return found
+
+
+def settle_orders(view: Reconciliation) -> list[Verdict]:
+    """A verdict for every working order of the journal (after its executions were booked)."""
+    open_orders = _by_ref(view.open_trades, view.account, view.client_id)
+    completed = _by_ref(view.completed, view.account, None)  # completed orders carry no clientId
+    verdicts = []
+    for record in view.journal.working_orders():
+        if record.client_id != view.client_id:
+            log.error("order %s was placed by client id %d; this session is client id %d and cannot see it: "
+                      "left as %s (use --client-id %d for this run name)", record.client_ref, record.client_id,
+                      view.client_id, record.state, record.client_id)
+            continue
+        verdicts.append(_settle(record, open_orders.get(record.client_ref), completed.get(record.client_ref)))
+    return verdicts
+
+
+def _settle(record: OrderRecord, working: Any, done: Any) -> Verdict:
+    if working is not None:
+        state = record.state
+        if working.orderStatus.status == "Submitted" and state == states.SUBMITTED:
+            state = states.ACCEPTED
+        return Verdict(record, working, states.settle(state, record.filled, record.size, None), "open at IB")
+    if done is not None:
+        status = done.orderStatus.status
+        final = _COMPLETED.get(status, states.CANCELLED)
+        if final == states.FILLED and record.filled < record.size - _EPS:
+            log.error("order %s: IB completed it Filled but the journal has executions for %g of %g only "
+                      "(IB no longer reports the rest): position differences are reported below",
+                      record.client_ref, record.filled, record.size)
+            return Verdict(record, done, states.FILLED, f"completed at IB: {status}")
+        ib_final = None if final == states.FILLED else final
+        return Verdict(record, done, states.settle(record.state, record.filled, record.size, ib_final),
+                       f"completed at IB: {status}")
+    if record.filled > _EPS:
+        return Verdict(record, None, states.settle(record.state, record.filled, record.size, states.CANCELLED),
+                       "not working at IB; its executions are booked")
+    log.error("order %s (%s %g) is in none of IB's open orders, completed orders or executions: Lost (not resent)",
+              record.client_ref, record.side, record.size)
+    return Verdict(record, None, states.LOST, "IB's open orders, completed orders and executions all lack it")
+
+
+def foreign_holdings(journal: Journal, account: str, held: Sequence[Any]) -> list[Gap]:
+    """Contracts where the account's position (IB ``Position`` objects) differs from the strategy's."""
+    ib = {p.contract.conId: p for p in held if p.account == account}
+    mine = journal.positions()
+    gaps = []
+    for con_id in sorted(set(ib) | set(mine)):
+        position = ib.get(con_id)
+        size = float(position.position) if position is not None else 0.0
+        own = mine[con_id][1] if con_id in mine else 0.0
+        if abs(size - own) <= _EPS:
+            continue
+        if position is not None:
+            multiplier = float(position.contract.multiplier or 1.0)
+            gaps.append(Gap(con_id, position.contract.symbol, size, own, position.avgCost / multiplier))
         else:
-            broker._on_status(trade)
-    check_positions(broker, ib.reqPositions())
-    log.info("reconciled: %d open order(s), %d fill(s) known", len(broker.open_orders()), len(broker._executed))
-
-
-def check_positions(broker: IBBroker, held: list[Any]) -> None:
-    """Compare our positions with IB's; on a mismatch log it and take IB's."""
-    by_con = {p.contract.conId: p.position for p in held}
-    accounts = broker.store.accounts()
-    for data, position in broker.positions.items():
-        contract = getattr(data, "contract", None)
-        ib_size = by_con.get(getattr(contract, "conId", None), 0.0)
-        if abs(ib_size - position.size) > _EPS:
-            log.error("%s: position %+g here but %+g at IB (account %s): taking IB's", data._name or "data",
-                      position.size, ib_size, mask_account(accounts[0]) if accounts else "-")
-            position.set(ib_size, position.price if ib_size else 0.0)
+            gaps.append(Gap(con_id, mine[con_id][0], 0.0, own, 0.0))
+    return gaps
