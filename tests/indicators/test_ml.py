@@ -11,7 +11,7 @@ from btedge.testkit import assert_modes_agree, assert_no_lookahead, indicator_li
 from tests.support.btc import btc
 
 N, TRAIN, EVERY = 500, 300, 100
-SMALL = dict(train_bars=TRAIN, retrain_every=EVERY, seq_len=12, hidden=8, epochs=2, min_samples=50)
+SMALL = dict(train_bars=TRAIN, retrain_every=EVERY, seq_len=12, hidden=8, epochs=3, min_samples=50)
 
 
 def ensemble(cache, members="cnn,tcn,xgb", **kw):
@@ -95,16 +95,96 @@ def test_param_validation(make, match, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ensemble", "lagnet"])
-def test_pretrained_uses_the_newest_cached_fold_in_every_mode(name, tmp_path):
+def test_pretrained_scores_only_bars_after_the_folds_training_end(name, tmp_path, caplog):
+    """The newest fold (boundary 400) saw bars up to 399: pretrained leaves every bar at or before
+    399 NaN, in every mode, says so in a WARNING, and scores the later bars as the backtest did."""
     trained = indicator_lines(btc(N), MAKERS[name](tmp_path))  # trains folds 300 and 400
     live = assert_modes_agree(btc(N), MAKERS[name](tmp_path, pretrained=True), modes=("runonce", "stream"))
-    first = next(iter(live.values()))
-    assert np.isnan(first[:11]).all() and np.isfinite(first[72:]).all()  # from the first finite window
+    for key, values in live.items():
+        assert np.isnan(values[:400]).all(), key
+        assert np.isfinite(values[400:]).all(), key
     if name == "ensemble":  # stateless: the newest fold scores the same windows identically
         for key in trained:
             np.testing.assert_allclose(live[key][400:], trained[key][400:], atol=1e-12)
+    assert "400 bars at or before the end of the pinned fold's training data" in caplog.text
+    assert "never scores the bars it was trained on" in caplog.text
+
+
+def test_pretrained_on_the_training_bars_only_scores_nothing_and_says_so(tmp_path, caplog):
+    indicator_lines(btc(N), ensemble(tmp_path, members="xgb"))
+    lines = indicator_lines(btc(N).iloc[:400], ensemble(tmp_path, members="xgb", pretrained=True))
+    assert all(np.isnan(v).all() for v in lines.values())
+    assert "nothing is scored: run without pretrained" in caplog.text
+
+
+def test_a_later_shorter_run_does_not_make_pretrained_use_an_older_fold(tmp_path):
+    indicator_lines(btc(N), ensemble(tmp_path, members="xgb"))  # folds 300 and 400
+    indicator_lines(btc(420), ensemble(tmp_path, members="xgb"))  # fold 300 only: merged, not rewritten
+    lines = indicator_lines(btc(N), ensemble(tmp_path, members="xgb", pretrained=True))
+    assert np.flatnonzero(np.isfinite(lines["p_long"]))[0] == 400
+
+
+def test_pretrained_on_other_data_refuses(tmp_path):
+    indicator_lines(btc(N), ensemble(tmp_path, members="xgb"))
+    other = btc(N + 200).iloc[200:]  # another series (another first bar): no fold fits it
+    with pytest.raises(ValueError, match="no trained fold for these params on unnamed data.*the cache holds folds "
+                                         "for these params on unnamed data .* only"):
+        indicator_lines(other, ensemble(tmp_path, members="xgb", pretrained=True))
+
+
+def test_pretrained_refuses_a_fold_older_than_max_age(tmp_path):
+    indicator_lines(btc(350), ensemble(tmp_path, members="xgb"))  # fold 300: data up to bar 299
+    make = ensemble(tmp_path, members="xgb", pretrained=True, max_age_days=0.05)  # 72 minutes
+    with pytest.raises(ValueError, match="older than max_age_days=0.05: retrain"):
+        indicator_lines(btc(N), make)  # bar 499 is 200 minutes after the fold's data
+    lines = indicator_lines(btc(N), ensemble(tmp_path, members="xgb", pretrained=True, max_age_days=1.0))
+    assert np.isfinite(lines["p_long"][300:]).all()
 
 
 def test_pretrained_without_a_backtest_says_what_to_do(tmp_path):
-    with pytest.raises(ValueError, match="run a backtest with the same params"):
+    with pytest.raises(ValueError, match="no trained fold.*run a backtest on this data"):
         indicator_lines(btc(50), ensemble(tmp_path, pretrained=True))
+
+
+@pytest.mark.parametrize("make, data, match", [
+    (lambda c: ensemble(c, members="xgb"), btc(250), "first fold starts at bar train_bars=300 and the data has 250"),
+    (lambda c: ensemble(c, members="xgb", min_samples=10_000), btc(N), "had fewer than min_samples=10000"),
+    (lambda c: lagnet(c), btc(250), "no fold could train"),
+])
+def test_no_fold_can_train_is_a_warning(make, data, match, tmp_path, caplog):
+    lines = indicator_lines(data, make(tmp_path))
+    assert all(np.isnan(v).all() for v in lines.values())
+    assert match in caplog.text and "nothing trades" in caplog.text
+    assert [r.levelname for r in caplog.records if "no fold could train" in r.message] == ["WARNING"]
+
+
+@pytest.mark.slow
+def test_truncation_at_every_fold_boundary_with_a_fresh_cache(tmp_path):
+    """Cuts at b+1 .. b+h after each fold boundary b, each run with its own empty cache: the
+    lines up to the cut equal the full run's (a training-window leak shows at b+2)."""
+    h = 3
+    make = lambda c: ensemble(c, members="cnn,xgb", horizon=h, epochs=4)  # noqa: E731
+    full = indicator_lines(btc(N), make(tmp_path / "full"))
+    for b in (TRAIN, TRAIN + EVERY):
+        for cut in range(b + 1, b + h + 1):
+            short = indicator_lines(btc(N).iloc[:cut], make(tmp_path / f"cut{cut}"))
+            for key, values in full.items():
+                np.testing.assert_allclose(short[key], values[:cut], rtol=0, atol=1e-12, err_msg=f"{key} cut {cut}")
+                assert np.isfinite(short[key][b:]).all()
+
+
+def test_members_get_independent_seeds_and_short_legends(tmp_path):
+    from btedge.models.spec import member_seed
+
+    seen = {}
+
+    def make(s):
+        seen["ind"] = EnsembleSignal(s.data, members="cnn,cnn,xgb:4", seed=1, cache_dir=str(tmp_path), **SMALL)
+        return seen["ind"]
+
+    indicator_lines(btc(50), make)
+    ind = seen["ind"]
+    assert [w.spec.seed for w in ind.walkers] == [member_seed(1, 0, "cnn", 0), member_seed(1, 1, "cnn", 1),
+                                                  member_seed(1, 2, "xgb", 4)]
+    assert ind._plotlabel() == ["members=cnn,cnn,xgb:4", "horizon=5"]
+    assert str(tmp_path) not in ind.plotlabel()

@@ -71,7 +71,7 @@ class Payload:  # any non-tensor object: pickled by torch.save, refused by weigh
 def test_pickled_object_in_pt_file_is_refused(tmp_path, capsys):
     path = tmp_path / "model.pt"
     torch.save({"weight": torch.zeros(2), "evil": Payload()}, path)
-    with pytest.raises(UnsafeModelFile, match="refused to load.*pickled Python objects.*delete it"):
+    with pytest.raises(UnsafeModelFile, match="refused to load.*pickled Python objects.*delete the folder"):
         load_state_dict(path)
     assert "must never run" not in capsys.readouterr().out
     with open(tmp_path / "plain.pt", "wb") as fh:
@@ -112,3 +112,19 @@ def test_model_spec_validation():
         ModelSpec(kind="transformer")
     with pytest.raises(ValueError, match="max_lag must be in"):
         ModelSpec(kind="lagnet", seq_len=8, max_lag=9)
+
+
+def test_cnn_is_causal_and_reads_the_last_step():
+    from btedge.models.torch_models import CNN1D
+
+    torch.manual_seed(0)
+    net = CNN1D(3, 8, layers=2).double().eval()
+    x = torch.randn(1, 20, 3, dtype=torch.float64)
+    y = x.clone()
+    y[:, 15:] += 1.0
+    with torch.no_grad():
+        fx, fy = net.conv(x.transpose(1, 2)), net.conv(y.transpose(1, 2))
+        torch.testing.assert_close(fx[:, :, :15], fy[:, :, :15])  # steps before 15 ignore later ones
+        z = x.clone()
+        z[:, -1] += 1.0  # only the newest step changes: the output must move (no mean-pool blur)
+        assert not torch.allclose(net(x), net(z))

@@ -1,57 +1,43 @@
-"""A learnable planted signal and the positive control every model member must pass.
-
-``planted_ohlcv`` makes bars whose next move is coded in the current bar's volume: class
-s_t in {-1, 0, +1} is drawn at random, volume_t = exp(8 + s_t) and the next bar's log return
-is ``move * s_t`` plus small noise. With horizon 1 and the default neutral band the label is
-s_t, and the ``volu`` feature (log volume minus its 20-bar mean) carries it. A member that
-learns anything reaches a high balanced accuracy out of sample; one that cannot learn stays
-near 1/3.
-"""
+"""A learnable planted signal for the ML positive controls (synthetic features, no market data)."""
 from __future__ import annotations
 
 import tempfile
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import balanced_accuracy_score
 
-from btedge.models.features import FeatureSpec, build_features, sequence_windows
-from btedge.models.labels import LabelSpec, make_labels
+from btedge.models.features import sequence_windows
 from btedge.models.spec import ModelSpec
 from btedge.training.cache import ModelCache
 from btedge.training.schedule import Schedule
 from btedge.training.walkforward import WalkForward
 
 
-def planted_ohlcv(n: int = 1200, seed: int = 0, move: float = 0.01, noise: float = 0.001) -> pd.DataFrame:
-    """OHLCV bars (1-minute index) whose next return is coded in this bar's volume."""
-    rng = np.random.default_rng(seed)
-    s = rng.integers(-1, 2, n).astype(float)
-    r = np.zeros(n)
-    r[1:] = move * s[:-1] + noise * rng.standard_normal(n - 1)
-    close = 100.0 * np.exp(np.cumsum(r))
-    open_ = np.concatenate(([close[0]], close[:-1]))
-    wick = 1.0 + 0.0005 * rng.random(n)
-    return pd.DataFrame(
-        {"open": open_, "high": np.maximum(open_, close) * wick, "low": np.minimum(open_, close) / wick,
-         "close": close, "volume": np.exp(8.0 + s)},
-        index=pd.date_range("2024-01-01", periods=n, freq="1min"),
-    )
+def planted_features(n: int, n_features: int = 6, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, n_features))
 
 
-def positive_control(spec: ModelSpec, n: int = 1200, train: int = 900, seed: int = 0) -> float:
-    """Balanced accuracy of ``spec`` trained walk-forward on bars < ``train`` of planted data,
-    scored on the bars after (out of sample)."""
-    df = planted_ohlcv(n, seed)
-    o, h, low, c, v = (df[k].to_numpy() for k in ("open", "high", "low", "close", "volume"))
-    features = build_features(o, h, low, c, v, FeatureSpec())
-    label_spec = LabelSpec(horizon=1)
-    labels = make_labels(h, low, c, label_spec)
-    with tempfile.TemporaryDirectory() as tmp:
-        walker = WalkForward(Schedule(train, n - train, horizon=1), spec, ModelCache(tmp),
-                             FeatureSpec().key(), label_spec.key(), min_samples=50)
-        fitted = walker.fitted(train, features, labels)
-        rows = np.arange(train, n)
-        rows = rows[np.isfinite(labels[rows])]
-        probs = fitted.predict(sequence_windows(features, rows, spec.window), 3)
-    return float(balanced_accuracy_score(labels[rows].astype(int), probs.argmax(axis=1)))
+def planted_score(X: np.ndarray) -> np.ndarray:
+    """The planted signal: a linear score of the newest feature row (recency matters)."""
+    return X[:, 0] - 0.8 * X[:, 1]
+
+
+def planted_labels(X: np.ndarray, threshold: float = 0.6) -> np.ndarray:
+    """Classes 0 / 1 / 2 (short / neutral / long) from the planted score."""
+    z = planted_score(X)
+    return np.where(z > threshold, 2.0, np.where(z < -threshold, 0.0, 1.0))
+
+
+def walk(kind: str, X: np.ndarray, target: np.ndarray | None, cache: str | None = None, train_bars: int = 700,
+         every: int = 300, horizon: int = 1, **spec) -> tuple[WalkForward, np.ndarray]:
+    """Walk ``kind`` forward over X (folds at train_bars, + every, ...); returns the walker and the
+    (n, k) out-of-sample outputs (NaN before the first fold)."""
+    spec = ModelSpec(kind=kind, **{"seq_len": 8, "hidden": 16, "n_estimators": 200, "max_lag": 8, **spec})
+    wf = WalkForward(Schedule(train_bars, every, horizon=horizon), spec, ModelCache(cache or tempfile.mkdtemp()),
+                     {"planted": X.shape[1]}, None if target is None else {"planted": 1}, min_samples=50)
+    n_out = 1 if kind == "lagnet" else 3
+    out = np.full((len(X), n_out), np.nan)
+    for b in wf.schedule.boundaries(len(X)):
+        rows = np.arange(b, min(b + every, len(X)))
+        fitted = wf.fitted(b, X, target, np.arange(float(len(X))))
+        out[rows] = fitted.predict(sequence_windows(X, rows, spec.window), n_out)
+    return wf, out

@@ -36,6 +36,7 @@ class IsolationForestAnomaly(WalkForwardIndicator):
     params = (("contamination", 0.02), ("n_estimators", 100))
     plotinfo = dict(subplot=True)
     _feature_columns = ANOMALY_FEATURES
+    _label_params = ("contamination", "horizon")
 
     def _setup(self) -> None:
         spec = ModelSpec(kind="iforest", seed=self.p.seed, n_estimators=int(self.p.n_estimators),

@@ -24,14 +24,19 @@ from tqdm.auto import tqdm
 
 from btedge.models.features import FEATURES, FeatureSpec, FeatureStream, build_features, sequence_windows
 from btedge.models.labels import CLASS_SIDE, LabelSpec, forward_return, make_labels
-from btedge.models.spec import ModelSpec, parse_members
-from btedge.training.cache import ModelCache
+from btedge.models.spec import ModelSpec, member_seed, parse_members
+from btedge.training.cache import DataIdentity, ModelCache, ModelCacheError, fingerprint
 from btedge.training.schedule import Schedule
 from btedge.training.walkforward import FittedFold, WalkForward
 
-__all__ = ["WalkForwardIndicator", "EnsembleSignal", "LagNet"]
+__all__ = ["WalkForwardIndicator", "EnsembleSignal", "LagNet", "LagNetLag"]
 log = logging.getLogger(__name__)
 _OHLCV = ("open", "high", "low", "close", "volume")
+
+
+def bar_time(num: float) -> str:
+    """A backtrader date number as ``YYYY-MM-DD HH:MM:SS``."""
+    return bt.num2date(num).isoformat(sep=" ") if np.isfinite(num) else "unknown"
 
 
 class WalkForwardIndicator(bt.Indicator):
@@ -49,23 +54,36 @@ class WalkForwardIndicator(bt.Indicator):
       - ``window`` (default: ``'expanding'``): or ``'sliding'``
       - ``horizon`` (default: ``5``): label horizon in bars
       - ``embargo`` (default: ``0``): bars dropped before each fold; 0 = ``horizon + 1``
-      - ``cache_dir`` (default: ``''``): model cache; '' = ``.cache/btedge-models``
-      - ``seed`` (default: ``0``), ``seq_len`` (default: ``32``), ``hidden`` (default: ``16``),
-        ``epochs`` (default: ``5``): model size and training
+      - ``cache_dir`` (default: ``''``): model cache folder; '' = ``.cache/btedge-models``
+      - ``seed`` (default: ``0``), ``seq_len`` (default: ``32``), ``hidden`` (default: ``16``):
+        model seed and size
+      - ``epochs`` (default: ``40``): most training epochs (xgboost: ``n_estimators`` rounds);
+        early stopping on the purged validation tail picks the number, then each fold's model
+        is refit on its whole training window
       - ``min_samples`` (default: ``200``): folds with fewer samples are skipped (NaN)
       - ``max_samples`` (default: ``0``): train on the most recent samples only (0 = all)
       - ``gamma`` (default: ``0.5``): Laguerre gamma of the features
-      - ``pretrained`` (default: ``False``): live use: score every bar (once its window is full)
-        with the newest fold model that a backtest with the same params recorded in
-        ``cache_dir``'s manifest; nothing is trained
+      - ``pretrained`` (default: ``False``): score with the newest fold model that a backtest
+        with the same params recorded in ``cache_dir`` for this data (symbol and timeframe;
+        an unnamed data by its first bar); nothing is trained. Only bars after that fold's
+        training data end are scored (a model never scores the bars it was trained on); the
+        others are NaN, with a warning
+      - ``max_age_days`` (default: ``30``): with ``pretrained``, refuse to score a bar more than
+        this many days after the fold's training data end (0 = no limit)
+
+    A run in which no fold can train (too few bars or samples) logs a WARNING saying why, rather
+    than returning NaN silently.
     """
 
     params = (
         ("train_bars", 2000), ("retrain_every", 500), ("window", "expanding"), ("horizon", 5),
         ("embargo", 0), ("cache_dir", ""), ("seed", 0), ("seq_len", 32), ("hidden", 16),
-        ("epochs", 5), ("min_samples", 200), ("max_samples", 0), ("gamma", 0.5), ("pretrained", False),
+        ("epochs", 40), ("min_samples", 200), ("max_samples", 0), ("gamma", 0.5), ("pretrained", False),
+        ("max_age_days", 30.0),
     )
     _feature_columns: tuple[str, ...] | None = None
+    #: Params shown in the plot legend.
+    _label_params: tuple[str, ...] = ("horizon",)
 
     def __init__(self) -> None:
         missing = [f for f in _OHLCV if not hasattr(self.data, f)]
@@ -74,8 +92,10 @@ class WalkForwardIndicator(bt.Indicator):
         self.schedule = Schedule(
             int(self.p.train_bars), int(self.p.retrain_every), int(self.p.horizon), self.p.window, int(self.p.embargo)
         )
+        if not self.p.max_age_days >= 0:
+            raise ValueError(f"max_age_days must be >= 0 (0 = no limit), got {self.p.max_age_days!r}")
         self.feature_spec = FeatureSpec(self.p.gamma, self._feature_columns or FEATURES)
-        self.cache = ModelCache(self.p.cache_dir or None)
+        self.cache = ModelCache(self.p.cache_dir)
         self.walkers: list[WalkForward] = []
         self._setup()
         need = max(w.spec.window for w in self.walkers)
@@ -84,11 +104,18 @@ class WalkForwardIndicator(bt.Indicator):
         self._window = need
         self._stream = FeatureStream(self.feature_spec)
         self._hist: list[list[float]] = [[] for _ in _OHLCV]
+        self._times: list[float] = []
         self._rows: list[np.ndarray] = []
         self._batch: np.ndarray | None = None
-        self._pinned = [w.latest() for w in self.walkers] if self.p.pretrained else None
+        self._pinned: list[FittedFold] | None = None
+        self._cutoff = np.nan  # pretrained: bars at or before this time are not scored
+        self._unscored = self._scored = 0
+        self._warned = self._bound = False
         self._next_boundary: int | None = None
         self._next_fitted: list[FittedFold | None] = []
+
+    def _plotlabel(self) -> list[str]:
+        return [f"{name}={getattr(self.p, name)}" for name in self._label_params]
 
     # -- subclass hooks ----------------------------------------------------------------------
     def _setup(self) -> None:
@@ -108,11 +135,77 @@ class WalkForwardIndicator(bt.Indicator):
         return WalkForward(self.schedule, spec, self.cache, self.feature_spec.key(), label_key,
                            min_samples=self.p.min_samples, max_samples=self.p.max_samples)
 
+    # -- data identity and pretrained folds ----------------------------------------------------
+    def data_identity(self, first_bar: np.ndarray) -> DataIdentity:
+        """Symbol and timeframe of the data; an unnamed data is told apart by its first bar
+        (time and OHLCV)."""
+        d = self.data
+        timeframe = f"{d._compression} {bt.TimeFrame.getname(d._timeframe, d._compression)}"
+        name = getattr(d, "_name", "") or ""
+        return DataIdentity(name, timeframe, "" if name else fingerprint(np.asarray(first_bar, dtype=float)))
+
+    def _bind(self, first_bar: np.ndarray) -> None:
+        """Once, at the first bar: tie the walkers' manifests to this data; pin the folds if pretrained."""
+        if self._bound:
+            return
+        self._bound = True
+        identity = self.data_identity(first_bar)
+        for w in self.walkers:
+            w.bind(identity)
+        if self.p.pretrained:
+            self._pinned = [w.latest() for w in self.walkers]
+            ends = [f.meta.get("train_end_time") for f in self._pinned]
+            if any(e is None for e in ends):
+                raise ModelCacheError(f"{self.walkers[0].manifest.path}: the newest fold has no recorded training end, so "
+                                      f"pretrained cannot tell which bars it saw; retrain with a backtest (same "
+                                      f"params and cache_dir) or pass another cache_dir")
+            self._cutoff = max(ends)
+
+    def _check_age(self, now: float) -> None:
+        age = now - self._cutoff
+        if self.p.max_age_days and age > self.p.max_age_days:
+            raise ValueError(
+                f"{type(self).__name__} pretrained: the newest fold was trained on data up to "
+                f"{bar_time(self._cutoff)}, {age:.1f} days before the bar at {bar_time(now)}, older than "
+                f"max_age_days={self.p.max_age_days}: retrain (a backtest over recent data, same params and "
+                f"cache_dir) or raise max_age_days"
+            )
+
+    def _report_unscored(self) -> None:
+        if not self._unscored:
+            return
+        log.warning(
+            "%s pretrained: %d bars at or before the end of the pinned fold's training data (%s) are not "
+            "scored (NaN): a model never scores the bars it was trained on%s",
+            type(self).__name__, self._unscored, bar_time(self._cutoff),
+            "" if self._scored else "; no bar is after it, so nothing is scored: run without pretrained "
+            "to walk forward over this data",
+        )
+        self._unscored = 0
+
+    def report(self) -> None:
+        """At the end of a run (``once``, or the strategy's ``stop``): WARN about bars that
+        pretrained did not score, and (once) when no fold could train, with the reason and fix."""
+        self._report_unscored()
+        if self._warned or self.p.pretrained or any(w.trained_any for w in self.walkers):
+            return
+        self._warned = True
+        n = len(self._rows) if self._batch is None else len(self._batch)
+        if n <= self.p.train_bars:
+            why = f"the first fold starts at bar train_bars={self.p.train_bars} and the data has {n} bars"
+        else:
+            skipped = sorted({b for w in self.walkers for b in w.skipped()})
+            why = (f"every fold (bars {', '.join(map(str, skipped[:6]))}) had fewer than "
+                   f"min_samples={self.p.min_samples} labelled training samples")
+        log.warning("%s: no fold could train: %s; every value is NaN and nothing trades. Give more data, or "
+                    "lower train_bars / min_samples", type(self).__name__, why)
+
     # -- shared machinery --------------------------------------------------------------------
-    def _models(self, boundary: int, features: np.ndarray, labels: np.ndarray | None) -> list[FittedFold | None]:
+    def _models(self, boundary: int, features: np.ndarray, labels: np.ndarray | None,
+                times: np.ndarray) -> list[FittedFold | None]:
         if self._pinned is not None:
             return self._pinned
-        return [w.fitted(boundary, features, labels if w.supervised else None) for w in self.walkers]
+        return [w.fitted(boundary, features, labels if w.supervised else None, times) for w in self.walkers]
 
     def _score(self, fitted: list[FittedFold | None], features: np.ndarray, rows: np.ndarray) -> np.ndarray:
         outputs = []
@@ -127,31 +220,52 @@ class WalkForwardIndicator(bt.Indicator):
     def _n_out(self, spec: ModelSpec) -> int:
         return 3
 
-    def _segments(self, n: int) -> list[tuple[int, np.ndarray]]:
-        """(boundary, bar rows) scored by each fold; one segment from the first full window if pinned."""
+    def _segments(self, times: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(boundary, bar rows) scored by each fold; pretrained: one segment of the bars after the
+        pinned fold's training end (from the first full window)."""
+        n = len(times)
         if self._pinned is not None:
-            return [(-1, np.arange(self._window - 1, n))] if n >= self._window else []
+            rows = np.arange(self._window - 1, n)
+            rows = rows[times[rows] > self._cutoff]
+            self._unscored, self._scored = n - rows.size, rows.size
+            if rows.size:
+                self._check_age(float(times[rows[-1]]))
+            return [(-1, rows)] if rows.size else []
         every = self.schedule.retrain_every
         return [(b, np.arange(b, min(b + every, n))) for b in self.schedule.boundaries(n)]
 
     def _current_boundary(self, t: int) -> int | None:
         if self._pinned is not None:
-            return -1 if t >= self._window - 1 else None
+            if t < self._window - 1 or not self._times[t] > self._cutoff:
+                self._unscored += 1
+                return None
+            self._scored += 1
+            self._report_unscored()
+            self._check_age(self._times[t])
+            return -1
         return self.schedule.boundary_at(t)
 
     # -- runonce: one batch of predictions per fold ---------------------------------------------
-    def _compute_batch(self, n: int) -> np.ndarray:
+    def _arrays(self, n: int) -> tuple[list[np.ndarray], np.ndarray]:
         arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
+        times = np.asarray(self.data.datetime.array[:n], dtype=float)
+        if n:
+            self._bind(np.array([times[0]] + [a[0] for a in arrays]))
+        return arrays, times
+
+    def _compute_batch(self, n: int) -> np.ndarray:
+        arrays, times = self._arrays(n)
         features = build_features(*arrays, spec=self.feature_spec)
         labels = self._labels(arrays)
         out = np.full((n, self.lines.size()), np.nan)
-        for b, rows in tqdm(self._segments(n), desc=type(self).__name__, leave=False, disable=None):
-            out[rows] = self._score(self._models(b, features, labels), features, rows)
+        for b, rows in tqdm(self._segments(times), desc=type(self).__name__, leave=False, disable=None):
+            out[rows] = self._score(self._models(b, features, labels, times), features, rows)
         return out
 
     def once(self, start: int, end: int) -> None:
         if self._batch is None:
             self._batch = self._compute_batch(self.data.buflen())
+            self.report()
         for i, line in enumerate(self.lines):
             arr = line.array
             for t in range(start, end):
@@ -161,8 +275,12 @@ class WalkForwardIndicator(bt.Indicator):
     def _take_bar(self) -> int | None:
         """Record the newest bar and its feature row; return the fold boundary in force, if any."""
         bar = [float(getattr(self.data, f)[0]) for f in _OHLCV]
+        now = float(self.data.datetime[0])
+        if not self._times:
+            self._bind(np.array([now] + bar))
         for hist, x in zip(self._hist, bar):
             hist.append(x)
+        self._times.append(now)
         self._rows.append(self._stream.update(*bar))
         return self._current_boundary(len(self._rows) - 1)
 
@@ -182,7 +300,8 @@ class WalkForwardIndicator(bt.Indicator):
         if self._next_boundary != boundary:
             arrays = [np.asarray(h[:boundary]) for h in self._hist]
             features = build_features(*arrays, spec=self.feature_spec)
-            self._next_fitted = self._models(boundary, features, self._labels(arrays))
+            times = np.asarray(self._times[:boundary])
+            self._next_fitted = self._models(boundary, features, self._labels(arrays), times)
             self._next_boundary = boundary
         return self._next_fitted
 
@@ -201,6 +320,15 @@ def _weights(text: str, n: int) -> np.ndarray | str:
     return w
 
 
+#: Weight of a member that is no better than the class prior on its validation tail.
+WEIGHT_FLOOR = 1e-3
+
+
+def learned_weight(gain: float | None) -> float:
+    """max(gain, 0) + WEIGHT_FLOOR; a member without a validation score gets the floor."""
+    return max(gain, 0.0) + WEIGHT_FLOOR if gain is not None and np.isfinite(gain) else WEIGHT_FLOOR
+
+
 class EnsembleSignal(WalkForwardIndicator):
     """
     Soft vote of walk-forward direction classifiers (1-D CNN, LSTM, TCN, CNN-LSTM, XGBoost)
@@ -210,8 +338,12 @@ class EnsembleSignal(WalkForwardIndicator):
     Formula:
       - p_k = sum_i w_i * p_k^(i) / sum_i w_i over members i with a model for the fold
       - signal = +1 / 0 / -1 for argmax long / neutral / short; confidence = max_k p_k
-      - learned weights: w_i = max(acc_i - acc_majority_i, 0) + 0.01 on the fold's purged
-        validation tail (last 20 % of the training samples)
+      - learned weights: w_i = max(g_i, 0) + 0.001, g_i = the member's log-loss gain over the
+        class prior on the fold's purged validation tail (last 20 % of the training samples;
+        class-weighted, see ``btedge.training.validation``); a member no better than the prior
+        keeps only the floor
+      - member i's seed is a hash of (``seed``, i, kind, its ``kind:seed``): independent members,
+        and no member shared between two values of ``seed``
 
     Params (plus :class:`WalkForwardIndicator`'s):
       - ``members`` (default: ``'lstm,lstm,cnn,cnn,tcn,tcn,xgb'``): model kinds, ``kind:seed``
@@ -230,15 +362,16 @@ class EnsembleSignal(WalkForwardIndicator):
     params = (("members", "lstm,lstm,cnn,cnn,tcn,tcn,xgb"), ("weights", "learned"), ("band", 0.5), ("labels", "fixed"))
     plotinfo = dict(subplot=True, plotymargin=0.05)
     plotlines = dict(signal=dict(_plotskip=True))
+    _label_params = ("members", "horizon")
 
     def _setup(self) -> None:
         self.label_spec = LabelSpec(int(self.p.horizon), float(self.p.band), self.p.labels)
         kinds = parse_members(self.p.members)
         self._w = _weights(self.p.weights, len(kinds))
-        for spec in kinds:
+        for i, spec in enumerate(kinds):
             if spec.kind in ("iforest", "lagnet"):
                 raise ValueError(f"members must be direction classifiers, got {spec.kind!r}")
-            member = self._model_spec(spec.kind, self.p.seed + spec.seed)
+            member = self._model_spec(spec.kind, member_seed(self.p.seed, i, spec.kind, spec.seed))
             self.walkers.append(self._walker(member, self.label_spec.key()))
 
     def _labels(self, arrays: list[np.ndarray]) -> np.ndarray:
@@ -251,11 +384,7 @@ class EnsembleSignal(WalkForwardIndicator):
         elif self._w == "equal":
             w = np.ones(len(fitted))
         else:
-            w = np.array([
-                1.0 if f is None or f.meta.get("val_acc") is None
-                else max(f.meta["val_acc"] - f.meta["val_majority_acc"], 0.0) + 0.01
-                for f in fitted
-            ])
+            w = np.array([learned_weight(None if f is None else f.meta.get("val_gain")) for f in fitted])
         return np.where([f is not None for f in fitted], w, 0.0)
 
     def _combine(self, fitted, outputs) -> np.ndarray:
@@ -294,6 +423,7 @@ class LagNet(WalkForwardIndicator):
     lines = ("lag", "forecast")
     params = (("max_lag", 0), ("smoothing", 0.2))
     plotinfo = dict(subplot=True)
+    plotlines = dict(lag=dict(_plotskip=True))  # bars, not a return: plotted on its own axis by LagNetLag
 
     def _setup(self) -> None:
         max_lag = int(self.p.max_lag) or int(self.p.seq_len)
@@ -322,14 +452,14 @@ class LagNet(WalkForwardIndicator):
         return out
 
     def _compute_batch(self, n: int) -> np.ndarray:
-        arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
+        arrays, times = self._arrays(n)
         features = build_features(*arrays, spec=self.feature_spec)
         labels = self._labels(arrays)
         win = self._window
         out = np.full((n, 2), np.nan)
         folds = []
-        for b, rows in tqdm(self._segments(n), desc="LagNet", leave=False, disable=None):
-            fitted = self._models(b, features, labels)[0]
+        for b, rows in tqdm(self._segments(times), desc="LagNet", leave=False, disable=None):
+            fitted = self._models(b, features, labels, times)[0]
             windows = sequence_windows(features, rows, win)
             raw = fitted.predict(windows, 1)[:, 0] if fitted is not None else np.full(rows.size, np.nan)
             out[rows, 0] = [self._smooth(x) for x in raw]  # the EMA runs bar by bar, as in next()
@@ -348,3 +478,22 @@ class LagNet(WalkForwardIndicator):
             lag = self._smooth(raw)
             forecast = self._forecast(fitted, window, np.array([lag]))[0]
         self.lines.lag[0], self.lines.forecast[0] = lag, forecast
+
+
+class LagNetLag(bt.Indicator):
+    """
+    LagNet's smoothed lag, in bars, on its own plot axis (the forecast, a return, has another
+    scale). Create it on ``lagnet.lag``; it only copies the line.
+
+    Formula:
+      - lag = LagNet.lag
+
+    See:
+      - :class:`LagNet`
+    """
+
+    lines = ("lag",)
+    plotinfo = dict(subplot=True, plotname="LagNet lag (bars)")
+
+    def __init__(self) -> None:
+        self.lines.lag = self.data

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from btedge.models.persist import NPY_MAGIC, corrupt, read_head
 from btedge.models.spec import ModelSpec
 
 
@@ -73,6 +74,7 @@ class IsolationForestModel:
         self.threshold = float(np.quantile(scores, 1.0 - self.spec.contamination))
 
     def fit(self, X: np.ndarray, y: np.ndarray | None, X_val: np.ndarray, y_val: np.ndarray | None) -> dict:
+        """Unsupervised: the whole training window, no validation tail (nothing to early-stop)."""
         self._refit(np.ascontiguousarray(X[:, -1, :], dtype=np.float64))
         return {"threshold": self.threshold}
 
@@ -87,8 +89,12 @@ class IsolationForestModel:
 
     def load(self, folder: Path) -> None:
         path = Path(folder) / "train.npy"
+        if read_head(path, len(NPY_MAGIC)) != NPY_MAGIC:
+            raise corrupt(path, ".npy training slice", "no .npy header")
         try:
             rows = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: unreadable training slice ({exc}); delete {folder} to retrain") from None
+            raise corrupt(path, ".npy training slice", exc) from None
+        if rows.ndim != 2 or rows.dtype.kind != "f" or len(rows) == 0:
+            raise corrupt(path, ".npy training slice", f"expected a 2-D float array, got {rows.dtype} {rows.shape}")
         self._refit(rows)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from btedge.models.persist import load_state_dict
+from btedge.models.persist import corrupt, load_into, load_state_dict
 from btedge.models.spec import ModelSpec
 from btedge.models.torch_models import LSTMNet, deterministic_torch, fit_net, inference_threads
 
@@ -69,30 +69,49 @@ class LagNetModel:
     """Fold model: ``predict`` gives the raw lag; ``forecast(X, lags)`` the forward return."""
 
     def __init__(self, spec: ModelSpec, n_features: int) -> None:
-        self.spec = spec
-        with deterministic_torch(spec.seed):
-            self.predictor = PricePredictor(n_features, spec.hidden)
-            self.lagnet = LagLengthNetwork(n_features, spec.hidden, spec.max_lag)
+        self.spec, self.n_features = spec, n_features
+        self._new_nets()
         self.y_scale = torch.nn.Parameter(torch.ones(1, dtype=torch.float64), requires_grad=False)
         self._infer: tuple[nn.Module, nn.Module] | None = None
+
+    def _new_nets(self) -> None:
+        with deterministic_torch(self.spec.seed):
+            self.predictor = PricePredictor(self.n_features, self.spec.hidden)
+            self.lagnet = LagLengthNetwork(self.n_features, self.spec.hidden, self.spec.max_lag)
 
     def candidate_lags(self) -> np.ndarray:
         return np.unique(np.round(np.geomspace(1, self.spec.max_lag, 6)).astype(int))
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
+        """The predictor is early-stopped on the validation tail (MSE of the scaled target with
+        random lags); the lag network trains for the same number of epochs."""
+        return self._fit(X, y, X_val, y_val, None)
+
+    def refit(self, X: np.ndarray, y: np.ndarray, epochs: int) -> dict:
+        """Fresh nets trained for exactly ``epochs`` on ``X``."""
+        return self._fit(X, y, None, None, epochs)
+
+    def _fit(self, X, y, X_val, y_val, epochs: int | None) -> dict:
         s = self.spec
+        self._new_nets()
         scale = float(np.std(y)) or 1.0
         self.y_scale.data[:] = scale
         target = (y / scale).astype(np.float32)[:, None]
         rng = np.random.default_rng(s.seed)
+        lags = rng.integers(1, s.max_lag + 1, len(X))
+        Xv = yv = None
+        if X_val is not None and y_val is not None and len(X_val):
+            Xv = masked_input(X_val, rng.integers(1, s.max_lag + 1, len(X_val)))
+            yv = (y_val / scale).astype(np.float32)[:, None]
         with deterministic_torch(s.seed):
-            lags = rng.integers(1, s.max_lag + 1, len(X))
-            loss_p = fit_net(self.predictor, masked_input(X, lags), target, nn.MSELoss(), s, "lagnet-predictor")
+            info_p = fit_net(self.predictor, masked_input(X, lags), target, nn.MSELoss(), s, "lagnet-predictor",
+                             Xv, yv, epochs)
             best = self._best_lags(X, target[:, 0])
             unit = ((best - 1) / (s.max_lag - 1)).astype(np.float32)
-            loss_l = fit_net(_UnitLoss(self.lagnet), X, unit, nn.MSELoss(), s, "lagnet-lag")
+            info_l = fit_net(_UnitLoss(self.lagnet), X, unit, nn.MSELoss(), s, "lagnet-lag", epochs=info_p["epochs"])
         self._infer = None
-        return {"predictor_loss": loss_p, "lag_loss": loss_l, "mean_best_lag": float(best.mean())}
+        return {"epochs": info_p["epochs"], "predictor_loss": info_p["train_loss"], "val_loss": info_p["val_loss"],
+                "lag_loss": info_l["train_loss"], "mean_best_lag": float(best.mean())}
 
     def _best_lags(self, X: np.ndarray, target: np.ndarray) -> np.ndarray:
         grid = self.candidate_lags()
@@ -128,8 +147,11 @@ class LagNetModel:
         torch.save(self._state(), Path(folder) / "model.pt")
 
     def load(self, folder: Path) -> None:
-        state = load_state_dict(Path(folder) / "model.pt")
-        self.predictor.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("predictor.")})
-        self.lagnet.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("lagnet.")})
+        path = Path(folder) / "model.pt"
+        state = load_state_dict(path)
+        load_into(self.predictor, {k[10:]: v for k, v in state.items() if k.startswith("predictor.")}, path)
+        load_into(self.lagnet, {k[7:]: v for k, v in state.items() if k.startswith("lagnet.")}, path)
+        if "y_scale" not in state:
+            raise corrupt(path, "LagNet state_dict", "no y_scale")
         self.y_scale.data[:] = state["y_scale"]
         self._infer = None

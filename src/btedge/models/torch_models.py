@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from btedge.models.persist import load_state_dict, save_state_dict
+from btedge.models.persist import load_into, load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -122,16 +122,21 @@ def is_sliding(X: np.ndarray) -> bool:
 
 
 class CNN1D(nn.Module):
-    def __init__(self, n_features: int, hidden: int, layers: int) -> None:
+    """Causal convolutions (left padding only); the head reads the last step (recency) and the
+    global max over the window (the strongest pattern anywhere in it)."""
+
+    def __init__(self, n_features: int, hidden: int, layers: int, kernel: int = 3) -> None:
         super().__init__()
         mods: list[nn.Module] = []
         for i in range(layers):
-            mods += [nn.Conv1d(n_features if i == 0 else hidden, hidden, 3, padding=1), nn.ReLU()]
+            conv = nn.Conv1d(n_features if i == 0 else hidden, hidden, kernel, padding=kernel - 1)
+            mods += [conv, Chomp1d(kernel - 1), nn.ReLU()]
         self.conv = nn.Sequential(*mods)
-        self.head = nn.Linear(hidden, N_CLASSES)
+        self.head = nn.Linear(2 * hidden, N_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.conv(x.transpose(1, 2)).mean(dim=2))  # window ends at t: pooling is causal
+        h = self.conv(x.transpose(1, 2))
+        return self.head(torch.cat([h[:, :, -1], h.amax(dim=2)], dim=1))
 
 
 class LSTMNet(nn.Module):
@@ -174,27 +179,56 @@ def class_weights(y: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
     return w / w[counts > 0].mean()
 
 
-def fit_net(net: nn.Module, X: np.ndarray, target: np.ndarray, loss_fn: nn.Module, spec: ModelSpec, desc: str) -> float:
-    """Mini-batch Adam over ``spec.epochs``; returns the last epoch's mean loss."""
-    xt = torch.as_tensor(X, dtype=torch.float32)
-    yt = torch.as_tensor(target)
+def _train_epoch(net: nn.Module, xt: torch.Tensor, yt: torch.Tensor, loss_fn: nn.Module,
+                 opt: torch.optim.Optimizer, perm: torch.Tensor, batch_size: int) -> float:
+    net.train()
+    total = 0.0
+    for i in range(0, len(xt), batch_size):
+        idx = perm[i : i + batch_size]
+        opt.zero_grad()
+        loss = loss_fn(net(xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    return total / max(len(xt), 1)
+
+
+def fit_net(
+    net: nn.Module, X: np.ndarray, target: np.ndarray, loss_fn: nn.Module, spec: ModelSpec, desc: str,
+    X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, epochs: int | None = None,
+) -> dict:
+    """Mini-batch Adam.
+
+    With a validation set: at most ``spec.epochs`` epochs, stopped after ``spec.patience``
+    epochs without a lower validation loss; the best epoch's weights are restored and
+    ``info["epochs"]`` is that epoch (1-based). Without one: exactly ``epochs`` (default
+    ``spec.epochs``). Returns ``{"epochs", "epochs_run", "train_loss", "val_loss"}``.
+    """
+    xt, yt = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(target)
+    validate = X_val is not None and y_val is not None and len(X_val) > 0
+    if validate:
+        xv, yv = torch.as_tensor(X_val, dtype=torch.float32), torch.as_tensor(y_val)
     opt = torch.optim.Adam(net.parameters(), lr=spec.lr)
     gen = torch.Generator().manual_seed(spec.seed)
-    net.train()
-    mean_loss = float("nan")
-    for _ in tqdm(range(spec.epochs), desc=desc, leave=False, disable=None):
-        perm = torch.randperm(len(xt), generator=gen)
-        total = 0.0
-        for i in range(0, len(xt), spec.batch_size):
-            idx = perm[i : i + spec.batch_size]
-            opt.zero_grad()
-            loss = loss_fn(net(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        mean_loss = total / max(len(xt), 1)
+    n_epochs = int(epochs or spec.epochs)
+    best_loss, best_epoch, best_state, run = float("inf"), n_epochs, None, 0
+    train_loss = float("nan")
+    for run in tqdm(range(1, n_epochs + 1), desc=desc, leave=False, disable=None):
+        train_loss = _train_epoch(net, xt, yt, loss_fn, opt, torch.randperm(len(xt), generator=gen), spec.batch_size)
+        if not validate:
+            continue
+        net.eval()
+        with torch.no_grad():
+            val_loss = float(loss_fn(net(xv), yv))
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_epoch, best_state = val_loss, run, copy.deepcopy(net.state_dict())
+        elif run - best_epoch >= spec.patience:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
     net.eval()
-    return mean_loss
+    return {"epochs": best_epoch, "epochs_run": run, "train_loss": train_loss,
+            "val_loss": best_loss if validate else None}
 
 
 class TorchClassifier:
@@ -207,13 +241,22 @@ class TorchClassifier:
         self._infer: nn.Module | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
+        """Early-stopped on ``(X_val, y_val)`` when given (see :func:`fit_net`)."""
+        return self._fit(X, y, X_val, y_val, None)
+
+    def refit(self, X: np.ndarray, y: np.ndarray, epochs: int) -> dict:
+        """A fresh net (same seed) trained for exactly ``epochs`` on ``X``."""
+        return self._fit(X, y, None, None, epochs)
+
+    def _fit(self, X, y, X_val, y_val, epochs: int | None) -> dict:
         with deterministic_torch(self.spec.seed):
             self.net = make_net(self.spec, X.shape[2])
             weights = torch.as_tensor(class_weights(y), dtype=torch.float32)
             loss_fn = nn.CrossEntropyLoss(weight=weights)
-            loss = fit_net(self.net, X, y.astype(np.int64), loss_fn, self.spec, self.spec.kind)
+            yv = None if y_val is None else y_val.astype(np.int64)
+            info = fit_net(self.net, X, y.astype(np.int64), loss_fn, self.spec, self.spec.kind, X_val, yv, epochs)
         self._infer = None
-        return {"train_loss": loss}
+        return info
 
     def _inference_net(self) -> nn.Module:
         if self._infer is None:
@@ -234,6 +277,7 @@ class TorchClassifier:
         save_state_dict(self.net, Path(folder) / "model.pt")
 
     def load(self, folder: Path) -> None:
-        self.net.load_state_dict(load_state_dict(Path(folder) / "model.pt"))
+        path = Path(folder) / "model.pt"
+        load_into(self.net, load_state_dict(path), path)
         self.net.eval()
         self._infer = None

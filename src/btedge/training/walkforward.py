@@ -3,26 +3,44 @@
 For a fold boundary b, :meth:`WalkForward.fitted` builds the training set from the feature rows
 before b and the labels whose horizon passed before b (labels at t >= b - horizon are masked
 here, whatever the caller passed), fits the scaler on the training slice only, and returns the
-model from the cache or trains it (then caches it). Validation is the chronologically last
-``valid_frac`` of the training samples, purged by ``horizon`` bars; its accuracy (and that of the
-training majority class) weights ensemble members.
+model from the cache or trains it (then caches it).
+
+Training (supervised models): the chronologically last ``valid_frac`` of the training samples is
+the validation tail, purged by ``horizon`` bars from the samples before it. The model is fitted
+on the samples before the purge with early stopping on the tail (torch epochs, xgboost rounds),
+scored on the tail (accuracy, balanced accuracy, log-loss against the class prior: the
+ensemble's weights), then refit from scratch on the whole training window for the chosen
+number of epochs.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from btedge.models.features import sequence_windows
-from btedge.models.spec import ModelSpec, build_model
-from btedge.training.cache import Manifest, ModelCache, cache_key, fingerprint
+from btedge.models.spec import MODEL_CODE_VERSION, ModelSpec, build_model
+from btedge.training.cache import (
+    DataIdentity,
+    Manifest,
+    ModelCache,
+    ModelCacheError,
+    cache_key,
+    fingerprint,
+    library_versions,
+)
 from btedge.training.schedule import Fold, Schedule
+from btedge.training.validation import validation_scores
 
 log = logging.getLogger(__name__)
+#: Validation metrics copied from a fold's meta into the manifest.
+SUMMARY_KEYS = ("n_train", "n_val", "val_acc", "val_balanced_acc", "val_majority_acc", "val_logloss",
+                "val_prior_logloss", "val_gain", "epochs", "train_seconds")
 
 
 @dataclass
@@ -57,13 +75,15 @@ class WalkForward:
       feature_key / label_key: descriptions of the feature set and labels (cache key); pass
         ``label_key=None`` for unsupervised models
       min_samples: folds with fewer valid training samples are skipped (no model, NaN output)
-      valid_frac: share of training samples held out (at the end) for the validation score
+      valid_frac: share of training samples held out (at the end) for early stopping and scores
       max_samples: keep only the most recent samples (0 = all)
+      data: the data's identity (manifest); :meth:`bind` sets it later
     """
 
     def __init__(
         self, schedule: Schedule, spec: ModelSpec, cache: ModelCache, feature_key: dict,
         label_key: dict | None, min_samples: int = 100, valid_frac: float = 0.2, max_samples: int = 0,
+        data: DataIdentity | None = None,
     ) -> None:
         if not 0.0 <= valid_frac < 0.9:
             raise ValueError(f"valid_frac must be in [0, 0.9), got {valid_frac!r}")
@@ -75,37 +95,61 @@ class WalkForward:
             "model": spec.key(), "features": feature_key, "labels": label_key,
             "schedule": {"train_bars": s.train_bars, "window": s.window, "gap": s.gap, "horizon": s.horizon},
             "min_samples": self.min_samples, "valid_frac": valid_frac, "max_samples": self.max_samples,
+            "code": {"btedge.models": MODEL_CODE_VERSION, **library_versions()},
         }
-        run = hashlib.sha256(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
-        self.manifest = Manifest(cache, run, self.params)
+        self.run = hashlib.sha256(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
+        self.bind(data or DataIdentity())
         self._memo: dict[int, FittedFold | None] = {}
 
-    def fitted(self, boundary: int, features: np.ndarray, labels: np.ndarray | None) -> FittedFold | None:
-        """The model scoring bars from ``boundary`` on (None if the fold has too few samples)."""
+    def bind(self, data: DataIdentity) -> None:
+        """Record this run's folds in the manifest of ``data``."""
+        self.data = data
+        self.manifest = Manifest(self.cache, self.params, data)
+
+    @property
+    def trained_any(self) -> bool:
+        """Whether any fold so far has a model."""
+        return any(f is not None for f in self._memo.values())
+
+    def skipped(self) -> list[int]:
+        """Boundaries of the folds so far skipped for too few samples."""
+        return sorted(b for b, f in self._memo.items() if f is None)
+
+    def fitted(self, boundary: int, features: np.ndarray, labels: np.ndarray | None,
+               times: np.ndarray | None = None) -> FittedFold | None:
+        """The model scoring bars from ``boundary`` on (None if the fold has too few samples).
+
+        ``times`` (one float per bar, e.g. backtrader date numbers) enter the training data's
+        fingerprint and give the fold's ``train_end_time`` (the time of bar ``boundary - 1``).
+        """
         if boundary not in self._memo:
-            self._memo[boundary] = self._fit_or_load(boundary, features, labels)
+            self._memo[boundary] = self._fit_or_load(boundary, features, labels, times)
         return self._memo[boundary]
 
     def latest(self) -> FittedFold:
-        """The newest fold model recorded in this run's manifest, loaded without training (live).
+        """The newest fold recorded for these params and this data, loaded without training.
 
-        The manifest name depends only on the params, so a live process with the same params and
-        cache directory finds the folds a backtest trained. Raises ``ValueError`` when there is none.
+        Raises ``ValueError`` naming the data and what to run when there is none.
         """
-        path = self.manifest.path
-        folds = [f for f in (Manifest.read(path)["folds"] if path.is_file() else []) if "key" in f]
-        if not folds:
+        record = self.manifest.newest()
+        if record is None:
+            others = self.manifest.others()
+            held = f"; the cache holds folds for these params on {'; '.join(others)} only" if others else ""
             raise ValueError(
-                f"no trained fold for these params in {path}: run a backtest with the same params and "
-                f"cache_dir first (it trains and records the folds), then start live with pretrained=True"
+                f"no trained fold for these params on {self.data.describe()} in {self.cache.root}{held}: "
+                f"run a backtest on this data (same symbol and timeframe) with the same params and "
+                f"cache_dir first (it trains and records the folds), then use pretrained=True"
             )
-        key = folds[-1]["key"]
+        key = record["key"]
         meta = self.cache.read_meta(key)
-        if "scaler_mean" not in meta:
-            raise ValueError(f"{self.cache.folder(key)}: model metadata without scaler; delete it to retrain")
         model = build_model(self.spec, int(meta["n_features"]))
         model.load(self.cache.folder(key))
-        fold = self.schedule.fold(int(meta["boundary"]))
+        try:
+            fold = self.schedule.fold(int(meta["boundary"]))
+        except ValueError:
+            raise ModelCacheError(f"{self.cache.folder(key)}: fold boundary {meta['boundary']} does not fit this "
+                                  f"schedule; delete the folder to retrain (or pass another cache_dir)") from None
+        meta = {**meta, "train_end_time": record.get("train_end_time")}
         return FittedFold(fold, model, np.array(meta["scaler_mean"]), np.array(meta["scaler_std"]), meta)
 
     # -- training set ------------------------------------------------------------------------
@@ -140,8 +184,17 @@ class WalkForward:
         std = block.std(axis=0)
         return block.mean(axis=0), np.where(std > 0, std, 1.0)
 
+    def split(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fit rows, validation rows): the last ``valid_frac`` (>= 20 samples, else none),
+        with ``horizon`` samples purged between them."""
+        n_val = int(rows.size * self.valid_frac) if self.supervised else 0
+        if n_val < 20:
+            return rows, rows[:0]
+        return rows[: rows.size - n_val - self.schedule.horizon], rows[rows.size - n_val :]
+
     # -- fit / load --------------------------------------------------------------------------
-    def _fit_or_load(self, boundary: int, features: np.ndarray, labels: np.ndarray | None) -> FittedFold | None:
+    def _fit_or_load(self, boundary: int, features: np.ndarray, labels: np.ndarray | None,
+                     times: np.ndarray | None) -> FittedFold | None:
         if len(features) < boundary:
             raise ValueError(f"fold at bar {boundary} needs {boundary} feature rows, got {len(features)}")
         fold = self.schedule.fold(boundary)
@@ -149,45 +202,45 @@ class WalkForward:
         labels = self.known_labels(boundary, labels)
         rows = self.sample_rows(fold, features, labels)
         if rows.size < self.min_samples:
-            log.info("fold %d skipped: %d samples < min_samples=%d", boundary, rows.size, self.min_samples)
-            self.manifest.add(boundary, {"boundary": boundary, "skipped": int(rows.size)})
+            log.info("%s fold %d skipped: %d samples < min_samples=%d", self.spec.kind, boundary, rows.size,
+                     self.min_samples)
+            self.manifest.add({"boundary": boundary, "skipped": int(rows.size)})
             return None
         lo = max(0, fold.train_start - self.spec.window + 1)
         label_part = labels[fold.train_start : fold.train_stop] if labels is not None else np.empty(0)
-        key = cache_key(self.params, boundary, fingerprint(features[lo : fold.train_stop], label_part, rows))
+        time_part = np.asarray(times[lo:boundary], dtype=float) if times is not None else np.empty(0)
+        key = cache_key(self.params, boundary, fingerprint(features[lo : fold.train_stop], label_part, rows, time_part))
         mean, std = self.scaler(fold, features)
         model = build_model(self.spec, features.shape[1])
         if self.cache.has(key):
-            model.load(self.cache.folder(key))
             meta = self.cache.read_meta(key)
+            model.load(self.cache.folder(key))
         else:
             meta = self._train(model, key, fold, features, labels, rows, mean, std)
-        summary = {k: meta[k] for k in ("n_train", "n_val", "val_acc", "val_majority_acc")}
-        self.manifest.add(boundary, {"boundary": boundary, "key": key, **summary})
-        return FittedFold(fold, model, mean, std, meta)
+        end_time = float(times[boundary - 1]) if times is not None else None
+        summary = {k: meta.get(k) for k in SUMMARY_KEYS}
+        self.manifest.add({"boundary": boundary, "key": key, "train_end_time": end_time, **summary})
+        return FittedFold(fold, model, mean, std, {**meta, "train_end_time": end_time})
+
+    def _windows(self, features: np.ndarray, rows: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        return (sequence_windows(features, rows, self.spec.window) - mean) / std
 
     def _train(self, model, key: str, fold: Fold, features, labels, rows, mean, std) -> dict:
-        n_val = int(rows.size * self.valid_frac) if self.supervised else 0
-        n_val = n_val if n_val >= 20 else 0
-        fit_rows = rows[: rows.size - n_val - (self.schedule.horizon if n_val else 0)]
-        val_rows = rows[rows.size - n_val :] if n_val else rows[:0]
-        win = self.spec.window
-        X = (sequence_windows(features, fit_rows, win) - mean) / std
-        Xv = (sequence_windows(features, val_rows, win) - mean) / std
+        started = time.perf_counter()
+        fit_rows, val_rows = self.split(rows)
+        X, Xv = self._windows(features, fit_rows, mean, std), self._windows(features, val_rows, mean, std)
         y = labels[fit_rows] if labels is not None else None
         yv = labels[val_rows] if labels is not None else None
-        log.info("training %s fold %d on %d samples", self.spec.kind, fold.boundary, len(fit_rows))
+        log.info("training %s fold %d on %d samples (+%d validation)", self.spec.kind, fold.boundary,
+                 len(fit_rows), len(val_rows))
         info = model.fit(X, y, Xv, yv)
+        scores = validation_scores(self.spec.kind, model, y, Xv, yv)
+        if len(val_rows) and hasattr(model, "refit"):
+            info["refit"] = model.refit(self._windows(features, rows, mean, std), labels[rows], int(info["epochs"]))
         meta = {"key": key, "boundary": fold.boundary, "train_start": fold.train_start, "train_stop": fold.train_stop,
-                "n_train": int(len(fit_rows)), "n_val": int(n_val), "info": info, **self._validation(model, y, Xv, yv),
-                "scaler_mean": mean.tolist(), "scaler_std": std.tolist(), "n_features": int(features.shape[1])}
-        model.save(self.cache.new_folder(key))
+                "n_train": int(len(rows)), "n_fit": int(len(fit_rows)), "n_val": int(len(val_rows)), "info": info,
+                "epochs": info.get("epochs"), **scores, "scaler_mean": mean.tolist(), "scaler_std": std.tolist(),
+                "n_features": int(features.shape[1]), "train_seconds": round(time.perf_counter() - started, 4)}
+        self.cache.write_model(key, model.save)
         self.cache.write_meta(key, meta)
         return meta
-
-    def _validation(self, model, y, Xv, yv) -> dict:
-        if yv is None or len(yv) == 0 or self.spec.kind == "lagnet":
-            return {"val_acc": None, "val_majority_acc": None}
-        pred = model.predict(Xv).argmax(axis=1)
-        majority = np.bincount(y.astype(int), minlength=3).argmax()
-        return {"val_acc": float((pred == yv).mean()), "val_majority_acc": float((yv == majority).mean())}
