@@ -13,3 +13,12 @@ class BuyAndHold(BaseStrategy):
 
     def target(self) -> int:
         return LONG
+
+    @classmethod
+    def vector_signals(cls, bars, params: dict):
+        """Always long, from the first bar, for :mod:`btedge.vector`."""
+        import numpy as np
+
+        from btedge.vector.signals import Signals
+
+        return Signals(np.full(len(bars.close), LONG, dtype=np.int8), first=0)

@@ -1,7 +1,10 @@
 """Laguerre strategies: filter cross, price-vs-filter trend, channel breakout."""
 from __future__ import annotations
 
+import numpy as np
+
 from btedge.indicators.laguerre import LaguerreChannel, LaguerreFilter
+from btedge.kernels import laguerre_filter_series
 from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy, compare
 from btedge.strategies.registry import register
 
@@ -33,6 +36,19 @@ class LaguerreCross(BaseStrategy):
     def target(self) -> int:
         return compare(self.fast[0], self.slow[0]) or self._side()
 
+    @classmethod
+    def vector_signals(cls, bars, params: dict):
+        """``target()`` as arrays for :mod:`btedge.vector` (same kernels as the filters' ``once()``)."""
+        from btedge.vector.signals import KEEP, Signals, compare_array
+
+        if not params["gamma_fast"] < params["gamma_slow"]:
+            raise ValueError(f"gamma_fast ({params['gamma_fast']}) must be below gamma_slow ({params['gamma_slow']})")
+        fast = laguerre_filter_series(bars.close, params["gamma_fast"], params["seed"])
+        slow = laguerre_filter_series(bars.close, params["gamma_slow"], params["seed"])
+        side = compare_array(fast, slow)
+        side[side == 0] = KEEP
+        return Signals(side, first=0)
+
 
 @register("laguerre_trend")
 class LaguerreTrend(BaseStrategy):
@@ -61,6 +77,20 @@ class LaguerreTrend(BaseStrategy):
         if compare(close, level * (1.0 - self.p.band)) < 0:
             return SHORT
         return self._side()
+
+    @classmethod
+    def vector_signals(cls, bars, params: dict):
+        """``target()`` as arrays for :mod:`btedge.vector`."""
+        from btedge.vector.signals import KEEP, Signals, compare_array
+
+        if not 0.0 <= params["band"] < 0.5:
+            raise ValueError(f"band must be in [0, 0.5), got {params['band']!r}")
+        close = bars.close
+        level = laguerre_filter_series(close, params["gamma"], params["seed"])
+        side = np.full(len(close), KEEP, dtype=np.int8)
+        side[compare_array(close, level * (1.0 - params["band"])) < 0] = SHORT
+        side[compare_array(close, level * (1.0 + params["band"])) > 0] = LONG
+        return Signals(side, first=0)
 
 
 @register("laguerre_channel")
@@ -93,3 +123,21 @@ class LaguerreChannelBreakout(BaseStrategy):
         if side == SHORT and close > self.channel.mid[0]:
             return FLAT
         return side
+
+    @classmethod
+    def vector_signals(cls, bars, params: dict):
+        """``target()`` as arrays for :mod:`btedge.vector` (the channel as its ``once()`` computes it)."""
+        from btedge.vector.signals import KEEP, Signals, rolling_std_once
+
+        period = int(params["period"])
+        if period < 2 or params["devfactor"] < 0:
+            raise ValueError(f"period must be >= 2 and devfactor >= 0, got {params['period']!r}, {params['devfactor']!r}")
+        close = bars.close
+        mid = laguerre_filter_series(close, params["gamma"], params["seed"])
+        dev = params["devfactor"] * rolling_std_once(mid, period)
+        top, bot = mid + dev, mid - dev
+        side = np.full(len(close), KEEP, dtype=np.int8)
+        with np.errstate(invalid="ignore"):
+            side[close < bot] = SHORT
+            side[close > top] = LONG
+            return Signals(side, first=period - 1, exit_long=close < mid, exit_short=close > mid)

@@ -1,0 +1,163 @@
+"""Run a built-in single-instrument strategy with the vector engine, or say why it cannot.
+
+``run_vector(LaguerreCross, [("BTC", df)], params, config)`` gives the fills, trades, value per
+bar and the Performance / TradeStats figures a backtrader run of the same strategy gives (equal
+to 1e-9, tested in ``tests/vector``). A strategy takes part by declaring its wishes as arrays: a
+classmethod ``vector_signals(bars, params) -> Signals`` computed with the same kernels as its
+indicators (see :mod:`btedge.vector.signals`). :func:`unsupported` names what the vector engine
+cannot do (several datas, a strategy without ``vector_signals``); :func:`run` then falls back to
+backtrader and logs one line saying why.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from btedge.vector.bars import Bars, bars_from_frame
+from btedge.vector.returns import performance
+from btedge.vector.signals import Signals, entry_gate
+from btedge.vector.simulate import simulate
+
+log = logging.getLogger(__name__)
+
+Frames = Sequence[tuple[str, pd.DataFrame]]
+_DIRECTIONS = {"long": (0, 1), "short": (-1, 0), "both": (-1, 1)}
+_FILL_KINDS = ("close", "entry", "stop", "limit")
+
+
+@dataclass
+class VectorRun:
+    """One vector-engine run: the same figures :func:`btedge.engine.run_backtest` reports."""
+
+    index: pd.DatetimeIndex
+    value: np.ndarray
+    position: np.ndarray
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    metrics: dict[str, Any]
+    trade_stats: dict[str, Any]
+    returns: pd.Series
+    params: dict[str, Any]
+
+
+def strategy_params(strategy: type, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The strategy's defaults updated with ``params`` (unknown names raise ``ValueError``)."""
+    defaults = dict(strategy.params._getitems())
+    unknown = sorted(set(params or {}) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown param(s) {unknown} for {strategy.__name__}; valid: {', '.join(sorted(defaults))}")
+    return {**defaults, **(params or {})}
+
+
+def unsupported(strategy: type, frames: Frames) -> str | None:
+    """Why the vector engine cannot run this (a sentence), or None when it can."""
+    if not hasattr(strategy, "vector_signals"):
+        return f"{strategy.__name__} declares no vector_signals (only the built-in single-asset strategies do)"
+    if len(frames) != 1:
+        return f"{strategy.__name__} is given {len(frames)} datas; the vector engine runs one instrument"
+    return None
+
+
+def signals_for(strategy: type, bars: Bars, params: dict[str, Any]) -> Signals:
+    """The strategy's signals with BaseStrategy's gate and ATR added (params validated as
+    BaseStrategy validates them)."""
+    from btedge.strategies.base import BaseStrategy
+
+    BaseStrategy._validate_risk_params(SimpleNamespace(p=SimpleNamespace(**params)))
+    sig = strategy.vector_signals(bars, params)
+    allowed, atr, first = entry_gate(bars.close, bars.high, bars.low, params, sig.first)
+    sig.first, sig.atr = first, atr
+    if allowed is not None:
+        sig.allowed = allowed if sig.allowed is None else (sig.allowed & allowed)
+    return sig
+
+
+def simulate_signals(bars: Bars, sig: Signals, params: dict[str, Any], config: Any,
+                     reenter: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, position, fills) of ``sig`` on ``bars`` under ``params`` and ``config``."""
+    n = len(bars.close)
+    side, exit_long, exit_short, allowed, atr = sig.arrays(n)
+    lo, hi = _DIRECTIONS[params["direction"]]
+    return simulate(
+        bars.open, bars.high, bars.low, bars.close, side, exit_long, exit_short, allowed, atr, int(sig.first),
+        lo, hi, float(params["stop_loss"]), float(params["take_profit"]), float(params["fraction"]),
+        float(params["risk"]), float(params["atr_mult"]), bool(params["integer"]),
+        float(config.cash), float(config.commission), float(config.slippage), reenter,
+    )
+
+
+def fills_table(fills: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Fills as a table: bar, datetime, size (signed), price, commission, kind."""
+    bars = fills[:, 0].astype(np.int64)
+    return pd.DataFrame({
+        "bar": bars,
+        "datetime": index[bars],
+        "size": fills[:, 1],
+        "price": fills[:, 2],
+        "commission": fills[:, 3],
+        "kind": [_FILL_KINDS[int(k)] for k in fills[:, 4]],
+    })
+
+
+def trades_table(fills: np.ndarray) -> pd.DataFrame:
+    """Round trips from the fills (positions open from flat and close in full), with
+    backtrader's ``Trade`` PnL: ``pnl = size * (exit - entry)``, ``pnlcomm = pnl - commissions``."""
+    rows = []
+    for k in range(0, len(fills) - 1, 2):
+        (b0, s0, p0, c0, _), (b1, s1, p1, c1, _) = fills[k], fills[k + 1]
+        pnl = 0.0 + (-s1) * (p1 - p0) * 1.0
+        commission = (0.0 + c0) + c1
+        rows.append((int(b0), int(b1), s0, p0, p1, c0 + c1, pnl, pnl - commission))
+    return pd.DataFrame(rows, columns=["entry_bar", "exit_bar", "size", "entry_price", "exit_price",
+                                       "commission", "pnl", "pnlcomm"])
+
+
+def _trade_stats(trades: pd.DataFrame, open_trades: int) -> dict[str, Any]:
+    from btedge.analyzers.tradestats import trade_stats
+
+    stats = trade_stats(trades["pnlcomm"].tolist(), trades["pnl"].tolist(),
+                        (trades["exit_bar"] - trades["entry_bar"]).tolist())
+    stats["open"] = open_trades
+    return stats
+
+
+def run_vector(strategy: type, frames: Frames, params: dict[str, Any] | None = None, config: Any = None,
+               reenter: bool | None = None) -> VectorRun:
+    """Run ``strategy`` on the one frame with the vector engine (see the module docstring)."""
+    from btedge.engine import BacktestConfig
+
+    config = config or BacktestConfig(benchmark=False)
+    reason = unsupported(strategy, frames)
+    if reason:
+        raise ValueError(reason)
+    full = strategy_params(strategy, params)
+    df = frames[0][1]
+    bars = bars_from_frame(df)
+    sig = signals_for(strategy, bars, full)
+    value, position, fills = simulate_signals(bars, sig, full, config, _reenter(full, reenter))
+    metrics, returns = performance(value, position, df.index, config.cash, config.periods_per_year)
+    trades = trades_table(fills)
+    open_trades = int(len(fills) % 2)
+    return VectorRun(pd.DatetimeIndex(df.index), value, position, fills_table(fills, df.index), trades,
+                     metrics, _trade_stats(trades, open_trades), returns, full)
+
+
+def _reenter(params: dict[str, Any], reenter: bool | None) -> bool:
+    if reenter is not None:
+        return reenter
+    return bool(params.get("reenter", False))
+
+
+def describe(run: VectorRun) -> str:
+    """A few lines for the CLI's quick look."""
+    m, t = run.metrics, run.trade_stats
+    return (f"vector engine: {len(run.index)} bars, {t['trades']} closed trades, total return "
+            f"{m['total_return']:.2%}, Sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.1%}"
+            if math.isfinite(m.get("sharpe", math.nan)) else
+            f"vector engine: {len(run.index)} bars, {t['trades']} closed trades, total return {m['total_return']:.2%}")
