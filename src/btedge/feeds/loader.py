@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -442,6 +442,40 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
             the message names the file, the row and line, how many rows, and the fix
             (:meth:`~btedge.feeds.errors.DataValidationError.for_cli` as command-line flags).
     """
+    path, layout, roles, picked, stamp_cols, raw, lines = _rows(path, symbol, overrides)
+    mask = _select_symbol(raw, roles, symbol, path)
+    if mask is not None:
+        raw, lines = raw.loc[mask].reset_index(drop=True), lines[mask]
+    return _finish(raw, lines, roles, stamp_cols, picked, tz, overrides, path, str(path))
+
+
+def load_symbols(path: str | Path, symbols: Sequence[str] | None = None, *, tz: str | None = None,
+                 **overrides: Any) -> dict[str, pd.DataFrame]:
+    """Every symbol of a long-format file (one ``symbol``/``ticker``/``pair`` column) as its own
+    validated frame, parsed in one pass; ``symbols`` keeps only those. A file without a symbol
+    column gives one frame named after the file. Same options and checks as :func:`load_csv`."""
+    path, layout, roles, picked, stamp_cols, raw, lines = _rows(path, None, overrides)
+    column = roles.get("symbol")
+    if column is None:
+        return {path.name.split(".")[0]: _finish(raw, lines, roles, stamp_cols, picked, tz, overrides, path,
+                                                 str(path))}
+    names = raw[column].astype("string")
+    wanted = list(dict.fromkeys(symbols)) if symbols else sorted(map(str, pd.unique(names.dropna())))
+    missing = [s for s in wanted if not (names == s).any()]
+    if missing:
+        raise DataValidationError(f"{path}: symbol(s) {missing} not in column {column!r}. Fix: pass symbols= "
+                                  "that the file has", cli_fix="pass --symbol names that the file has")
+    out = {}
+    for name in wanted:
+        mask = np.asarray(names == name, dtype=bool)
+        out[name] = _finish(raw.loc[mask].reset_index(drop=True), lines[mask], roles, stamp_cols, picked, tz,
+                            overrides, path, f"{path}:{name}")
+    return out
+
+
+def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> tuple[Any, ...]:
+    """Sniff and read the file: path, layout, roles, whether a wide column was picked, the
+    timestamp columns, the raw rows (blank ones dropped) and their file lines."""
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise TypeError(f"load_csv: unknown option(s) {unknown}; valid: {sorted(OVERRIDES)}")
@@ -458,9 +492,12 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
     if blank.any():
         log.info("%s: ignoring %d blank line(s)", path, int(blank.sum()))
         raw, lines = raw.loc[~blank].reset_index(drop=True), lines[~blank]
-    mask = _select_symbol(raw, roles, symbol, path)
-    if mask is not None:
-        raw, lines = raw.loc[mask].reset_index(drop=True), lines[mask]
+    return path, layout, roles, picked, stamp_cols, raw, lines
+
+
+def _finish(raw: pd.DataFrame, lines: np.ndarray, roles: dict[str, str], stamp_cols: list[str], picked: bool,
+            tz: str | None, overrides: dict[str, Any], path: Path, source: str) -> pd.DataFrame:
+    """Rows of one symbol to the validated frame: timestamps, prices, order, repeats, checks."""
     index = _to_utc_naive(_parse_stamps(raw, stamp_cols, overrides, path, lines), tz, path)
     df = _frame(raw, roles, overrides, path, lines, picked or bool(overrides.get("close_only")))
     df.index = index.rename("datetime")
@@ -469,5 +506,5 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
         rows = len(df)
         df, lines = _drop_repeats(df, lines, path)
         df.attrs["sort"] = {"sorted": unsorted, "dropped": rows - len(df)}  # the CLI reports these
-    log.debug("%s: %d bars %s .. %s", path, len(df), df.index[0] if len(df) else "-", df.index[-1] if len(df) else "-")
-    return validate_ohlcv(df, source=str(path), bounds=overrides.get("bounds", "warn"), line_numbers=lines)
+    log.debug("%s: %d bars %s .. %s", source, len(df), df.index[0] if len(df) else "-", df.index[-1] if len(df) else "-")
+    return validate_ohlcv(df, source=source, bounds=overrides.get("bounds", "warn"), line_numbers=lines)

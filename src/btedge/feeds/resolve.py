@@ -194,3 +194,43 @@ def pick_single(frames: Frames, strategy: str) -> Frames:
         f"{' ...' if len(names) > 20 else ''}. Fix: pass --symbol NAME to pick one column of a panel, "
         "or a single --data"
     )
+
+
+def resolve_closes(specs: Sequence[str], options: LoadOptions | None = None) -> pd.DataFrame:
+    """A wide close table (dates x assets) for cross-sectional statistics (``btedge-universe``).
+
+    Each asset keeps its own history: NaN where it has no bar (before its listing, after its
+    delisting), never a back-filled price. A wide close panel gives its columns, a long file
+    (a symbol column) all its symbols, an OHLCV file of one asset its close; ``--symbol A,B``
+    keeps only those. Only closes are used, so open/close outside [low, high] is not reported.
+
+    Raises:
+        DataSpecError: fewer than two assets in all (an OHLCV file of one asset is one asset).
+    """
+    from btedge.feeds.loader import load_symbols
+    from btedge.feeds.panel import is_panel, read_wide, select_columns
+
+    options = options or LoadOptions()
+    columns: dict[str, pd.Series] = {}
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"--data {spec}: no such file (cwd is {Path.cwd()}). Fix: check the path")
+        if is_panel(path):
+            wide = read_wide(path, date_col=options.datetime)
+            for name in select_columns(wide, options.symbols, path):
+                columns[name] = wide[name]
+            continue
+        frames = load_symbols(path, options.symbols, tz=options.tz, bounds="widen", **options.csv_overrides())
+        columns.update({name: df["close"] for name, df in frames.items()})
+    if len(columns) < 2:
+        raise DataSpecError(
+            f"{', '.join(specs)}: {len(columns)} asset(s) ({', '.join(columns)}); a universe needs at least 2. "
+            "Fix: give a wide close panel (one column per asset), a long file with a symbol column, or "
+            "several --data files"
+        )
+    table = pd.DataFrame(columns).sort_index()
+    table.index.name = "datetime"
+    if options.ffill:
+        table = table.apply(lambda col: col.loc[col.first_valid_index():col.last_valid_index()].ffill())
+    return table

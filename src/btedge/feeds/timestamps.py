@@ -358,13 +358,13 @@ def _timeframe(bar: pd.Timedelta) -> tuple[int, int]:
 
 
 def trades_weekends(days: pd.DatetimeIndex) -> bool:
-    """True when at least half of the Saturdays in the span of ``days`` (trading-day labels)
-    have a session (crypto); False when the span holds no Saturday."""
+    """True when at least half of the Saturdays and Sundays in the span of ``days`` (trading-day
+    labels) have a session (crypto); False when the span holds no weekend day (a slice from
+    Monday to Friday reads as a weekday market)."""
     days = days.unique()
-    saturdays = pd.date_range(days.min(), days.max(), freq="W-SAT")
-    if len(saturdays) == 0:
-        return False
-    return int((days.day_of_week == 5).sum()) >= 0.5 * len(saturdays)
+    span = pd.date_range(days.min(), days.max(), freq="D")
+    weekend = int((span.day_of_week >= 5).sum())
+    return weekend > 0 and int((days.day_of_week >= 5).sum()) >= 0.5 * weekend
 
 
 def _bars_per_session(labels: pd.DatetimeIndex) -> tuple[float, int]:
@@ -412,3 +412,8 @@ def infer_spacing(index: object) -> BarSpacing:
     per_year = CALENDAR_DAYS if trades_weekends(labels) else TRADING_DAYS
     timeframe, compression = _timeframe(bar)
     return BarSpacing(bar, timeframe, compression, per_session * per_year, per_session, per_year, sessions)
+
+
+def infer_periods_per_year(index: object) -> float:
+    """``infer_spacing(index).periods_per_year``: periods per year from trading sessions."""
+    return infer_spacing(index).periods_per_year

@@ -8,8 +8,10 @@ from typing import Sequence
 
 import pandas as pd
 
+from btedge.cli import add_common_options, add_data_options, load_options, run_cli, setup_logging, timestamp_arg
+from btedge.feeds.resolve import resolve_closes
 from btedge.universe import plots
-from btedge.universe.data import load_closes, load_gics
+from btedge.universe.data import load_gics
 from btedge.universe.selection import (
     adjusted_rand_vs_sectors,
     dtw_clusters,
@@ -31,13 +33,13 @@ Select or cluster a universe from a close-price CSV using only prices up to --as
   outliers  cross-sectional IsolationForest on return/risk features
 
 The CSV is wide (first column dates, one column of closes per ticker) or long (Date, Symbol,
-Close). With --gics (a CSV with Symbol and 'GICS Sector'), clusterings are scored against the
+Close, ...); each ticker keeps its own history (no back-filled prices: a ticker listed late is
+measured from its listing, and left out, with a warning, where a method needs every bar). With --gics (a CSV with Symbol and 'GICS Sector'), clusterings are scored against the
 sectors by the adjusted Rand index (ARI; 0 = chance, 1 = identical) beside a shuffled-label
 baseline. Results go to --out as CSV and PNG.
 
 example:
-  btedge-universe dtw --data ../shared/data/repos/daily/arbitragelab_100stocks_2017-2020.csv.gz \\
-      --gics ../shared/data/repos/daily/arbitragelab_sp500_constituents_gics.csv --asof 2019-12-31
+  btedge-universe dtw --data closes.csv.gz --gics constituents_gics.csv --asof 2019-12-31
 """
 
 
@@ -46,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="btedge-universe", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("method", choices=["kmeans", "dtw", "topvol", "outliers"], help="selection method")
-    parser.add_argument("--data", required=True, type=Path, help="close-price CSV (wide or long)")
-    parser.add_argument("--asof", default=None, help="last date used (inclusive), e.g. 2019-12-31; default: all")
+    parser.add_argument("--data", required=True, action="append", metavar="PATH",
+                        help="close-price CSV (wide or long); repeat to combine files")
+    parser.add_argument("--asof", default=None, type=timestamp_arg,
+                        help="last date used (inclusive), e.g. 2019-12-31; default: all")
     parser.add_argument("--lookback", type=int, default=None, help="bars before --asof to use (default: method's)")
     parser.add_argument("--clusters", type=int, default=11, help="number of clusters (kmeans, dtw); default 11")
     parser.add_argument("--dtw-window", type=int, default=10, help="Sakoe-Chiba band in bars (dtw); default 10")
@@ -56,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gics", type=Path, default=None, help="constituents CSV with Symbol, 'GICS Sector'")
     parser.add_argument("--seed", type=int, default=0, help="random seed (kmeans, outliers, ARI baseline)")
     parser.add_argument("--out", type=Path, default=Path("reports/universe"), help="output folder")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    add_data_options(parser, window=False)
+    add_common_options(parser)
     return parser
 
 
@@ -109,19 +114,17 @@ def _run_select(closes: pd.DataFrame, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``btedge-universe``; returns the process exit code."""
+    """Entry point of ``btedge-universe``; returns the process exit code (2 for bad input)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        closes = load_closes(args.data)
+    setup_logging(args.verbose)
+
+    def body() -> int:
+        closes = resolve_closes(args.data, load_options(args))
         args.out.mkdir(parents=True, exist_ok=True)
         runner = _run_clusters if args.method in {"kmeans", "dtw"} else _run_select
-        lines = runner(closes, args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"btedge-universe: error: {exc}")
-        return 2
-    for line in lines:
-        print(line)
-    print(f"results in {args.out}/")
-    return 0
+        for line in runner(closes, args):
+            print(line)
+        print(f"results in {args.out}/")
+        return 0
+
+    return run_cli("btedge-universe", body)

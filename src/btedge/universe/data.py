@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from btedge.feeds.resolve import LoadOptions, resolve_closes
 
 log = logging.getLogger(__name__)
 
@@ -13,41 +14,13 @@ log = logging.getLogger(__name__)
 MIN_BARS = 20
 
 
-def load_closes(path: str | Path) -> pd.DataFrame:
-    """A wide close table (index = dates, one column per ticker) from a CSV.
-
-    Accepts the wide layout (first column dates, then one column per ticker) and the long layout
-    with ``Date``, ``Symbol`` and ``Close`` columns (``Date`` as ``YYYY-MM-DD`` or ``YYYYMMDD``).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; give a wide or long close CSV")
-    raw = pd.read_csv(path)
-    lower = {c.lower(): c for c in raw.columns}
-    if {"date", "symbol", "close"} <= set(lower):
-        dates = _parse_dates(raw[lower["date"]], path)
-        wide = raw.assign(_date=dates).pivot_table(
-            index="_date", columns=lower["symbol"], values=lower["close"], aggfunc="last"
-        )
-        wide.index.name = "Date"
-        wide.columns.name = None
-    else:
-        wide = raw.set_index(raw.columns[0])
-        wide.index = _parse_dates(wide.index.to_series(), path)
-    bad = [c for c in wide.columns if not pd.api.types.is_numeric_dtype(wide[c])]
-    if bad:
-        raise ValueError(f"{path}: columns {bad[:5]} are not numeric closes; the file must hold closes only")
-    return wide.sort_index()
-
-
-def _parse_dates(values: pd.Series, path: Path) -> pd.DatetimeIndex:
-    text = values.astype(str)
-    fmt = "%Y%m%d" if text.str.fullmatch(r"\d{8}").all() else None
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    if parsed.isna().any():
-        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise ValueError(f"{path}: row {row + 2}: date {text.iloc[row]!r} is not a date (YYYY-MM-DD or YYYYMMDD)")
-    return pd.DatetimeIndex(parsed)
+def load_closes(path: str | Path, options: LoadOptions | None = None) -> pd.DataFrame:
+    """A wide close table (index = dates, one column per ticker) from a file, through the feeds
+    resolver (:func:`btedge.feeds.resolve.resolve_closes`): a wide close panel, a long file with a
+    symbol column (all symbols), or several assets; an OHLCV file of one asset is refused (its
+    open/high/low/close are not tickers). NaN where a ticker has no price (before its listing):
+    never back-filled."""
+    return resolve_closes([str(path)], options)
 
 
 def load_gics(path: str | Path) -> pd.Series:
@@ -60,12 +33,13 @@ def load_gics(path: str | Path) -> pd.Series:
 
 
 def window(closes: pd.DataFrame, asof: str | pd.Timestamp | None = None, lookback: int | None = None) -> pd.DataFrame:
-    """The closes known at ``asof`` (inclusive), the last ``lookback`` bars of them, gaps filled.
+    """The closes known at ``asof`` (inclusive), the last ``lookback`` bars of them, unfilled.
 
     Every selection function starts here, so nothing after ``asof`` can influence its result.
-    Tickers with fewer than ``MIN_BARS`` prices in the window are dropped (logged); gaps are
-    filled forward, and a ticker listed mid-window is held flat at its first price before it
-    (both within the window). An empty or too short window raises.
+    Each ticker keeps its own history: NaN before its listing or in a gap, never a back-filled or
+    invented price, so statistics use only the prices it had. Tickers with fewer than
+    ``MIN_BARS`` prices in the window are left out, named in a WARNING with the reason. An empty
+    or too short window raises.
     """
     if not isinstance(closes, pd.DataFrame) or not isinstance(closes.index, pd.DatetimeIndex):
         raise ValueError("closes must be a wide DataFrame with a DatetimeIndex (dates × tickers)")
@@ -76,21 +50,32 @@ def window(closes: pd.DataFrame, asof: str | pd.Timestamp | None = None, lookbac
     sliced = closes if asof is None else closes.loc[: pd.Timestamp(asof)]
     if lookback is not None:
         sliced = sliced.iloc[-lookback:]
-    empty = sliced.columns[sliced.notna().sum() < MIN_BARS]
-    if len(empty):
-        log.warning("dropping %d ticker(s) with < %d prices up to %s: %s", len(empty), MIN_BARS, asof, list(empty)[:10])
-        sliced = sliced.drop(columns=empty)
+    counts = sliced.notna().sum()
+    short = counts[counts < MIN_BARS]
+    if len(short):
+        listed = ", ".join(f"{t} ({n})" for t, n in short.items())
+        log.warning("left out %d ticker(s) with fewer than %d prices up to %s (prices in the window): %s",
+                    len(short), MIN_BARS, asof or "the end", listed[:500])
+        sliced = sliced.drop(columns=short.index)
     if len(sliced) < MIN_BARS or sliced.shape[1] < 2:
         raise ValueError(
             f"only {len(sliced)} bars × {sliced.shape[1]} tickers up to asof={asof}; need >= {MIN_BARS} bars "
-            "and 2 tickers (move asof later or lengthen lookback)"
+            "and 2 tickers (move --asof later or lengthen --lookback)"
         )
     if (sliced <= 0).any().any():
         raise ValueError("closes must be positive prices (log returns are taken); found a value <= 0")
-    return sliced.ffill().bfill()
+    return sliced
 
 
-def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Bars per year from the median spacing: 252 for daily bars, else calendar time (365.25 / step)."""
-    step_days = float(np.median(np.diff(index.as_unit("ns").asi8))) / 86400e9
-    return 252.0 if 0.9 <= step_days < 5 else 365.25 / step_days
+def complete(prices: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The tickers priced on every bar of ``prices`` (methods that compare whole paths need them);
+    the others are left out with a WARNING naming them."""
+    full = prices.notna().all()
+    if not full.all():
+        missing = prices.columns[~full]
+        log.warning("%s compares whole price paths: left out %d ticker(s) without a price on every bar of "
+                    "the window (listed later, or gaps): %s", what, len(missing), ", ".join(map(str, missing))[:500])
+    if int(full.sum()) < 2:
+        raise ValueError(f"{what}: fewer than 2 tickers have a price on every bar of the window; shorten "
+                         "--lookback or move --asof")
+    return prices.loc[:, full]

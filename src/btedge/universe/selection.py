@@ -23,7 +23,8 @@ from scipy import stats as sps
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
-from btedge.universe.data import periods_per_year, window
+from btedge.feeds.timestamps import infer_periods_per_year
+from btedge.universe.data import complete, window
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,15 @@ Date = str | pd.Timestamp | None
 
 
 def _log_returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """Bar-to-bar log returns of each ticker's own prices (NaN across a missing price)."""
     return np.log(prices).diff().iloc[1:]
 
 
 def return_vol_features(closes: pd.DataFrame, asof: Date = None, lookback: int | None = None) -> pd.DataFrame:
-    """Annualised mean log return (``ann_return``) and volatility (``ann_vol``) per ticker."""
+    """Annualised mean log return (``ann_return``) and volatility (``ann_vol``) per ticker, each
+    from the returns of its own prices in the window (a ticker listed mid-window: from its listing)."""
     rets = _log_returns(window(closes, asof, lookback))
-    ppy = periods_per_year(rets.index)
+    ppy = infer_periods_per_year(rets.index)
     return pd.DataFrame({"ann_return": rets.mean() * ppy, "ann_vol": rets.std(ddof=1) * np.sqrt(ppy)})
 
 
@@ -66,7 +69,7 @@ def _check_k(n_clusters: int, n_tickers: int) -> None:
 
 def dtw_series(closes: pd.DataFrame, asof: Date = None, lookback: int | None = 252) -> pd.DataFrame:
     """What DTW compares: each ticker's log price path over the window, z-scored (shape, not level)."""
-    logp = np.log(window(closes, asof, lookback))
+    logp = np.log(complete(window(closes, asof, lookback), "DTW"))
     std = logp.std(ddof=0)
     return (logp - logp.mean()) / std.where(std > 0, 1.0)
 
@@ -84,7 +87,7 @@ def dtw_distance_matrix(
     if dtw_window is not None and dtw_window < 1:
         raise ValueError(f"dtw_window must be >= 1 bar or None, got {dtw_window!r}")
     series = dtw_series(closes, asof, lookback)
-    data = np.ascontiguousarray(series.to_numpy(dtype=np.double).T)
+    data = np.array(series.to_numpy(dtype=np.double).T, order="C")  # a writable copy (dtaidistance's C needs one)
     kwargs = {} if dtw_window is None else {"window": int(dtw_window)}
     matrix = np.asarray(dtw.distance_matrix_fast(data, compact=False, **kwargs), dtype=float)
     return pd.DataFrame(matrix, index=series.columns, columns=series.columns)
@@ -127,18 +130,20 @@ def top_volatility(closes: pd.DataFrame, n: int = 20, asof: Date = None, lookbac
 
 
 def risk_features(closes: pd.DataFrame, asof: Date = None, lookback: int | None = 252) -> pd.DataFrame:
-    """Cross-sectional features per ticker: return, volatility, skew, kurtosis, max drawdown, beta, corr."""
+    """Cross-sectional features per ticker, each from its own prices in the window: return,
+    volatility, skew, kurtosis, max drawdown, beta and correlation to the equal-weight market
+    (the mean return of the tickers priced on each bar)."""
     prices = window(closes, asof, lookback)
     rets = _log_returns(prices)
-    ppy = periods_per_year(rets.index)
+    ppy = infer_periods_per_year(rets.index)
     market = rets.mean(axis=1)
-    beta = rets.apply(lambda col: np.cov(col, market)[0, 1]) / market.var()
+    beta = rets.apply(lambda col: col.cov(market)) / market.var()
     drawdown = (prices / prices.cummax() - 1).min()
     return pd.DataFrame({
         "ann_return": rets.mean() * ppy,
         "ann_vol": rets.std(ddof=1) * np.sqrt(ppy),
-        "skew": rets.apply(lambda c: sps.skew(c, bias=False)),
-        "kurtosis": rets.apply(lambda c: sps.kurtosis(c, bias=False)),
+        "skew": rets.apply(lambda c: sps.skew(c, bias=False, nan_policy="omit")),
+        "kurtosis": rets.apply(lambda c: sps.kurtosis(c, bias=False, nan_policy="omit")),
         "max_drawdown": drawdown,
         "beta": beta,
         "corr": rets.corrwith(market),
