@@ -10,6 +10,7 @@ from btedge.testkit.fakegateway import crypto, forex, future, random_walk_bars, 
 from btedge.testkit.fakegateway.bars import aggregate
 from tests.support.live_session import (
     HISTORY,
+    live_config,
     run_session,
     sample_bars,
 )
@@ -90,8 +91,9 @@ def test_keep_up_to_date_list_is_trimmed(fake_gateway, ib_lib):
 
 def test_ibdata_validates_params():
     from btedge.live import IBData, IBStore
+    from btedge.live.config import IBConfig
 
-    store = IBStore(port=4002)
+    store = IBStore(IBConfig(port=4002))
     with pytest.raises(ValueError, match="store=IBStore"):
         IBData(dataname="SPY", store=None)
     with pytest.raises(ValueError, match="not an IB bar size"):
@@ -134,7 +136,7 @@ def test_feed_alone_with_the_backtest_broker(fake_gateway, ib_lib, gateway_bars)
                 else:
                     fake_gateway.push_bars(1)
 
-    store = IBStore(port=fake_gateway.port, client_id=14, client=ib_lib.__name__, timeout=5.0)
+    store = IBStore(live_config(fake_gateway, ib_lib, client_id=14))
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(IBData(dataname="SPY", store=store, timeframe=bt.TimeFrame.Minutes, compression=60,
                            backfill=2 * 86_400, qcheck=0.01))

@@ -142,8 +142,9 @@ def test_ctrl_c_cancels_open_orders_when_asked(fake_gateway, ib_lib, capsys):
     with Pusher(fake_gateway, every=0.05):
         code = run_live.main(_args(fake_gateway.port, "--param", "direction=both", "--cancel-on-exit"))
     watcher.join(1.0)
-    assert code == 0
-    assert "interrupted" in capsys.readouterr().err
+    assert code == run_live.EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
     statuses = [o.status for o in fake_gateway.orders()]
     assert statuses and all(s == "Cancelled" for s in statuses)
 
@@ -177,20 +178,22 @@ def test_ml_strategy_runs_live_on_models_a_backtest_trained(ib_lib, tmp_path, ca
     from btedge.strategies import get_strategy, parse_params
     from btedge.testkit.fakegateway import FakeGateway
 
+    models = tmp_path / "models"
+    models.mkdir()
     bars = sample_bars(320)
     cls = get_strategy("lagnet_forecast")
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(FrameData(dataname=bars.iloc[:200]))
-    cerebro.addstrategy(cls, cache_dir=str(tmp_path), **parse_params(cls, ML_PARAMS))
+    cerebro.adddata(FrameData(dataname=bars.iloc[:200], timeframe=bt.TimeFrame.Minutes, compression=60), name="SPY")
+    cerebro.addstrategy(cls, cache_dir=str(models), **parse_params(cls, ML_PARAMS))
     cerebro.run()  # trains and caches the folds
-    trained = sorted(p.name for p in tmp_path.iterdir())
+    trained = sorted(p.name for p in models.iterdir())
     assert len(trained) >= 2 and any(name.startswith("manifest-") for name in trained)
 
     with FakeGateway(bars=bars.iloc[200:], symbol="SPY", history=HISTORY, auto_fill=True) as gw:
-        argv = _args(gw.port, "--models", str(tmp_path), "--max-bars", "3",
+        argv = _args(gw.port, "--models", str(models), "--max-bars", "3",
                      *[a for p in ML_PARAMS for a in ("--param", p)])
         argv[argv.index("laguerre_cross")] = "lagnet_forecast"
         with Pusher(gw):
             assert run_live.main(argv) == 0
     assert sum(" live" in line for line in capsys.readouterr().out.splitlines()) == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == trained  # nothing trained live
+    assert sorted(p.name for p in models.iterdir()) == trained  # nothing trained live

@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 
 from btedge.live import IBStore
+from btedge.live.config import IBConfig
 from tests.support.live_session import (
     HISTORY,
     Scripted,
+    live_config,
     run_session,
 )
 
@@ -58,13 +60,16 @@ def test_socket_drop_reconnects_resubscribes_no_gap_no_duplicate(fake_gateway, i
     assert len(fake_gateway.messages("reqHistoricalData")) == 2
 
 
-def _lose_connectivity(strat: Scripted) -> None:
+def _lose_then_keep(strat: Scripted) -> None:
     strat.p.gw.inject_error(1100)
+    strat.p.gw.inject_error(1102)
 
 
-def test_error_1100_reconnects(fake_gateway, ib_lib, gateway_bars):
-    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _lose_connectivity}, live_bars=3)
-    assert store.reconnects == 1
+def test_error_1100_then_1102_keeps_the_socket_and_sends_nothing_new(fake_gateway, ib_lib, gateway_bars):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _lose_then_keep}, live_bars=3)
+    assert store.reconnects == 0
+    assert len(fake_gateway.messages("reqHistoricalData")) == 1
+    assert "CONNBROKEN" in strat.statuses and strat.statuses[-1] == "LIVE"
     times = [b[0] for b in strat.bars]
     assert times == expected_times(gateway_bars, len(times))
 
@@ -82,21 +87,8 @@ def test_reconnect_backs_off_while_refused(fake_gateway, ib_lib, gateway_bars, c
     assert [b[0] for b in strat.bars] == expected_times(gateway_bars, len(strat.bars))
 
 
-def _drop_and_stay_down(strat: Scripted) -> None:
-    strat.p.gw.refuse_connections(3.0)
-    strat.p.gw.drop_connections()
-
-
-def test_gives_up_after_reconnect_attempts_and_ends(fake_gateway, ib_lib):
-    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _drop_and_stay_down}, live_bars=5,
-                                  store_kw={"reconnect_attempts": 2})
-    assert store.closed and store.reconnects == 0
-    assert strat.statuses[-2:] == ["CONNBROKEN", "DISCONNECTED"]
-    assert strat.live == 1  # the run ended instead of waiting forever
-
-
 def test_bad_contract_is_one_clear_error(fake_gateway, ib_lib):
-    store = IBStore(port=fake_gateway.port, client_id=12, client=ib_lib.__name__, timeout=5.0)
+    store = IBStore(live_config(fake_gateway, ib_lib, client_id=12))
     store.connect()
     try:
         with pytest.raises(ValueError, match="no unique contract for 'NOPE'"):
@@ -106,20 +98,28 @@ def test_bad_contract_is_one_clear_error(fake_gateway, ib_lib):
 
 
 def test_one_connection_per_client_id(fake_gateway, ib_lib):
-    first = IBStore(port=fake_gateway.port, client_id=13, client=ib_lib.__name__, timeout=5.0)
+    config = live_config(fake_gateway, ib_lib, client_id=13)
+    first = IBStore(config)
     first.connect()
     try:
         with pytest.raises(ValueError, match="share one store"):
-            IBStore(port=fake_gateway.port, client_id=13, client=ib_lib.__name__).connect()
+            IBStore(config).connect()
     finally:
         first.stop()
-    again = IBStore(port=fake_gateway.port, client_id=13, client=ib_lib.__name__, timeout=5.0)
+    again = IBStore(config)
     again.connect()  # free again once the first store stopped
     again.stop()
 
 
-def test_store_validates_args():
-    with pytest.raises(ValueError, match="port"):
-        IBStore(port=0)
-    with pytest.raises(ValueError, match="backoff"):
-        IBStore(backoff=5, backoff_max=1)
+@pytest.mark.parametrize("bad, message", [
+    ({"port": 0}, "--port"), ({"backoff": 5, "backoff_max": 1}, "backoff"),
+    ({"max_outage": 0}, "--max-outage"), ({"run_name": "a/b"}, "--run-name"), ({"timeout": 0}, "--timeout"),
+])
+def test_config_validates(bad, message):
+    with pytest.raises(ValueError, match=message):
+        IBConfig(**bad)
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        IBConfig().port = 1  # type: ignore[misc]

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from btedge.feeds.sample import sample_data
-from btedge.live import IBBroker, IBData, IBStore
+from btedge.live import IBBroker, IBStore
+from btedge.live.config import IBConfig
+from btedge.live.session import build_session
 
 HISTORY = 40
 BAR_SECONDS = 3600
@@ -89,27 +91,28 @@ def await_gateway(gw: Any, store: IBStore, order_id: int, status: str | None = N
             store.ib.sleep(0.002)
 
 
+def live_config(gateway: Any, lib: Any, **overrides: Any) -> IBConfig:
+    """The IBConfig the live tests use: the fake's port, client id 11, short backoff."""
+    settings = {"port": gateway.port, "client_id": 11, "client": lib.__name__, "timeout": 5.0,
+                "backoff": 0.05, "backoff_max": 0.2, "identical_gap": 0.05, **overrides}
+    return IBConfig(**settings)
+
+
 def run_session(gateway: Any, lib: Any, actions: dict[int, Action] | None = None, live_bars: int = 5,
-                broker_kw: dict | None = None, data_kw: dict | None = None, store_kw: dict | None = None,
-                strategy: type = Scripted, dataname: str = "SPY", timeframe: int = bt.TimeFrame.Minutes,
-                compression: int = 60, **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
+                broker_kw: dict | None = None, data_kw: dict | None = None, config_kw: dict | None = None,
+                strategy: type = Scripted, dataname: str | list[str] = "SPY",
+                timeframe: int = bt.TimeFrame.Minutes, compression: int = 60,
+                **strategy_kw: Any) -> tuple[Any, IBStore, IBBroker]:
     """Run cerebro on the fake until the strategy stops; returns (strategy, store, broker)."""
-    store_kw = {"timeout": 5.0, "backoff": 0.05, "backoff_max": 0.2, "reconnect_attempts": 40, **(store_kw or {})}
-    store = IBStore(port=gateway.port, client_id=11, client=lib.__name__, **store_kw)
-    cerebro = bt.Cerebro(stdstats=False)
-    data_kw = {"backfill": 2 * 86_400, "qcheck": 0.01, **(data_kw or {})}
-    cerebro.adddata(IBData(dataname=dataname, name=dataname, store=store, timeframe=timeframe,
-                           compression=compression, **data_kw))
-    broker = IBBroker(store=store, **(broker_kw or {}))
-    cerebro.setbroker(broker)
+    config = live_config(gateway, lib, **(config_kw or {}))
     if strategy is Scripted:
         strategy_kw.update(gw=gateway, actions=actions, live_bars=live_bars)
-    cerebro.addstrategy(strategy, **strategy_kw)
-    try:
-        strat = cerebro.run()[0]
-    finally:
-        store.stop()
-    return strat, store, broker
+    symbols = [dataname] if isinstance(dataname, str) else list(dataname)
+    session = build_session(config, symbols, strategy, strategy_kw, timeframe=timeframe, compression=compression,
+                            data_kw={"backfill": 2 * 86_400, "qcheck": 0.01, **(data_kw or {})},
+                            broker_kw=broker_kw, stdstats=False, quicknotify=False)
+    strat = session.run()
+    return strat, session.store, session.broker
 
 
 @pytest.fixture

@@ -7,6 +7,14 @@ bars and then aggregates 5-second real-time bars into the feed's bar size, emitt
 as its last 5-second bar arrives. Bars are keyed by start time: after a reconnect the backfill
 overlaps what was already delivered, and every bar at or before the last delivered one is dropped,
 so the strategy sees no duplicates and no gap.
+
+After a reconnect the backfill asks only for the span since the last delivered bar (the one the
+journal recorded), through the store's :class:`~btedge.live.pacing.HistoricalPacer`, so no
+identical request goes out within IB's 15 s and bursts stay under its limits. Watchdogs
+(:mod:`btedge.live.watchdog`): a live stream silent for ``stall_periods`` bar periods while the
+market is open is resubscribed with a WARNING; a bar that reaches the strategy more than
+``stale_periods`` bar periods late is delivered as DELAYED (the broker trades only on LIVE bars)
+with a WARNING, and a strategy lagging the bar clock is logged with its lag.
 """
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ import backtrader as bt
 
 from btedge.live import parsing
 from btedge.live.store import IBStore
+from btedge.live.watchdog import StreamWatch, bar_age_periods, market_open
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,10 @@ class IBData(bt.feed.DataBase):
     Notifications (``notify_data``): ``CONNECTED`` once subscribed, ``DELAYED`` while
     backfilling, ``LIVE`` when the backfill is drained, ``CONNBROKEN`` when the connection
     drops (a reconnect resubscribes and backfills the gap: ``DELAYED`` then ``LIVE`` again),
-    ``NOTSUBSCRIBED`` while a request is paced out, ``DISCONNECTED`` when the store gives up.
+    ``NOTSUBSCRIBED`` while a request is paced out or refused, ``DISCONNECTED`` when the store
+    stops. ``CONNBROKEN`` also follows IB's own connectivity loss (1100/2110, socket up); 1102
+    (data kept) returns to ``LIVE``, 1101 (data lost) resubscribes once. With ``rtbar=True`` and
+    no real-time permission (420/354) the feed logs an ERROR and falls back to keepUpToDate bars.
 
     Params:
       - ``store`` (required): the shared :class:`IBStore`
@@ -89,6 +101,11 @@ class IBData(bt.feed.DataBase):
             raise ValueError(f"rtbar=True needs a bar size that is a multiple of 5 s, got {self._bar_size}")
         self.contract: Any = None
         self.stats = collections.Counter()
+        config = self.p.store.config
+        self._stale_periods, self._lag_periods = config.stale_periods, config.lag_periods
+        self._coalesce = config.coalesce_seconds
+        self._watch = StreamWatch(self._bar_seconds, config.stall_periods)
+        self._details: Any = None
 
     # -- backtrader interface ------------------------------------------------------------
     def islive(self) -> bool:
@@ -116,13 +133,21 @@ class IBData(bt.feed.DataBase):
         self._retry_at = 0.0
         self._pacing_delay = self.p.pacing_wait
         self._backfill_left = 0
-        self.p.store.feeds.append(self)
+        self._use_rt = self.p.rtbar
+        self._subscribed_at: float | None = None
+        self._newest_seen = float("-inf")
+        self._lagging = False
+        self.p.store.add_feed(self)
         self.p.store.connect()  # no-op when the broker connected it already
 
     def stop(self) -> None:
         self._unsubscribe()
-        if self in self.p.store.feeds:
-            self.p.store.feeds.remove(self)
+        self.p.store.remove_feed(self)
+
+    @property
+    def symbol(self) -> str:
+        """The name the journal knows this feed by."""
+        return self._name or str(self.p.dataname)
 
     def _load(self) -> bool | None:
         store: IBStore = self.p.store
@@ -137,14 +162,72 @@ class IBData(bt.feed.DataBase):
         if not self._queue:
             idle = not any(feed.has_work() for feed in store.feeds if feed is not self)
             store.pump(self.p.qcheck if idle else 0.0)
+            self._check_stall()
         if not self._queue:
             if store.closed:
                 self.put_notification(self.DISCONNECTED)
                 return False
             return None
         self._backfill_left -= 1
-        self._fill_lines(self._queue.popleft())
+        bar = self._queue.popleft()
+        if self._state == _LIVE and self._backfill_left < 0:
+            self._check_age(bar)
+        self._fill_lines(bar)
+        journal = store.journal
+        if journal is not None:
+            journal.record_bar(self.symbol, dt.datetime.fromtimestamp(bar[0], dt.timezone.utc))
         return True
+
+    # -- watchdogs ---------------------------------------------------------------------------
+    def _check_age(self, bar: Bar) -> None:
+        """A live bar late on the bar clock (IB's time, or bars queued behind it) is not traded."""
+        behind = (self._newest_seen - bar[0]) / self._bar_seconds
+        age = max(bar_age_periods(bar[0], self._bar_seconds, self.p.store.now()), behind)
+        name = self.symbol
+        if age > self._lag_periods:
+            self.stats["lagging_bars"] += 1
+            if not self._lagging:
+                log.warning("%s: the strategy lags the bar clock: bar %s reaches it %.1f s after it ended "
+                            "(%d more bar(s) queued)", name, _stamp(bar[0]), age * self._bar_seconds,
+                            len(self._queue))
+            self._lagging = True
+        elif self._lagging:
+            log.info("%s: the strategy caught up with the bar clock", name)
+            self._lagging = False
+        if age > self._stale_periods:
+            self.stats["stale_bars"] += 1
+            log.warning("%s: bar %s is %.1f bar periods old when it reaches the strategy: not traded "
+                        "(delivered as DELAYED)", name, _stamp(bar[0]), age)
+            if self._laststatus != self.DELAYED:
+                self.put_notification(self.DELAYED)
+        elif self._laststatus != self.LIVE:
+            self.put_notification(self.LIVE)
+
+    def _check_stall(self) -> None:
+        silent = self._watch.stalled()
+        if silent is None:
+            return
+        store: IBStore = self.p.store
+        if not self._market_open():
+            self._watch.arm()
+            return
+        self.stats["stalls"] += 1
+        log.warning("%s: no update from the live stream for %.0f s (%.1f bar periods) while the market is "
+                    "open: resubscribing", self.symbol, silent, silent / self._bar_seconds)
+        self._unsubscribe()
+        self._state = _SUBSCRIBE
+        self._retry_at = 0.0
+        if store.connected:
+            self.put_notification(self.NOTSUBSCRIBED)
+
+    def _market_open(self) -> bool:
+        if self._details is None and self.contract is not None:
+            self._details = self.p.store.contract_details(self.contract) or False
+        details = self._details
+        if not details:
+            return True
+        hours = details.liquidHours or details.tradingHours
+        return market_open(hours, details.timeZoneId, self.p.store.now())
 
     def _fill_lines(self, bar: Bar) -> None:
         when, o, h, low, c, v = bar
@@ -159,13 +242,21 @@ class IBData(bt.feed.DataBase):
         store: IBStore = self.p.store
         if self.contract is None:
             self.contract = store.qualify(self.p.dataname)
+        what = self.p.what or parsing.WHAT_TO_SHOW.get(self.contract.secType, "TRADES")
+        span = self._backfill_span()
+        key = (self.contract.conId, span, self._bar_size, what, self.p.use_rth, not self._use_rt)
+        wait = store.pacer.wait(key, self.contract.conId)
+        if wait > 0:
+            self.stats["paced"] += 1
+            log.info("%s: historical request held %.1f s by IB's pacing rules", self.symbol, wait)
+            self._retry_at = time.monotonic() + wait
+            return
         self.put_notification(self.CONNECTED)
         self.put_notification(self.DELAYED)
-        what = self.p.what or parsing.WHAT_TO_SHOW.get(self.contract.secType, "TRADES")
+        store.pacer.sent(key, self.contract.conId)
         bars = store.ib.reqHistoricalData(
-            self.contract, endDateTime="", durationStr=parsing.duration(self.p.backfill),
-            barSizeSetting=self._bar_size, whatToShow=what, useRTH=self.p.use_rth,
-            formatDate=2, keepUpToDate=not self.p.rtbar)
+            self.contract, endDateTime="", durationStr=span, barSizeSetting=self._bar_size, whatToShow=what,
+            useRTH=self.p.use_rth, formatDate=2, keepUpToDate=not self._use_rt, timeout=store.config.timeout)
         code = self._req_errors.pop(getattr(bars, "reqId", -1), None)
         if code is not None or not bars:
             self._paced(code)
@@ -173,14 +264,23 @@ class IBData(bt.feed.DataBase):
         self._pacing_delay = self.p.pacing_wait
         self._backfill(bars)
         self._backfill_left = len(self._queue)  # what is queued now is history: DELAYED until consumed
-        if self.p.rtbar:
+        if self._use_rt:
             self._stream = store.ib.reqRealTimeBars(self.contract, _RT_SECONDS, what, self.p.use_rth)
             self._stream.updateEvent += self._on_rtbar
         else:
             self._stream = bars
             bars.updateEvent += self._on_update
         self._state = _BACKFILL
+        self._subscribed_at = time.monotonic()
+        self._watch.arm()
         self.stats["subscriptions"] += 1
+
+    def _backfill_span(self) -> str:
+        """``backfill`` seconds at start; after a reconnect only the span since the last bar."""
+        if self._last_time == float("-inf"):
+            return parsing.duration(self.p.backfill)
+        since = self.p.store.now() - self._last_time + 2 * self._bar_seconds
+        return parsing.duration(max(since, self._bar_seconds))
 
     def _backfill(self, bars: Any) -> None:
         before = self._last_time
@@ -193,29 +293,33 @@ class IBData(bt.feed.DataBase):
 
     def _paced(self, code: int | None) -> None:
         self.stats["pacing_retries"] += 1
-        log.warning("%s: historical request failed (error %s); retrying in %.0f s",
-                    self._name or self.p.dataname, code, self._pacing_delay)
+        log.warning("%s: historical request %s; retrying in %.0f s", self.symbol,
+                    f"failed (error {code})" if code is not None else "unanswered or empty", self._pacing_delay)
         self.put_notification(self.NOTSUBSCRIBED)
         self._retry_at = time.monotonic() + self._pacing_delay
         self._pacing_delay = min(self._pacing_delay * 2.0, 60.0)
 
     def _unsubscribe(self) -> None:
         stream, self._stream = self._stream, None
+        self._watch.disarm()
         if stream is None:
             return
-        stream.updateEvent -= self._on_rtbar if self.p.rtbar else self._on_update
+        rt = isinstance(stream, self.p.store.lib.RealTimeBarList)
+        stream.updateEvent -= self._on_rtbar if rt else self._on_update
         if self.p.store.connected:
-            cancel = self.p.store.ib.cancelRealTimeBars if self.p.rtbar else self.p.store.ib.cancelHistoricalData
+            cancel = self.p.store.ib.cancelRealTimeBars if rt else self.p.store.ib.cancelHistoricalData
             cancel(stream)
 
     # -- stream handlers (run inside the IB loop: queue only) ------------------------------
     def _on_update(self, bars: Any, has_new_bar: bool) -> None:
+        self._watch.seen()
         if has_new_bar and len(bars) >= 2:
             self._enqueue(self._tuple(bars[-2]))
             if len(bars) > 64:
                 del bars[:-2]  # keep memory flat over a long session
 
     def _on_rtbar(self, bars: Any, has_new_bar: bool) -> None:
+        self._watch.seen()
         if not bars:
             return
         rt = bars[-1]
@@ -244,7 +348,7 @@ class IBData(bt.feed.DataBase):
         if bar[0] <= self._last_time:
             self.stats["duplicates_dropped"] += 1
             return
-        self._last_time = bar[0]
+        self._last_time = self._newest_seen = bar[0]
         self._queue.append(bar)
         self.p.store.wake()
 
@@ -255,6 +359,7 @@ class IBData(bt.feed.DataBase):
     # -- store events ----------------------------------------------------------------------
     def on_connection_lost(self) -> None:
         self._stream = None  # dead with the socket
+        self._watch.disarm()
         self._agg = None
         self._state = _SUBSCRIBE
         self.put_notification(self.CONNBROKEN)
@@ -265,15 +370,49 @@ class IBData(bt.feed.DataBase):
             self._unsubscribe()
         self._state = _SUBSCRIBE
 
+    def on_connectivity_lost(self) -> None:
+        """IB lost its connectivity (1100/2110), the socket is up: keep the stream, trade nothing."""
+        self._watch.disarm()
+        if self._state != _SUBSCRIBE:
+            self.put_notification(self.CONNBROKEN)
+
+    def on_data_restored(self, data_lost: bool) -> None:
+        """1102 (data kept): back to the state before; 1101 (data lost): resubscribe once."""
+        recent = self._subscribed_at is not None and time.monotonic() - self._subscribed_at < self._coalesce
+        if data_lost and not recent and self._state != _SUBSCRIBE:
+            self.on_reconnected()
+            return
+        if self._stream is not None:
+            self._watch.arm()
+            if self._state == _LIVE:
+                self.put_notification(self.LIVE)
+            elif self._state == _BACKFILL:
+                self.put_notification(self.DELAYED)
+
     def on_error(self, req_id: int, code: int, message: str) -> bool:
+        stream_id = getattr(self._stream, "reqId", None)
+        on_stream = stream_id is not None and req_id == stream_id
+        if on_stream and self._use_rt and code in parsing.NO_PERMISSION_CODES:
+            log.error("%s: IB refused real-time bars (error %d: %s): falling back to keepUpToDate "
+                      "historical bars (no LIVE without bars)", self.symbol, code, message)
+            self._use_rt = False
+            self._stream = None
+            self._watch.disarm()
+            self._state = _SUBSCRIBE
+            self.put_notification(self.NOTSUBSCRIBED)
+            return True
         if code not in parsing.PACING_CODES:
             return False
-        stream_id = getattr(self._stream, "reqId", None)
-        if stream_id is not None and req_id == stream_id:
-            log.warning("%s: live stream error %d (%s): resubscribing", self._name or self.p.dataname, code, message)
+        if on_stream:
+            log.warning("%s: live stream error %d (%s): resubscribing", self.symbol, code, message)
             self._stream = None
+            self._watch.disarm()
             self._state = _SUBSCRIBE
             self._retry_at = time.monotonic() + self._pacing_delay
             return True
         self._req_errors[req_id] = code
         return False
+
+
+def _stamp(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

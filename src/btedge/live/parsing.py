@@ -45,11 +45,17 @@ ORDER_STATUS: dict[str, int | None] = {
 #: IB error codes that end an order: cancel, or reject
 CANCEL_CODES = frozenset({202})
 REJECT_CODES = frozenset({103, 110, 201, 203, 321, 10289, 10293})
-#: IB error codes about connectivity
-CONNECTION_LOST_CODES = frozenset({1100, 1300, 2110})
+#: IB error codes about connectivity: the socket is being dropped (reconnect)
+CONNECTION_LOST_CODES = frozenset({1300})
+#: IB lost its own connectivity while the socket to TWS stays up (wait for 1101 / 1102)
+CONNECTIVITY_LOST_CODES = frozenset({1100, 2110})
 DATA_LOST_CODES = frozenset({1101})
 DATA_KEPT_CODES = frozenset({1102})
+#: a connection refused for a reason retrying cannot fix: client id in use
+FATAL_CONNECT_CODES = frozenset({326})
 PACING_CODES = frozenset({162, 366, 10182})
+#: a real-time bar request refused for good (no market data permission)
+NO_PERMISSION_CODES = frozenset({354, 420})
 
 _BAR_UNITS = {
     "s": (bt.TimeFrame.Seconds, "secs"),
