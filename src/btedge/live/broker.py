@@ -542,7 +542,7 @@ class IBBroker(bt.broker.BrokerBase):
                 self._resumed.discard(ref)
                 continue
             data = self._data_for(record.con_id)
-            if data is not None:
+            if data is not None and len(data):  # a bt order reads the feed's current bar
                 self._resumed_order(record, data, owner=None)
 
     def _resumed_order(self, record: OrderRecord, data: Any, owner: Any) -> bt.Order:
@@ -550,7 +550,7 @@ class IBBroker(bt.broker.BrokerBase):
         price = record.limit_price if record.order_type in ("LMT",) else record.stop_price
         order = cls(owner=owner, data=data, size=record.size - record.filled, price=price,
                     pricelimit=record.limit_price if record.order_type == "STP LMT" else None,
-                    exectype=_EXECTYPES.get(record.order_type, bt.Order.Market), simulated=True)
+                    exectype=_EXECTYPES.get(record.order_type, bt.Order.Market))
         order.addcomminfo(self.getcommissioninfo(data))
         self._track(order, record.client_ref, self._ib_orders[record.client_ref])
         order.submit(self)

@@ -22,9 +22,10 @@ import threading
 import time
 from typing import Any, Callable, TypeVar
 
+from . import messages as msg
 from .bars import load_bars
 from .contracts import Instrument, instrument_for
-from .orders import Event, Execution, Order, Position
+from .orders import Event, Execution, Filled, Order, PlaceRequest, Position
 from .protocol import ClientMessage
 from .server import ERROR_TEXT, GatewayConfig, GatewayServer
 
@@ -213,6 +214,78 @@ class FakeGateway:
     def account_values(self) -> dict[str, float]:
         """The account tags (NetLiquidation, TotalCashBalance, …) as the gateway computes them."""
         return self.call(self.server.account_values)
+
+    # ---- order faults: the reconciliation cases of the live broker ---------------------------------
+    def correct_execution(self, exec_id: str, shares: float | None = None, price: float | None = None) -> Execution:
+        """Send a correction of execution ``exec_id`` (same execId base, next suffix) to its client;
+        it replaces the original (``shares`` / ``price`` default to the original's)."""
+        def apply() -> Execution:
+            original = next((e for e in self.server.book.executions if e.exec_id == exec_id), None)
+            if original is None:
+                known = ", ".join(e.exec_id for e in self.server.book.executions) or "none"
+                raise KeyError(f"no execution {exec_id!r}; known: {known}")
+            events = self.server.book.correct(original, shares, price)
+            self.server.dispatch(events)
+            return copy.copy(events[0].execution)
+        return self.call(apply)
+
+    def hold_position(self, quantity: float, avg_cost: float, symbol: str | None = None) -> Position:
+        """Put a position in the account that no API order made (shares bought by hand)."""
+        def apply() -> Position:
+            inst = self.server.registry.by_symbol(symbol) if symbol else self.instrument
+            position = self.server.book.hold(self.server.config.accounts[0], inst, quantity, avg_cost)
+            self.server.publish_account()
+            return copy.copy(position)
+        return self.call(apply)
+
+    def foreign_fill(self, client_id: int, order_id: int, action: str = "BUY", quantity: float = 100.0,
+                     price: float | None = None, order_ref: str = "", symbol: str | None = None) -> Order:
+        """Another API client's market order (its ``order_id`` may equal one of ours), placed and
+        filled at once; only that client's sessions get its messages."""
+        def apply() -> Order:
+            inst = self.server.registry.by_symbol(symbol) if symbol else self.instrument
+            book = self.server.book
+            events = book.place(PlaceRequest(client_id, order_id, inst, action, float(quantity), "MKT", None, None,
+                                             order_ref=order_ref))
+            order = book.orders[(client_id, order_id)]
+            events += book.fill(order, None, price)
+            self.server.dispatch(events)
+            return copy.copy(order)
+        return self.call(apply)
+
+    def fill_then_drop_before_execution(self, order_id: int, price: float | None = None,
+                                        client_id: int | None = None) -> Execution:
+        """Fill an order but send its client only the commission report, then drop the connection:
+        the execution itself reaches the client only through ``reqExecutions`` after a reconnect."""
+        self.wait_for_order(order_id, client_id)
+
+        def apply() -> Execution:
+            book = self.server.book
+            order = book.find(order_id, client_id)
+            execution = next(e.execution for e in book.fill(order, None, price) if isinstance(e, Filled))
+            owners = [s for s in self.server.sessions if s.client_id == order.client_id]
+            for session in owners:
+                session.send(msg.commission_report(execution))
+            # close after the report is written (an abort would discard it)
+            self._loop.call_later(0.05, lambda: [self.server.drop_connections(s.client_id) for s in owners])
+            return copy.copy(execution)
+        execution = self.call(apply)
+        self._wait(lambda: True if execution.order.client_id not in self.connected_clients() else None, 3.0,
+                   "the drop after the commission report")
+        return execution
+
+    def lose_cancel_race(self, order_id: int, client_id: int | None = None) -> None:
+        """The next cancel of this order fills it instead (at its natural price) and answers 161."""
+        self.wait_for_order(order_id, client_id)
+        self.call(lambda: self.server.book.race_fills.add(self.server.book.find(order_id, client_id).key))
+
+    def adjust_cash(self, amount: float) -> dict[str, float]:
+        """Move the account's cash by ``amount`` (negative: a loss) and publish the account values."""
+        def apply() -> dict[str, float]:
+            self.server.ledger.cash += amount
+            self.server.publish_account()
+            return self.server.account_values()
+        return self.call(apply)
 
     # ---- faults ----------------------------------------------------------------------------------
     def inject_error(self, code: int, req_id: int = -1, text: str | None = None,

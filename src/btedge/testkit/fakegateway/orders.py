@@ -256,6 +256,7 @@ class OrderBook:
         self.orders: dict[tuple[int, int], Order] = {}
         self.held: dict[tuple[int, int], Order] = {}
         self.executions: list[Execution] = []
+        self.race_fills: set[tuple[int, int]] = set()  # (clientId, orderId) whose cancel will lose
         self._perm_ids = itertools.count(1_000_001)
         self._exec_seq = itertools.count(1)
         self.bar_index = 0
@@ -343,7 +344,12 @@ class OrderBook:
 
     # ---- control -------------------------------------------------------------------------
     def cancel(self, order: Order, code: int | None = 202, reason: str = "") -> list[Event]:
-        """Cancel an order and its untriggered children."""
+        """Cancel an order and its untriggered children (an order in :attr:`race_fills` fills
+        instead, as when a cancel loses the race against the market)."""
+        if order.key in self.race_fills and order.is_active:
+            self.race_fills.discard(order.key)
+            return self.fill(order) + [OrderError(order.client_id, order.order_id, 161, "Cancel attempted when "
+                                                  "order is not in a cancellable state: Filled")]
         if not order.is_active:
             return [OrderError(order.client_id, order.order_id, 161,
                                f"Cancel attempted when order is not in a cancellable state: {order.status}")]
@@ -432,6 +438,31 @@ class OrderBook:
 
     def _time_text(self) -> str:
         return datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%Y%m%d %H:%M:%S UTC")
+
+    # ---- corrections and holdings --------------------------------------------------------
+    def correct(self, execution: Execution, shares: float | None = None, price: float | None = None) -> list[Event]:
+        """An execution correction: the same execId base with the next suffix, replacing
+        ``execution`` (``shares`` / ``price`` default to the original's). The ledger and the order
+        move by the difference; the original stays in the execution history, as IB reports both."""
+        base, _, suffix = execution.exec_id.rpartition(".")
+        new_shares = execution.shares if shares is None else float(shares)
+        new_price = execution.price if price is None else float(price)
+        order = execution.order
+        commission = self.commission(order.instrument, new_shares, new_price)
+        self.ledger.apply_fill(order.account, order.instrument, -order.side * execution.shares, execution.price,
+                               -execution.commission)
+        self.ledger.apply_fill(order.account, order.instrument, order.side * new_shares, new_price, commission)
+        order.filled += new_shares - execution.shares
+        corrected = Execution(f"{base}.{int(suffix) + 1:02d}", order, self.clock(), new_shares, new_price,
+                              order.filled, order.avg_fill_price, commission, None)
+        self.executions.append(corrected)
+        return [Filled(corrected)]
+
+    def hold(self, account: str, instrument: Instrument, quantity: float, avg_cost: float) -> Position:
+        """Set a position the account holds without any API order (bought by hand before start)."""
+        position = self.ledger.position(account, instrument)
+        position.quantity, position.avg_cost = float(quantity), float(avg_cost) * instrument.multiplier_value
+        return position
 
     # ---- auto-fill -----------------------------------------------------------------------
     def on_bar(self, instrument: Instrument, bar: Bar) -> list[Event]:

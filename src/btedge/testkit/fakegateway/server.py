@@ -82,6 +82,8 @@ class GatewayConfig:
     reject_sends_inactive: bool = False
     farm_status: bool = True
     next_valid_id_override: int | None = None
+    clock_offset: float = 0.0
+    commission_on_req_executions: bool = True
     record_limit: int | None = 100_000
 
     def __post_init__(self) -> None:
@@ -139,12 +141,18 @@ class GatewayServer:
         self.recorded: deque[ClientMessage] = deque(maxlen=self.config.record_limit)
         self.pending_failures: dict[str, list[tuple[int, str]]] = {}
         self.held_commissions: list[Execution] = []
+        #: request faults: message name -> how many of the next ones to leave unanswered / to drop on
+        self.unanswered: dict[str, int] = {}
+        self.drop_on: dict[str, int] = {}
+        #: (session id, reqId) of streams silenced without an error; orders placed silently
+        self.silenced: set[tuple[int, int]] = set()
+        self.silent_orders = 0
         self._server: asyncio.AbstractServer | None = None
         self._refuse_until = 0.0
         self._handlers: dict[int, Callable[[Session, ClientMessage], None]] = {
             In.START_API: self._on_start_api,
             In.REQ_IDS: self._on_req_ids,
-            In.REQ_CURRENT_TIME: lambda s, m: s.send(msg.current_time(self.now())),
+            In.REQ_CURRENT_TIME: lambda s, m: s.send(msg.current_time(int(self.now() + self.config.clock_offset))),
             In.REQ_MANAGED_ACCTS: lambda s, m: s.send(msg.managed_accounts(self.config.accounts)),
             In.REQ_CONTRACT_DETAILS: self._on_req_contract_details,
             In.REQ_HISTORICAL_DATA: self._on_req_historical_data,
@@ -262,6 +270,13 @@ class GatewayServer:
             writer.transport.abort()
 
     def _dispatch_request(self, session: Session, message: ClientMessage) -> None:
+        if self._take_fault(self.drop_on, message.name):
+            log.info("fault: dropping client %s on its %s", session.client_id, message.name)
+            self.drop_connections(session.client_id)
+            return
+        if self._take_fault(self.unanswered, message.name):
+            log.info("fault: leaving %s of client %s unanswered", message.name, session.client_id)
+            return
         handler = self._handlers.get(message.msg_id)
         if handler is None:
             log.debug("no handler for %s (id %d); recorded only", message.name, message.msg_id)
@@ -270,6 +285,14 @@ class GatewayServer:
             handler(session, message)
         except Exception:  # one bad request must not kill the session
             log.exception("fake gateway failed to handle %s %s", message.name, list(message.fields))
+
+    @staticmethod
+    def _take_fault(faults: dict[str, int], name: str) -> bool:
+        left = faults.get(name, 0)
+        if left <= 0:
+            return False
+        faults[name] = left - 1
+        return True
 
     def _send_error(self, session: Session, req_id: int, code: int, text: str | None = None) -> None:
         session.send(msg.error(req_id, code, ERROR_TEXT.get(code, "") if text is None else text,
@@ -429,13 +452,13 @@ class GatewayServer:
     def _emit_bar(self, inst: Instrument, script: BarScript, bar: Bar) -> None:
         for session in list(self.sessions):
             for req_id, sub_inst in session.realtime.items():
-                if sub_inst.con_id == inst.con_id:
+                if sub_inst.con_id == inst.con_id and (id(session), req_id) not in self.silenced:
                     session.send(msg.realtime_bar(req_id, bar))
             for req_id, sub_inst in session.market_data.items():
                 if sub_inst.con_id == inst.con_id:
                     self._send_ticks(session, req_id, inst)
             for sub in session.historical.values():
-                if sub.instrument.con_id == inst.con_id:
+                if sub.instrument.con_id == inst.con_id and (id(session), sub.req_id) not in self.silenced:
                     self._emit_update(session, sub, script, bar)
 
     def _emit_update(self, session: Session, sub: HistoricalSubscription, script: BarScript, bar: Bar) -> None:
@@ -472,7 +495,12 @@ class GatewayServer:
             oca_group=message.get("ocaGroup"), account=message.get("account"),
             order_ref=message.get("orderRef"), transmit=message.flag("transmit"),
             parent_id=message.int("parentId"), outside_rth=message.flag("outsideRth"))
-        self.dispatch(self.book.place(req))
+        events = self.book.place(req)
+        if self.silent_orders > 0:  # booked, but no openOrder / orderStatus: never acknowledged
+            self.silent_orders -= 1
+            log.info("fault: order %d of client %s booked without an acknowledgement", order_id, session.client_id)
+            events = [e for e in events if not isinstance(e, OrderUpdate)]
+        self.dispatch(events)
 
     def _on_cancel_order(self, session: Session, message: ClientMessage) -> None:
         order_id = message.int("orderId")
@@ -509,7 +537,8 @@ class GatewayServer:
         for ex in self.book.executions_for(message.int("clientId"), message.get("symbol"),
                                            message.get("side"), since):
             session.send(msg.exec_details(req_id, ex))
-            session.send(msg.commission_report(ex))
+            if self.config.commission_on_req_executions:
+                session.send(msg.commission_report(ex))
         session.send(msg.exec_details_end(req_id))
 
     def dispatch(self, events: list[Event]) -> None:
@@ -650,6 +679,18 @@ class GatewayServer:
         """Send an unsolicited ``nextValidId(value)`` to every session."""
         for session in self.sessions:
             session.send(msg.next_valid_id(value))
+
+    def silence_streams(self, symbol: str | None = None) -> int:
+        """Stop the open bar streams (of ``symbol``, or all) without an error; new ones flow."""
+        count = 0
+        for session in self.sessions:
+            streams = [(r, h.instrument) for r, h in session.historical.items()]
+            streams += list(session.realtime.items())
+            for req_id, inst in streams:
+                if symbol is None or inst.symbol == symbol:
+                    self.silenced.add((id(session), req_id))
+                    count += 1
+        return count
 
     def subscriptions(self) -> list[tuple[int | None, str, int, str]]:
         """Open subscriptions as ``(clientId, kind, reqId, symbol)``."""
