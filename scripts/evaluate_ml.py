@@ -28,9 +28,10 @@ import backtrader as bt
 import pandas as pd
 
 from btedge.analyzers import SignalQuality
-from btedge.analyzers.performance import infer_periods_per_year, performance_stats
 from btedge.engine import BacktestConfig, build_cerebro
 from btedge.feeds import load_csv
+from btedge.feeds.timestamps import infer_periods_per_year
+from btedge.metrics import performance_stats
 from btedge.strategies import get_strategy
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "repos" / "intraday"
@@ -94,7 +95,7 @@ def run_one(name: str, df: pd.DataFrame, params: dict[str, Any], oos_start: pd.T
     t0 = time.perf_counter()
     strat = cerebro.run()[0]
     wall = time.perf_counter() - t0
-    returns = strat.analyzers.performance.get_analysis()["returns"]
+    returns = strat.analyzers.performance.returns
     stats = performance_stats(returns[returns.index >= oos_start], infer_periods_per_year(df.index))
     row = {"strategy": name, "sharpe": stats["sharpe"], "max_dd": stats["max_drawdown"],
            "total_return": stats["total_return"], "trades": strat.analyzers.oos.get_analysis()["trades"],

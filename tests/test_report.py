@@ -57,16 +57,16 @@ def run_5min():
     cerebro.addanalyzer(Performance, _name="perf")
     cerebro.addanalyzer(TradeStats, _name="trades")
     strat = cerebro.run()[0]
-    perf = strat.analyzers.perf.get_analysis()
-    bench = buy_and_hold_returns(df, index=perf["returns"].index)
-    return df, perf, strat.analyzers.trades.get_analysis(), bench
+    perf, returns = strat.analyzers.perf.get_analysis(), strat.analyzers.perf.returns
+    bench = buy_and_hold_returns(df, index=returns.index)
+    return df, perf, strat.analyzers.trades.get_analysis(), bench, returns
 
 
 # -- buy and hold ----------------------------------------------------------------------------
 def test_buy_and_hold_returns_compound_to_the_price_ratio(run_5min):
-    df, perf, _, bench = run_5min
+    df, perf, _, bench, returns = run_5min
     assert bench.iloc[0] == 0.0
-    assert bench.index.equals(perf["returns"].index)
+    assert bench.index.equals(returns.index)
     growth = float(np.prod(1.0 + bench.to_numpy()))
     assert growth == pytest.approx(df["Close"].iloc[-1] / df["Close"].iloc[0], rel=1e-12)
     assert bench.iloc[5] == pytest.approx(df["Close"].iloc[5] / df["Close"].iloc[4] - 1.0, rel=1e-12)
@@ -96,7 +96,7 @@ def test_buy_and_hold_rejects_bad_input(data, index, match):
 
 # -- tables ----------------------------------------------------------------------------------
 def test_rows_table_and_text_contain_every_metric(run_5min):
-    _, perf, trades, bench = run_5min
+    _, perf, trades, bench, _ = run_5min
     bench_perf = benchmark_stats(bench, perf["periods_per_year"])
     rows = metrics_rows(perf, trades, bench_perf)
     assert [row[0] for row in rows] == list(METRICS)
@@ -123,7 +123,7 @@ def test_rows_without_benchmark_or_trades():
     returns = pd.Series([0.0, 0.01, -0.02, 0.015], index=pd.bdate_range("2021-01-04", periods=4))
     perf = benchmark_stats(returns, 252)
     rows = metrics_rows(perf)
-    assert len(rows) == METRICS.index("Periods per year") + 1
+    assert len(rows) == METRICS.index("Exposure") + 1
     assert all(row[2] == "-" for row in rows)
     flat = benchmark_stats(pd.Series(0.0, index=returns.index), 252)
     assert dict((r[0], r[1]) for r in metrics_rows(flat))["Sharpe"] == "n/a"
@@ -151,12 +151,12 @@ def _pct(cell: str) -> float:
 def test_tearsheet_is_written_offline_with_strategy_and_benchmark_figures(run_5min, tmp_path):
     with pytest.raises(RuntimeError, match="network"):  # the suite's guard is on during this test
         socket.create_connection(("192.0.2.1", 80), timeout=1)
-    _, perf, _, bench = run_5min
-    path = write_tearsheet(perf["returns"], bench, tmp_path / "sheet.html", "SMA cross, 5-min 2006")
+    _, perf, _, bench, returns = run_5min
+    path = write_tearsheet(returns, bench, tmp_path / "sheet.html", "SMA cross, 5-min 2006", table=perf)
     html = path.read_text(encoding="utf-8")
     assert "SMA cross, 5-min 2006 (daily returns compounded from intraday bars)" in html
     assert "<th>Buy &amp; hold</th><th>Strategy</th>" in html  # quantstats puts the benchmark first
-    daily, daily_bench = to_daily(perf["returns"]), to_daily(bench)
+    daily, daily_bench = to_daily(returns), to_daily(bench)
     assert len(daily) == 21
     bench_cell, strategy_cell = _row(html, "Cumulative Return")
     assert _pct(strategy_cell) == pytest.approx(perf["total_return"], abs=0.00006)
@@ -167,14 +167,14 @@ def test_tearsheet_is_written_offline_with_strategy_and_benchmark_figures(run_5m
 
 
 def test_tearsheet_rejects_a_benchmark_on_other_dates(run_5min, tmp_path):
-    _, perf, _, bench = run_5min
+    _, _, _, bench, returns = run_5min
     with pytest.raises(ValueError, match="benchmark has no return"):
-        write_tearsheet(perf["returns"], bench.iloc[:500], tmp_path / "x.html", "x")
+        write_tearsheet(returns, bench.iloc[:500], tmp_path / "x.html", "x")
 
 
 def test_equity_drawdown_png_is_a_valid_image(run_5min, tmp_path):
-    _, perf, _, bench = run_5min
-    path = plot_equity_drawdown(perf["returns"], bench, tmp_path / "equity.png")
+    _, _, _, bench, returns = run_5min
+    path = plot_equity_drawdown(returns, bench, tmp_path / "equity.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib.image
 
@@ -184,15 +184,15 @@ def test_equity_drawdown_png_is_a_valid_image(run_5min, tmp_path):
 
 
 def test_to_daily_equals_backtrader_daily_time_returns(run_5min):
-    df, perf, _, _ = run_5min
+    df, _, _, _, returns = run_5min
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(FrameData(dataname=df, timeframe=bt.TimeFrame.Minutes, compression=5))
     cerebro.broker.setcash(1_000_000.0)
     cerebro.broker.setcommission(commission=0.0002)
     cerebro.addstrategy(SmaCross)
     cerebro.addanalyzer(Performance, _name="perf", timeframe=bt.TimeFrame.Days)
-    daily_perf = cerebro.run()[0].analyzers.perf.get_analysis()
-    daily = to_daily(perf["returns"])
-    assert daily_perf["periods_per_year"] == 252.0
-    assert daily.index.equals(daily_perf["returns"].index.normalize())
-    np.testing.assert_allclose(daily.to_numpy(), daily_perf["returns"].to_numpy(), rtol=1e-9, atol=1e-15)
+    analyzer = cerebro.run()[0].analyzers.perf
+    daily = to_daily(returns)
+    assert analyzer.get_analysis()["periods_per_year"] == 252.0
+    assert daily.index.equals(analyzer.returns.index.normalize())
+    np.testing.assert_allclose(daily.to_numpy(), analyzer.returns.to_numpy(), rtol=1e-9, atol=1e-15)

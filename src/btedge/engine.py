@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import backtrader as bt
-import numpy as np
 import pandas as pd
 
 from btedge.feeds import FrameData
+from btedge.feeds.timestamps import infer_spacing
 from btedge.strategies.benchmark import BuyAndHold
 
 Frames = Sequence[tuple[str, pd.DataFrame]]
+#: Share of the portfolio the buy-and-hold benchmark invests: BuyAndHold's ``fraction`` param.
+BENCHMARK_FRACTION = float(BuyAndHold.params.fraction)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,10 @@ class BacktestConfig:
 
 @dataclass
 class BacktestResult:
-    """What one run produced; ``metrics`` and ``trades`` exclude the return series."""
+    """What one run produced. ``metrics`` (``Performance.get_analysis()``: figures and the span,
+    first and last bar, bars, bar size, periods per year) and ``trades`` (``TradeStats`` plus
+    ``skipped_entries``: entries whose size rounded to zero) are scalars; the return series are
+    apart. ``benchmark_metrics`` also names the ``asset`` held and the ``invested`` fraction."""
 
     strategy: bt.Strategy
     metrics: dict[str, Any]
@@ -66,19 +71,12 @@ class BacktestResult:
 
 
 def infer_timeframe(index: pd.DatetimeIndex) -> tuple[int, int]:
-    """(backtrader timeframe, compression) from the median bar spacing."""
-    if len(index) < 2:
+    """(backtrader timeframe, compression) of :func:`~btedge.feeds.timestamps.infer_spacing`;
+    daily for fewer than three distinct timestamps."""
+    if pd.Index(index).nunique() < 3:
         return bt.TimeFrame.Days, 1
-    step = float(np.median(np.diff(index.as_unit("ns").asi8))) / 1e9
-    if step < 60:
-        return bt.TimeFrame.Seconds, max(1, round(step))
-    if step < 86400:
-        return bt.TimeFrame.Minutes, max(1, round(step / 60))
-    if step < 5 * 86400:
-        return bt.TimeFrame.Days, 1
-    if step < 25 * 86400:
-        return bt.TimeFrame.Weeks, 1
-    return bt.TimeFrame.Months, 1
+    spacing = infer_spacing(index)
+    return spacing.timeframe, spacing.compression
 
 
 def make_feed(name: str, df: pd.DataFrame) -> FrameData:
@@ -108,9 +106,9 @@ def build_cerebro(
     return cerebro
 
 
-def _split(analysis: dict[str, Any]) -> tuple[dict[str, Any], pd.Series]:
-    metrics = {k: v for k, v in analysis.items() if k != "returns"}
-    return metrics, analysis["returns"]
+def _performance(strat: bt.Strategy) -> tuple[dict[str, Any], pd.Series]:
+    analyzer = strat.analyzers.performance
+    return dict(analyzer.get_analysis()), analyzer.returns
 
 
 def _benchmark_frames(frames: Frames, name: str | None) -> Frames:
@@ -131,12 +129,13 @@ def run_backtest(
     """Run ``strategy`` over ``frames`` and return its metrics beside buy-and-hold."""
     config = config or BacktestConfig()
     strat = build_cerebro(strategy, frames, params or {}, config).run()[0]
-    metrics, returns = _split(dict(strat.analyzers.performance.get_analysis()))
-    result = BacktestResult(strat, metrics, dict(strat.analyzers.tradestats.get_analysis()), returns)
+    metrics, returns = _performance(strat)
+    trades = dict(strat.analyzers.tradestats.get_analysis())
+    trades["skipped_entries"] = int(getattr(strat, "skipped_entries", 0))
+    result = BacktestResult(strat, metrics, trades, returns)
     if config.benchmark:
         bench_frames = _benchmark_frames(frames, config.benchmark_name)
         bench = build_cerebro(BuyAndHold, bench_frames, {"integer": False}, config).run()[0]
-        result.benchmark_metrics, result.benchmark_returns = _split(
-            dict(bench.analyzers.performance.get_analysis())
-        )
+        result.benchmark_metrics, result.benchmark_returns = _performance(bench)
+        result.benchmark_metrics.update(asset=bench_frames[0][0], invested=float(bench.p.fraction))
     return result

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import quantstats as qs
 
-from btedge.analyzers import Performance, infer_periods_per_year, performance_stats
+from btedge.analyzers import Performance
 from btedge.feeds import FrameData
 from tests.support.shared import require_shared
 
@@ -77,8 +77,9 @@ def run(df, strategy=SmaCross, feed_kw=None, perf_kw=None, cerebro_kw=None, cash
 MINUTES = dict(timeframe=bt.TimeFrame.Minutes, compression=1)
 
 
-def assert_matches_quantstats(perf: dict, riskfree: float = 0.0) -> None:
-    returns, periods = perf["returns"], perf["periods_per_year"]
+def assert_matches_quantstats(strat, riskfree: float = 0.0) -> None:
+    perf, returns = strat.analyzers.perf.get_analysis(), strat.analyzers.perf.returns
+    periods = perf["periods_per_year"]
     expected = {
         "sharpe": qs.stats.sharpe(returns, rf=riskfree, periods=periods),
         "sortino": qs.stats.sortino(returns, rf=riskfree, periods=periods),
@@ -104,9 +105,9 @@ def test_daily_matches_quantstats_and_drawdown():
     strat = run(daily_2006())
     perf = strat.analyzers.perf.get_analysis()
     assert perf["periods_per_year"] == 252.0
-    assert len(perf["returns"]) == perf["bars"] == 255
+    assert len(strat.analyzers.perf.returns) == perf["bars"] == 255
     assert 0.0 < perf["exposure"] < 1.0
-    assert_matches_quantstats(perf)
+    assert_matches_quantstats(strat)
     assert_matches_drawdown_analyzer(strat)
 
 
@@ -114,7 +115,7 @@ def test_daily_riskfree_and_shorts_match_quantstats():
     strat = run(daily_2006(), both=True, perf_kw=dict(riskfree=0.04))
     perf = strat.analyzers.perf.get_analysis()
     assert perf["riskfree"] == 0.04
-    assert_matches_quantstats(perf, riskfree=0.04)
+    assert_matches_quantstats(strat, riskfree=0.04)
     assert_matches_drawdown_analyzer(strat)
 
 
@@ -122,8 +123,8 @@ def test_spy_1min_regular_hours():
     strat = run(spy_1min(), feed_kw=MINUTES, fast=10, slow=30)
     perf = strat.analyzers.perf.get_analysis()
     assert perf["periods_per_year"] == 391 * 252  # this file stamps 09:30 to 16:00 inclusive
-    assert perf["returns"].index[0] == pd.Timestamp("2020-12-15 09:30")
-    assert_matches_quantstats(perf)
+    assert strat.analyzers.perf.returns.index[0] == pd.Timestamp("2020-12-15 09:30")
+    assert_matches_quantstats(strat)
     assert_matches_drawdown_analyzer(strat)
 
 
@@ -132,20 +133,21 @@ def test_btc_1min_24_7():
     strat = run(btc_1min(days=4), feed_kw=MINUTES, cash=10_000_000.0, fast=15, slow=60, both=True)
     perf = strat.analyzers.perf.get_analysis()
     assert perf["periods_per_year"] == 525_600
-    assert_matches_quantstats(perf)
+    assert_matches_quantstats(strat)
     assert_matches_drawdown_analyzer(strat)
 
 
 def test_periods_per_year_param_overrides_inference():
-    perf = run(daily_2006(), perf_kw=dict(periods_per_year=365)).analyzers.perf.get_analysis()
+    analyzer = run(daily_2006(), perf_kw=dict(periods_per_year=365)).analyzers.perf
+    perf = analyzer.get_analysis()
     assert perf["periods_per_year"] == 365.0
-    assert perf["sharpe"] == pytest.approx(qs.stats.sharpe(perf["returns"], periods=365), rel=REL)
+    assert perf["sharpe"] == pytest.approx(qs.stats.sharpe(analyzer.returns, periods=365), rel=REL)
 
 
 def test_returns_are_the_same_in_every_engine_mode():
     df = daily_2006()
     series = [
-        run(df, cerebro_kw=kw).analyzers.perf.get_analysis()["returns"]
+        run(df, cerebro_kw=kw).analyzers.perf.returns
         for kw in (dict(runonce=True), dict(runonce=False), dict(preload=False, runonce=False))
     ]
     for other in series[1:]:
@@ -161,7 +163,7 @@ def test_exposure_counts_bars_with_a_position():
 def test_drawdown_duration_timedelta_spans_peak_to_recovery():
     strat = run(daily_2006())
     perf = strat.analyzers.perf.get_analysis()
-    returns = perf["returns"]
+    returns = strat.analyzers.perf.returns
     equity = (1.0 + returns).cumprod()
     under = equity < equity.cummax() * (1 - 1e-12)
     runs = (under != under.shift()).cumsum()[under]
@@ -184,8 +186,8 @@ def test_no_trades_gives_nan_ratios_without_errors():
 
 def test_undeclared_intraday_feed_warns(caplog):
     with caplog.at_level(logging.WARNING, logger="btedge.analyzers.performance"):
-        perf = run(spy_1min(), fast=10, slow=30).analyzers.perf.get_analysis()
-    assert len(perf["returns"]) == 4  # daily buckets: the feed claims Days
+        returns = run(spy_1min(), fast=10, slow=30).analyzers.perf.returns
+    assert len(returns) == 4  # daily buckets: the feed claims Days
     assert "declared daily" in caplog.text
 
 
@@ -205,58 +207,50 @@ def test_bad_params_are_rejected(kw, match):
         run(daily_2006(), strategy=DoNothing, perf_kw=kw)
 
 
-# -- periods per year ------------------------------------------------------------------------
-def _intraday(days: pd.DatetimeIndex, start: str, end: str, freq: str) -> pd.DatetimeIndex:
-    stamps = [pd.date_range(day + pd.Timedelta(start + ":00"), day + pd.Timedelta(end + ":00"), freq=freq) for day in days]
-    return pd.DatetimeIndex(np.concatenate([s.to_numpy() for s in stamps]))
-
-
+# -- O(1) per bar: the returns are TimeReturn's, bit for bit ---------------------------------
 @pytest.mark.parametrize(
-    "index, expected",
+    "make, feed_kw, perf_kw",
     [
-        (pd.bdate_range("2020-01-01", periods=300), 252),
-        (pd.date_range("2020-01-01", periods=300, freq="D"), 365),
-        (pd.date_range("2020-01-01", periods=60 * 24 * 10, freq="min"), 525_600),
-        (pd.date_range("2020-01-01", periods=24 * 30, freq="h"), 8_760),
-        (_intraday(pd.bdate_range("2020-01-06", periods=10), "09:30", "15:59", "min"), 98_280),
-        (_intraday(pd.bdate_range("2020-01-06", periods=10), "09:35", "16:00", "5min"), 78 * 252),
-        (_intraday(pd.bdate_range("2020-01-06", periods=10), "00:00", "23:59", "min"), 1440 * 252),
-        (pd.date_range("2020-01-03", periods=100, freq="W-FRI"), 52),
-        (pd.date_range("2020-01-31", periods=36, freq="ME"), 12),
+        (daily_2006, {}, {}),
+        (daily_2006, {}, dict(timeframe=bt.TimeFrame.Weeks)),
+        (daily_2006, {}, dict(timeframe=bt.TimeFrame.Months)),
+        (daily_2006, {}, dict(timeframe=bt.TimeFrame.NoTimeFrame)),
+        (spy_1min, MINUTES, {}),
+        (spy_1min, MINUTES, dict(timeframe=bt.TimeFrame.Minutes, compression=7)),
+        (spy_1min, MINUTES, dict(timeframe=bt.TimeFrame.Days)),
+        (spy_1min, MINUTES, dict(fund=True)),
     ],
-    ids=["daily-stocks", "daily-crypto", "1min-crypto", "1h-crypto", "1min-rth", "5min-rth",
-         "1min-fx", "weekly", "monthly"],
+    ids=["daily", "weeks", "months", "whole-run", "1min", "7min", "days-of-minutes", "fund"],
 )
-def test_infer_periods_per_year(index, expected):
-    assert infer_periods_per_year(index) == expected
+def test_returns_equal_backtrader_timereturn(make, feed_kw, perf_kw):
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(100_000.0)
+    cerebro.adddata(FrameData(dataname=make(), **feed_kw))
+    cerebro.addstrategy(SmaCross, both=True)
+    cerebro.addanalyzer(Performance, _name="perf", periods_per_year=252, **perf_kw)
+    tr_kw = {k: v for k, v in perf_kw.items() if k in ("timeframe", "compression", "fund")}
+    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="tr", **tr_kw)
+    strat = cerebro.run()[0]
+    expected = strat.analyzers.tr.get_analysis()
+    returns = strat.analyzers.perf.returns
+    assert returns.tolist() == list(expected.values())  # exactly, not approximately
+    assert len(returns) == len(expected)
 
 
-def test_infer_periods_per_year_ignores_missing_bars_inside_sessions():
-    index = _intraday(pd.bdate_range("2020-01-06", periods=10), "09:30", "15:59", "min")
-    thinned = index.delete(np.arange(5, len(index), 7))  # drop every 7th bar, not the ends
-    assert infer_periods_per_year(thinned) == 98_280
+def test_get_analysis_is_scalar_and_carries_the_span():
+    strat = run(spy_1min(), feed_kw=MINUTES, fast=10, slow=30)
+    perf = strat.analyzers.perf.get_analysis()
+    assert not any(isinstance(v, (pd.Series, pd.DataFrame, np.ndarray)) for v in perf.values())
+    assert perf["first_bar"] == pd.Timestamp("2020-12-15 09:30")
+    assert perf["last_bar"] == pd.Timestamp("2020-12-18 16:00")
+    assert perf["timeframe"] == "1 min" and perf["bars"] == 1564
 
 
-def test_infer_periods_per_year_on_backtrader_5min_file():
-    path = require_shared("repos", "backtrader", "2006-min-005.txt")
-    df = pd.read_csv(path)
-    index = pd.to_datetime(df["Date"] + " " + df["Time"])
-    assert infer_periods_per_year(index) == 102 * 252  # 09:05 to 17:30 every 5 minutes
-
-
-def test_infer_periods_per_year_needs_three_timestamps():
-    with pytest.raises(ValueError, match="at least 3"):
-        infer_periods_per_year(pd.DatetimeIndex(["2020-01-01", "2020-01-02"]))
-
-
-def test_performance_stats_first_period_loss_is_a_drawdown():
-    returns = pd.Series([-0.1, 0.05, 0.02], index=pd.bdate_range("2020-01-01", periods=3))
-    stats = performance_stats(returns, 252)
-    assert stats["max_drawdown"] == pytest.approx(-qs.stats.max_drawdown(returns), rel=REL)
-    assert stats["max_drawdown"] == pytest.approx(0.1)
-    assert stats["max_drawdown_duration"] == 3
-
-
-def test_performance_stats_rejects_bad_periods():
-    with pytest.raises(ValueError, match="periods_per_year"):
-        performance_stats(pd.Series([0.01, 0.02]), 0)
+def test_spy_extended_hours_sharpe_uses_sessions():
+    """Extended-hours SPY in UTC: 178,542 periods a year (was 523,410), Sharpe equal to quantstats'."""
+    path = require_shared("repos", "intraday", "pyalgotrade_nt-spy-minute-2011-01.csv")
+    raw = pd.read_csv(path, sep=";", header=None, names=["dt", "open", "high", "low", "close", "volume"])
+    df = raw.set_index(pd.DatetimeIndex(pd.to_datetime(raw.pop("dt"), format="%Y%m%d %H%M%S"), name="datetime"))
+    strat = run(df, feed_kw=MINUTES, fast=30, slow=120)
+    assert strat.analyzers.perf.get_analysis()["periods_per_year"] == 178_542
+    assert_matches_quantstats(strat)

@@ -1,6 +1,20 @@
-"""Analyzers: performance figures that agree with quantstats, and closed-trade statistics."""
-from btedge.analyzers.performance import Performance, infer_periods_per_year, performance_stats
-from btedge.analyzers.signal_quality import SignalQuality, signal_quality
-from btedge.analyzers.tradestats import TradeStats, trade_stats
+"""Analyzers: performance figures that agree with quantstats, closed-trade statistics and signal
+quality. Imported lazily: ``import btedge.analyzers`` loads nothing more until a name is used.
 
-__all__ = ["Performance", "TradeStats", "infer_periods_per_year", "performance_stats", "trade_stats", "SignalQuality", "signal_quality"]
+The statistics themselves live in :mod:`btedge.metrics` (no backtrader), periods per year in
+:func:`btedge.feeds.timestamps.infer_spacing`.
+"""
+from btedge._lazy import lazy_surface
+
+_EXPORTS = {
+    "Performance": "btedge.analyzers.performance",
+    "TradeStats": "btedge.analyzers.tradestats",
+    "SignalQuality": "btedge.analyzers.signal_quality",
+    "signal_quality": "btedge.analyzers.signal_quality",
+    "performance_stats": "btedge.metrics",
+    "trade_stats": "btedge.metrics",
+    "infer_periods_per_year": "btedge.feeds.timestamps",
+    "infer_spacing": "btedge.feeds.timestamps",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_surface(__name__, _EXPORTS)

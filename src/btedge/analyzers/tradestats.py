@@ -1,63 +1,15 @@
-"""Closed-trade statistics, commissions included."""
+"""Closed-trade statistics, commissions included: PnL appended per closed trade, figures at
+``stop()`` from :func:`btedge.metrics.trade_stats`."""
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
+from array import array
 
 import backtrader as bt
 
+from btedge.metrics import trade_stats
+
 log = logging.getLogger(__name__)
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _longest_streak(outcomes: list[int], wanted: int) -> int:
-    longest = current = 0
-    for outcome in outcomes:
-        current = current + 1 if outcome == wanted else 0
-        longest = max(longest, current)
-    return longest
-
-
-def _profit_factor(gross_profit: float, gross_loss: float) -> float | None:
-    """Gross profit over gross loss; ``inf`` with profits and no losses, ``None`` with neither."""
-    if gross_loss < 0.0:
-        return gross_profit / -gross_loss
-    return math.inf if gross_profit > 0.0 else None
-
-
-def trade_stats(pnl_net: list[float], pnl_gross: list[float], bars_held: list[int]) -> dict[str, Any]:
-    """
-    Statistics of closed trades from their net PnL (after commission), gross PnL and bars held,
-    in closing order. Keys as in :class:`TradeStats`.
-    """
-    wins = [p for p in pnl_net if p > 0.0]
-    losses = [p for p in pnl_net if p < 0.0]
-    outcomes = [(p > 0.0) - (p < 0.0) for p in pnl_net]  # +1 win, -1 loss, 0 breakeven
-    total = len(pnl_net)
-    net, gross = sum(pnl_net), sum(pnl_gross)
-    return {
-        "trades": total,
-        "won": len(wins),
-        "lost": len(losses),
-        "even": total - len(wins) - len(losses),
-        "win_rate": len(wins) / total if total else None,
-        "avg_win": _mean(wins),
-        "avg_loss": _mean(losses),
-        "largest_win": max(wins, default=None),
-        "largest_loss": min(losses, default=None),
-        "profit_factor": _profit_factor(sum(wins), sum(losses)),
-        "expectancy": _mean(pnl_net),
-        "longest_win_streak": _longest_streak(outcomes, 1),
-        "longest_loss_streak": _longest_streak(outcomes, -1),
-        "pnl_net": net,
-        "pnl_gross": gross,
-        "commission": gross - net,
-        "avg_bars": _mean([float(b) for b in bars_held]),
-    }
 
 
 class TradeStats(bt.Analyzer):
@@ -104,9 +56,9 @@ class TradeStats(bt.Analyzer):
             raise ValueError("data must be None or one of the strategy's datas")
 
     def start(self) -> None:
-        self._net: list[float] = []
-        self._gross: list[float] = []
-        self._bars: list[int] = []
+        self._net = array("d")
+        self._gross = array("d")
+        self._bars = array("q")
         self._open: set[int] = set()
 
     def notify_trade(self, trade: bt.Trade) -> None:

@@ -37,6 +37,15 @@ class BaseStrategy(bt.Strategy):
 
     Signals must use only ``[0]`` and past values. Market orders fill at the next bar's open,
     so a signal computed on bar t trades on bar t+1 in backtests, and on the next bar live.
+
+    After a stop-loss or take-profit exit the strategy stays flat until the target changes (a
+    new signal): a long stopped out while ``target()`` still says long waits until the target
+    leaves long (to flat or short, which enters at once) and comes back. ``reenter=True``
+    re-enters on the next bar instead, as long as the target holds.
+
+    An entry whose size rounds to zero units (``integer=True`` and one unit costs more than
+    the share of the portfolio it may use) is skipped: the first one logs a WARNING with the
+    fix, and ``skipped_entries`` counts them (the engine reports it beside the trades).
     The same class runs unchanged against ``btedge.live.IBBroker``: it uses only ``buy``,
     ``sell``, ``buy_bracket``, ``sell_bracket``, ``close`` and ``cancel``.
 
@@ -56,6 +65,8 @@ class BaseStrategy(bt.Strategy):
       - ``anomaly_period`` (default: ``100``), ``anomaly_k`` (default: ``3.0``): its threshold
       - ``integer`` (default: ``True``): round sizes down to whole units (stocks, futures);
         set False for crypto and FX
+      - ``reenter`` (default: ``False``): after a stop-loss or take-profit exit, enter again on
+        the next bar while the target is unchanged (True), or only on a new signal (False)
       - ``verbose`` (default: ``False``): log every order at INFO instead of DEBUG
 
     Hooks for subclasses:
@@ -77,6 +88,7 @@ class BaseStrategy(bt.Strategy):
         ("anomaly_period", 100),
         ("anomaly_k", 3.0),
         ("integer", True),
+        ("reenter", False),
         ("verbose", False),
     )
 
@@ -84,6 +96,8 @@ class BaseStrategy(bt.Strategy):
         self._validate_risk_params()
         self._pending: list[bt.Order] = []  # entry / exit orders not yet done
         self._bracket_legs: list[bt.Order] = []  # live stop / take-profit children
+        self._held_off = FLAT  # side a bracket exit closed: not re-entered until the target changes
+        self.skipped_entries = 0  # entries whose size rounded to zero
         self.atr = bt.ind.ATR(self.data, period=self.p.atr_period, plot=False) if self.p.sizing == "atr" else None
         self.anomaly = None
         if self.p.anomaly != "off":
@@ -122,6 +136,10 @@ class BaseStrategy(bt.Strategy):
         if self._pending:
             return  # one decision at a time: wait until the last order is done
         want = self._clamp(self.target())
+        if want != self._held_off:
+            self._held_off = FLAT  # a new signal: the bracket exit no longer holds entries off
+        elif want != FLAT:
+            return  # still the signal a stop-loss or take-profit closed: wait for a new one
         have = self._side()
         if want == have:
             return
@@ -146,6 +164,8 @@ class BaseStrategy(bt.Strategy):
             self._pending.remove(order)
         if order in self._bracket_legs and not order.alive():
             self._bracket_legs.remove(order)
+            if order.status == order.Completed and not self.p.reenter:
+                self._held_off = SHORT if order.isbuy() else LONG
 
     # -- helpers ---------------------------------------------------------------------------
     def _now(self) -> str:
@@ -180,9 +200,26 @@ class BaseStrategy(bt.Strategy):
                 size = min(size, self.p.risk * value / (self.p.atr_mult * atr))
         return math.floor(size) if self.p.integer else size
 
+    def _skip_entry(self, side: int) -> None:
+        """Count an entry whose size is zero; warn once, with the fix, when whole units did it."""
+        self.skipped_entries += 1
+        price, value = self.data.close[0], self.broker.getvalue()
+        if self.skipped_entries > 1 or not (self.p.integer and price > 0.0 and value > 0.0):
+            log.debug("%s entry skipped: size 0 (close %s, value %s)", self._now(), price, value)
+            return
+        log.warning(
+            "%s %s: %s entry skipped: whole-unit sizing rounds it to 0 units (one unit costs %.6g, the "
+            "position may use %.6g = fraction %.3g of the value %.6g). Trade fractional units with "
+            "integer=False (CLI: --param integer=False), or raise the cash (--cash); later skipped "
+            "entries are counted in the results, not logged",
+            self._now(), self.data._name or "data0", "long" if side == LONG else "short", price,
+            self.p.fraction * value, self.p.fraction, value,
+        )
+
     def _enter(self, side: int) -> None:
         size = self.position_size(side)
         if size <= 0:
+            self._skip_entry(side)
             return
         price = self.data.close[0]
         sl, tp = self.p.stop_loss, self.p.take_profit
