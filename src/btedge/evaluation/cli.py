@@ -68,7 +68,8 @@ def _claims(names: list[str], results: list[DatasetResult], s: Settings, quick: 
         elif name == "ensemble":
             rows.append(C.ensemble_vs_singles(results))
         elif name == "online":
-            rows.append(C.online_vs_static())
+            ds = replace(DATASETS["btc1m"], limit=3000, train_bars=1500, retrain_every=750) if quick else DATASETS["btc1m"]
+            rows.append(C.online_vs_static(ds, s.n_boot))
         elif name == "eth":
             rows.append(C.eth_cnn_ssm(s, quick)[0])
         elif name == "laguerre":

@@ -49,8 +49,8 @@ class Settings:
     seeds: int = 5
     seq_len: int = 32
     hidden: int = 16
-    epochs: int = 5
-    max_samples: int = 3000
+    epochs: int = 8
+    max_samples: int = 1500
     min_samples: int = 200
     band: float = 0.5
     n_boot: int = 500

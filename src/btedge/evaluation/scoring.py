@@ -102,6 +102,11 @@ class ConfigScore:
     trades: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
 
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def _log_prob(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.log(np.clip(proba[np.arange(y.size), y], sig.EPS, 1.0))
 
@@ -163,8 +168,8 @@ class Scorer:
                   for k, v in points.items() if k in ("balanced_accuracy", "ic", "sharpe")}
         quint = self._quintiles(preds)
         all_trades = np.concatenate(trades) if trades else np.empty(0)
-        return ConfigScore(name, len(preds), {}, {k: float(np.nanmean(v)) if v else math.nan for k, v in points.items()},
-                           spread, quint, returns, all_trades)
+        return ConfigScore(name, len(preds), {}, {k: _mean(v) for k, v in points.items()}, spread, quint, returns,
+                           all_trades)
 
     def _trade(self, p: Prediction) -> TradingResult:
         t = self.truth
