@@ -33,6 +33,13 @@ def test_models_and_training_never_import_backtrader(package):
     assert not offenders, f"backtrader imported in {offenders}"
 
 
+def test_strategies_never_import_training():
+    """Strategies use indicators and models; the walk-forward plumbing stays in btedge.training."""
+    offenders = [str(p.relative_to(SRC)) for p in modules("strategies")
+                 if any(n == "btedge.training" or n.startswith("btedge.training.") for n in imported_roots(p))]
+    assert not offenders, f"btedge.training imported in {offenders}"
+
+
 def test_only_live_imports_the_ib_client():
     offenders = [str(p.relative_to(SRC)) for p in modules("")
                  if "live" not in p.relative_to(SRC).parts[:1]

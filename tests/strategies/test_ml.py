@@ -118,3 +118,56 @@ def test_orders_agree_in_every_mode_and_do_not_look_ahead(name, extra, tmp_path)
     params = {**SMALL, "cache_dir": str(tmp_path), **extra}
     log = assert_orders_agree_and_no_lookahead(get_strategy(name), btc(500), params, cuts=(380, 460))
     assert any(e[4] == "Completed" for e in log), "the strategy should trade after its first fold"
+
+
+def test_ml_params_are_the_indicators_params():
+    from btedge.indicators.anomaly_ml import IsolationForestAnomaly
+    from btedge.indicators.ml import EnsembleSignal, LagNet, WalkForwardIndicator
+    from btedge.strategies.registry import param_defaults
+
+    shared = dict(WalkForwardIndicator.params._getitems())
+    for name, ind in (("ensemble", EnsembleSignal), ("lagnet_forecast", LagNet), ("anomaly_breakout",
+                                                                                  IsolationForestAnomaly)):
+        defaults = param_defaults(get_strategy(name))
+        assert {k: defaults[k] for k in shared} == shared
+        assert all(defaults[k] == v for k, v in ind.params._getitems())
+
+
+def _cerebro(symbol, frame, tmp_path, **params):
+    return build_cerebro(get_strategy("ensemble"), [(symbol, frame)],
+                         {**SMALL, "members": "xgb", "cache_dir": str(tmp_path), **params},
+                         BacktestConfig(benchmark=False))
+
+
+def test_pretrained_on_another_symbol_refuses(tmp_path):
+    _cerebro("BTC", btc(500), tmp_path).run()
+    with pytest.raises(ValueError, match="no trained fold for these params on ETH, 1 Minute.*the cache holds folds "
+                                         "for these params on BTC, 1 Minute only"):
+        _cerebro("ETH", btc(500), tmp_path, pretrained=True).run()
+
+
+def test_no_fold_can_train_warns_in_next_mode_too(tmp_path, caplog):
+    strat = run("ensemble", tmp_path, runonce=False, members="xgb", train_bars=600)
+    assert first_fill_bar(strat) is None
+    assert "EnsembleSignal: no fold could train: the first fold starts at bar train_bars=600" in caplog.text
+
+
+@pytest.mark.slow
+def test_cli_backtest_with_pretrained_says_which_bars_it_did_not_score(tmp_path):
+    """btedge-backtest: a backtest trains the folds; the same run with pretrained=true prints a
+    WARNING line that the bars up to the fold's training end are not scored."""
+    import subprocess
+    import sys
+
+    from btedge.run_backtest import main
+
+    csv = tmp_path / "BTC.csv"
+    btc(500).to_csv(csv, index_label="timestamp")
+    argv = ["--strategy", "ensemble", "--data", str(csv), "--param", f"cache_dir={tmp_path / 'models'}",
+            *[a for k, v in {**SMALL, "members": "xgb"}.items() for a in ("--param", f"{k}={v}")]]
+    assert main(argv) == 0
+    proc = subprocess.run([sys.executable, "-m", "btedge.run_backtest", *argv, "--param", "pretrained=true"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" in proc.stderr and "400 bars at or before the end of the pinned fold's training data" in proc.stderr
+    assert "Traceback" not in proc.stderr

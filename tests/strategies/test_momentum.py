@@ -9,9 +9,10 @@ import pytest
 
 from btedge.engine import BacktestConfig, run_backtest
 from btedge.feeds import load_panel
+from btedge.models.momentum import momentum_features, outperformance_labels
 from btedge.run_backtest import main
 from btedge.strategies import get_strategy
-from btedge.strategies.momentum import DualMomentum, momentum_features, outperformance_labels
+from btedge.strategies.momentum import DualMomentum
 from tests.support.shared import require_shared
 
 ETFS = ("repos", "daily", "arbitragelab_23etfs_2008-2016.csv.gz")
@@ -28,6 +29,14 @@ def panel() -> list[tuple[str, pd.DataFrame]]:
 
 def _run(frames, **params) -> DualMomentum:
     return run_backtest(DualMomentum, frames, params, BacktestConfig(benchmark=False)).strategy
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_cache_in_tmp(tmp_path_factory):
+    """cache_dir '' means ``.cache/btedge-models`` under the working directory: keep it in a tmp dir."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +152,23 @@ def test_xgboost_fold_models_cached_as_ubj(panel, ml_run, tmp_path):
     assert again.rebalances == first.rebalances == ml_run.rebalances[: len(first.rebalances)]
     assert len(list(tmp_path.glob("*/model.ubj"))) == len(first.ml.trainings)
     assert not list(tmp_path.rglob("*.pkl"))
+
+
+def test_empty_cache_dir_means_the_default_cache_as_in_the_ml_indicators(panel, tmp_path, monkeypatch):
+    from btedge.training.cache import DEFAULT_CACHE_DIR
+
+    monkeypatch.chdir(tmp_path)
+    frames = [(n, df.iloc[:400]) for n, df in panel]
+    first = _run(frames, **ML)  # cache_dir '' (the default)
+    assert first.ml.trainings and len(list((tmp_path / DEFAULT_CACHE_DIR).glob("*/model.ubj"))) == len(
+        first.ml.trainings)
+    assert _run(frames, **ML).ml.loaded == len(first.ml.trainings)
+
+
+def test_corrupt_cached_fold_is_one_clear_error(panel, tmp_path):
+    frames = [(n, df.iloc[:400]) for n, df in panel]
+    _run(frames, **ML, cache_dir=str(tmp_path))
+    path = next(tmp_path.glob("*/model.ubj"))
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=f"{path}: not a readable xgboost UBJ model.*delete the folder"):
+        _run(frames, **ML, cache_dir=str(tmp_path))

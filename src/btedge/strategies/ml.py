@@ -11,23 +11,38 @@ import math
 import backtrader as bt
 
 from btedge.indicators.anomaly_ml import IsolationForestAnomaly
-from btedge.indicators.ml import EnsembleSignal, LagNet
+from btedge.indicators.ml import EnsembleSignal, LagNet, LagNetLag, WalkForwardIndicator
 from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy
 from btedge.strategies.registry import register
 
 __all__ = ["LagNetForecast", "EnsembleStrategy", "AnomalyBreakout", "ForecastSignal"]
 
-#: Walk-forward params shared by the ML strategies and passed to their indicators.
-ML_PARAMS = (
-    ("train_bars", 2000), ("retrain_every", 500), ("window", "expanding"), ("horizon", 5),
-    ("embargo", 0), ("cache_dir", ""), ("seed", 0), ("seq_len", 32), ("hidden", 16),
-    ("epochs", 5), ("min_samples", 200), ("max_samples", 0), ("pretrained", False),
-)
+#: Walk-forward params shared by the ML strategies and passed to their indicators: read from
+#: :class:`WalkForwardIndicator`, the one owner of their names and defaults.
+ML_PARAMS = tuple(WalkForwardIndicator.params._getitems())
 _GATES = ("off", "skip", "only")
 
 
-def ml_kwargs(p) -> dict:
-    return {name: getattr(p, name) for name, _ in ML_PARAMS}
+def own_params(indicator: type) -> tuple:
+    """The params ``indicator`` adds to the walk-forward ones (names and defaults)."""
+    shared = {name for name, _ in ML_PARAMS}
+    return tuple((k, v) for k, v in indicator.params._getitems() if k not in shared)
+
+
+def ml_kwargs(p, indicator: type = WalkForwardIndicator) -> dict:
+    """The strategy's values of the walk-forward params and of ``indicator``'s own params."""
+    return {name: getattr(p, name) for name, _ in ML_PARAMS + own_params(indicator)}
+
+
+class MLStrategy(BaseStrategy):
+    """Base of the ML strategies: at the end of the run each walk-forward indicator reports (a
+    WARNING when no fold could train, or when pretrained left bars unscored)."""
+
+    def stop(self) -> None:
+        super().stop()
+        for ind in self.getindicators():
+            if isinstance(ind, WalkForwardIndicator):
+                ind.report()
 
 
 class ForecastSignal(bt.Indicator):
@@ -66,27 +81,30 @@ def _side(value: float) -> int:
 
 
 @register("lagnet_forecast")
-class LagNetForecast(BaseStrategy):
+class LagNetForecast(MLStrategy):
     """
     Trade the LagNet forecast of the return over ``horizon`` bars when it clears the
     round-trip cost: long above ``cost_mult * cost``, short below its negative, else flat.
 
-    Params (plus :class:`BaseStrategy`'s and the walk-forward params ``train_bars``,
-    ``retrain_every``, ``window``, ``horizon``, ``embargo``, ``cache_dir``, ``seed``,
-    ``seq_len``, ``hidden``, ``epochs``, ``min_samples``, ``max_samples``, ``pretrained``
-    (live: use the newest fold models a backtest with the same params cached)):
+    Params (plus :class:`BaseStrategy`'s and the walk-forward params of
+    :class:`~btedge.indicators.ml.WalkForwardIndicator`, same names and defaults: ``train_bars``,
+    ``retrain_every``, ``window``, ``horizon``, ``embargo``, ``cache_dir``, ``seed``, ``seq_len``,
+    ``hidden``, ``epochs``, ``min_samples``, ``max_samples``, ``gamma``, ``pretrained`` (score
+    with the newest fold models a backtest on this data cached; only bars after their training
+    data), ``max_age_days``):
       - ``cost`` (default: ``0.0012``): round-trip cost as a fraction (2 x (commission + slippage))
       - ``cost_mult`` (default: ``1.5``): how many round-trip costs the forecast must clear
       - ``max_lag`` (default: ``0`` = ``seq_len``), ``smoothing`` (default: ``0.2``): as :class:`LagNet`
     """
 
-    params = ML_PARAMS + (("cost", 0.0012), ("cost_mult", 1.5), ("max_lag", 0), ("smoothing", 0.2))
+    params = ML_PARAMS + own_params(LagNet) + (("cost", 0.0012), ("cost_mult", 1.5))
 
     def __init__(self) -> None:
         super().__init__()
         if not self.p.cost >= 0.0 or not self.p.cost_mult >= 0.0:
             raise ValueError(f"cost and cost_mult must be >= 0, got {self.p.cost!r}, {self.p.cost_mult!r}")
-        self.lagnet = LagNet(self.data, max_lag=self.p.max_lag, smoothing=self.p.smoothing, **ml_kwargs(self.p))
+        self.lagnet = LagNet(self.data, **ml_kwargs(self.p, LagNet))
+        self.lag_plot = LagNetLag(self.lagnet.lag)
         self.ml_signal = ForecastSignal(self.lagnet.forecast, threshold=self.p.cost * self.p.cost_mult)
 
     def target(self) -> int:
@@ -94,7 +112,7 @@ class LagNetForecast(BaseStrategy):
 
 
 @register("ensemble")
-class EnsembleStrategy(BaseStrategy):
+class EnsembleStrategy(MLStrategy):
     """
     Trade the ensemble's signal; new entries need ``confidence >= min_confidence`` and pass the
     optional isolation-forest gate. A neutral signal (or no model yet) means flat.
@@ -108,8 +126,7 @@ class EnsembleStrategy(BaseStrategy):
       - ``contamination`` (default: ``0.02``): isolation-forest share of flagged training bars
     """
 
-    params = ML_PARAMS + (
-        ("members", "lstm,lstm,cnn,cnn,tcn,tcn,xgb"), ("weights", "learned"), ("band", 0.5), ("labels", "fixed"),
+    params = ML_PARAMS + own_params(EnsembleSignal) + (
         ("min_confidence", 0.45), ("iforest_gate", "off"), ("contamination", 0.02),
     )
 
@@ -120,8 +137,7 @@ class EnsembleStrategy(BaseStrategy):
             raise ValueError(f"min_confidence must be in [0, 1], got {p.min_confidence!r}")
         if p.iforest_gate not in _GATES:
             raise ValueError(f"iforest_gate must be one of {_GATES}, got {p.iforest_gate!r}")
-        self.ensemble = EnsembleSignal(self.data, members=p.members, weights=p.weights, band=p.band,
-                                       labels=p.labels, **ml_kwargs(p))
+        self.ensemble = EnsembleSignal(self.data, **ml_kwargs(p, EnsembleSignal))
         self.ml_signal = self.ensemble.signal
         self.iforest = None
         if p.iforest_gate != "off":
@@ -140,7 +156,7 @@ class EnsembleStrategy(BaseStrategy):
 
 
 @register("anomaly_breakout")
-class AnomalyBreakout(BaseStrategy):
+class AnomalyBreakout(MLStrategy):
     """
     On a bar the walk-forward isolation forest flags as anomalous, enter in the direction of
     that bar's close-to-close move (a volatility breakout) and hold for ``hold`` bars; a new
@@ -151,14 +167,13 @@ class AnomalyBreakout(BaseStrategy):
       - ``contamination`` (default: ``0.02``), ``n_estimators`` (default: ``100``)
     """
 
-    params = ML_PARAMS + (("hold", 10), ("contamination", 0.02), ("n_estimators", 100))
+    params = ML_PARAMS + own_params(IsolationForestAnomaly) + (("hold", 10),)
 
     def __init__(self) -> None:
         super().__init__()
         if int(self.p.hold) < 1:
             raise ValueError(f"hold must be >= 1, got {self.p.hold!r}")
-        self.iforest = IsolationForestAnomaly(self.data, contamination=self.p.contamination,
-                                              n_estimators=self.p.n_estimators, **ml_kwargs(self.p))
+        self.iforest = IsolationForestAnomaly(self.data, **ml_kwargs(self.p, IsolationForestAnomaly))
         # declared as a line, so the one-bar lookback is kept even with exactbars=1
         self.move = self.data.close - self.data.close(-1)
         self._want, self._left = FLAT, 0

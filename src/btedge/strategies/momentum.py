@@ -3,73 +3,17 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
-from dataclasses import dataclass, field
 
 import backtrader as bt
 import numpy as np
 
-from btedge.kernels import laguerre_filter_series
+from btedge.models.momentum import FEATURES, MomentumRanker, RankerSpec, momentum_features
 from btedge.strategies.registry import register
-from btedge.training.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
 SCORES = ("momentum", "xgboost")
 WEIGHTINGS = ("equal", "inverse_vol")
-FEATURES = ("momentum", "momentum_short", "slope", "rsi", "laguerre_accel", "volatility")
-RSI_PERIOD = 14
-
-
-# -- features (pure numpy; row t uses closes up to t only) -----------------------------------
-def momentum_features(close: np.ndarray, lookback: int, gamma: float = 0.5) -> np.ndarray:
-    """The :data:`FEATURES` of one asset at the last bar of ``close`` (needs lookback + 1 bars).
-
-    - momentum: ``close[-1] / close[-1 - lookback] - 1``
-    - momentum_short: the same over ``lookback // 4`` bars
-    - slope: least-squares slope of log close over the last ``lookback`` bars, per bar
-    - rsi: Cutler's RSI of the last 14 log returns, in [0, 1]
-    - laguerre_accel: second difference of a Laguerre filter (``gamma``, seeded at the window's
-      first close) over the last ``lookback`` bars, divided by the last close
-    - volatility: standard deviation of the last ``lookback`` log returns
-    """
-    c = np.asarray(close[-(lookback + 1):], dtype=float)
-    logc = np.log(c)
-    r = np.diff(logc)
-    short = max(1, lookback // 4)
-    t = np.arange(lookback, dtype=float)
-    slope = np.polyfit(t, logc[1:], 1)[0]
-    gains, losses = np.clip(r[-RSI_PERIOD:], 0, None).sum(), np.clip(-r[-RSI_PERIOD:], 0, None).sum()
-    rsi = gains / (gains + losses) if gains + losses > 0 else 0.5
-    lf = laguerre_filter_series(c[1:], gamma)
-    accel = (lf[-1] - 2.0 * lf[-2] + lf[-3]) / c[-1]
-    return np.array([c[-1] / c[0] - 1.0, c[-1] / c[-1 - short] - 1.0, slope, rsi, accel, r.std()])
-
-
-def outperformance_labels(prices: np.ndarray, horizon: int) -> np.ndarray:
-    """(k, n) labels from (k, n) closes at rebalance dates: 1 when an asset's return over the next
-    ``horizon`` rebalances beats the cross-sectional median, else 0; NaN where not yet known or
-    where a price is missing (an asset not yet listed)."""
-    prices = np.asarray(prices, dtype=float)
-    out = np.full(prices.shape, np.nan)
-    if len(prices) > horizon:
-        fwd = prices[horizon:] / prices[:-horizon] - 1.0
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-            median = np.nanmedian(fwd, axis=1, keepdims=True)
-            out[:-horizon] = np.where(np.isfinite(fwd), (fwd > median).astype(float), np.nan)
-    return out
-
-
-@dataclass
-class MLState:
-    """What the XGBoost score has seen: features and closes per rebalance, and each training."""
-
-    features: list[np.ndarray] = field(default_factory=list)
-    prices: list[np.ndarray] = field(default_factory=list)
-    model: object | None = None
-    trainings: list[tuple[int, int, int]] = field(default_factory=list)  # (k, first j, last j)
-    loaded: int = 0  # fold models read from the cache instead of trained
 
 
 @register("dual_momentum")
@@ -82,7 +26,8 @@ class DualMomentum(bt.Strategy):
       1. score every asset of the universe (all datas except ``cash_proxy`` and ``exclude``):
          ``score='momentum'`` is the ``lookback``-bar return; ``score='xgboost'`` is a walk-forward
          XGBoost probability that the asset beats the universe median over the next ``horizon``
-         rebalances (features: :data:`FEATURES`), the plain momentum until the first model exists
+         rebalances (:class:`btedge.models.momentum.MomentumRanker`, features
+         :data:`~btedge.models.momentum.FEATURES`), the plain momentum until the first model exists
       2. keep the ``top`` best scores (relative momentum)
       3. absolute momentum: a pick whose ``lookback`` return is not above ``threshold`` (and not
          above the cash proxy's return, when one is named) gives its slot to the cash proxy, or
@@ -91,11 +36,9 @@ class DualMomentum(bt.Strategy):
          ``fraction`` of the portfolio; ``order_target_percent`` sells first, then buys
 
     The XGBoost model is retrained every ``retrain_every`` rebalances once ``train_min``
-    rebalances exist (``btedge.training.Schedule`` in rebalance units, expanding window, embargo
-    ``horizon + 1``): the model used at rebalance k only saw labels whose horizon ended before k.
-    Trees need no scaler; the seed and ``n_jobs=1`` make it deterministic. With ``cache_dir``
-    each fold model is stored as xgboost UBJ in a ``btedge.training.ModelCache`` keyed by the
-    params, the fold and a fingerprint of its training rows, and re-runs load it (nothing pickled).
+    rebalances exist, walk-forward with an embargo of ``horizon + 1`` rebalances: the model used
+    at rebalance k only saw labels whose horizon ended before k. Each fold model is cached as
+    xgboost UBJ in ``cache_dir`` and re-runs load it (nothing pickled).
 
     Params:
       - ``lookback`` (default: ``252``): momentum window in bars (>= 20)
@@ -112,7 +55,8 @@ class DualMomentum(bt.Strategy):
       - ``train_min`` (default: ``12``): rebalances before the first model
       - ``retrain_every`` (default: ``3``): rebalances between retrains
       - ``n_estimators`` (default: ``60``), ``max_depth`` (default: ``3``), ``seed`` (default: ``0``)
-      - ``cache_dir`` (default: ``''``): fold-model cache folder; empty trains in memory only
+      - ``cache_dir`` (default: ``''``): fold-model cache folder; '' = ``.cache/btedge-models``
+        (the same meaning as in the ML indicators)
       - ``verbose`` (default: ``False``): log rebalances at INFO instead of DEBUG
 
     See:
@@ -153,9 +97,10 @@ class DualMomentum(bt.Strategy):
         if len(self.universe) < self.p.top:
             raise ValueError(f"top={self.p.top} but the universe has {len(self.universe)} datas")
         self.need = max(self.p.lookback, self.p.vol_period) + 1
-        self.ml = MLState()
-        self.schedule = (Schedule(train_bars=self.p.train_min, retrain_every=self.p.retrain_every,
-                                  horizon=self.p.horizon) if self.p.score == "xgboost" else None)
+        self.ml = MomentumRanker(RankerSpec(
+            lookback=self.p.lookback, horizon=self.p.horizon, train_min=self.p.train_min,
+            retrain_every=self.p.retrain_every, n_estimators=self.p.n_estimators, max_depth=self.p.max_depth,
+            seed=self.p.seed), self.p.cache_dir) if self.p.score == "xgboost" else None
         self.rebalances: list[dict[str, float]] = []  # target weights per rebalance
         self.rebalance_bars: list[int] = []  # the bar (0-based) of each rebalance
 
@@ -242,62 +187,16 @@ class DualMomentum(bt.Strategy):
     def scores(self, k: int) -> np.ndarray:
         """Ranking score of each universe asset at rebalance ``k`` (higher is better)."""
         momentum = np.array([self._lookback_return(d) for d in self.universe])
-        if self.schedule is None:
+        if self.ml is None:
             return momentum
         blank = np.full(len(FEATURES), np.nan)
         feats = np.vstack([momentum_features(self._closes(d), self.p.lookback) if self._ready(d) else blank
                            for d in self.universe])
-        self.ml.features.append(feats)
-        self.ml.prices.append(np.array([d.close[0] if self._ready(d) else np.nan for d in self.universe]))
-        if self.schedule.is_boundary(k):
-            self._train(k)
-        if self.ml.model is None:
+        prices = np.array([d.close[0] if self._ready(d) else np.nan for d in self.universe])
+        proba = self.ml.update(k, feats, prices)
+        if proba is None:
             return momentum
-        proba = self.ml.model.predict_proba(feats)[:, 1]
         return np.where(np.isfinite(momentum), proba, -math.inf)
-
-    def _train(self, k: int) -> None:
-        fold = self.schedule.fold(k)
-        labels = outperformance_labels(np.vstack(self.ml.prices), self.p.horizon)
-        rows = range(fold.train_start, fold.train_stop)
-        if rows.stop + self.p.horizon - 1 >= k:  # the last label must be known before k
-            raise AssertionError(f"training at rebalance {k} would use a label ending at {rows.stop - 1 + self.p.horizon}")
-        x = np.vstack([self.ml.features[j] for j in rows])
-        y = np.concatenate([labels[j] for j in rows])
-        ok = np.isfinite(y)
-        if len(np.unique(y[ok])) < 2:
-            return
-        self.ml.model = self._cached_fit(k, x[ok], y[ok])
-        self.ml.trainings.append((k, rows.start, rows.stop - 1))
-        self._log("rebalance %d: trained on rebalances %d..%d (%d rows)", k, rows.start, rows.stop - 1, int(ok.sum()))
-
-    def _model_params(self) -> dict:
-        return dict(n_estimators=self.p.n_estimators, max_depth=self.p.max_depth, learning_rate=0.1,
-                    random_state=self.p.seed, n_jobs=1, tree_method="hist", eval_metric="logloss")
-
-    def _cached_fit(self, k: int, x: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-def]
-        """Fit the fold model, or load it from ``cache_dir`` when the same fold was trained before."""
-        from xgboost import XGBClassifier
-
-        model = XGBClassifier(**self._model_params())
-        if not self.p.cache_dir:
-            return model.fit(x, y)
-        from btedge.training.cache import ModelCache, cache_key, fingerprint
-
-        cache = ModelCache(self.p.cache_dir)
-        spec = {"model": "dual_momentum.xgboost", "features": list(FEATURES), "horizon": self.p.horizon,
-                "lookback": self.p.lookback, **self._model_params()}
-        key = cache_key(spec, k, fingerprint(x, y))
-        path = cache.folder(key) / "model.ubj"
-        if cache.has(key):
-            model.load_model(path)
-            self.ml.loaded += 1
-            return model
-        model.fit(x, y)
-        cache.new_folder(key)
-        model.save_model(path)
-        cache.write_meta(key, {"fold": k, "rows": int(len(y)), "features": list(FEATURES)})
-        return model
 
     # -- orders ------------------------------------------------------------------------------
     def _order(self, weights: dict[str, float]) -> None:
