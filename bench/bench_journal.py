@@ -1,0 +1,91 @@
+"""Journal write cost per fill: what :class:`btedge.live.journal.Journal` adds to every execution.
+
+One "fill" is what the broker writes for an execution of one of its orders: the booking
+(``book_execution``: ownership check, execution row, position, the order's filled size), the
+order's state change (``set_state``) and the commission (``record_commission``). The baseline
+is the same bookkeeping in plain Python dicts (no durability), so the ratio is the price of a
+crash-safe SQLite WAL journal. Rounds alternate between the two; the script prints each round's
+median per fill, the medians over rounds and the ratio journal / dicts.
+
+    .venv/bin/python bench/bench_journal.py [--fills 2000] [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from btedge.live.journal import ExecutionReport, Journal, OrderRecord
+
+ACCOUNT = "DU1234567"
+
+
+def journal_fills(directory: Path, fills: int) -> list[float]:
+    """Seconds per fill with the SQLite journal (a fresh file each round)."""
+    journal = Journal.open(directory, ACCOUNT, f"bench{time.monotonic_ns()}")
+    times = []
+    try:
+        for i in range(fills):
+            ref = journal.next_client_ref("btedge")
+            journal.add_order(OrderRecord(ref, i + 1, None, 11, ACCOUNT, 756733, "SPY", "SPY:STK", "BUY", 1.0,
+                                          "MKT", None, None, None, "Submitted", 0.0, ""))
+            report = ExecutionReport(f"e.{i:08x}.01.01", ref, 11, ACCOUNT, i + 1, 756733, 1.0, 100.0 + i % 7,
+                                     1_700_000_000.0 + i)
+            start = time.perf_counter()
+            journal.book_execution(report)
+            journal.set_state(ref, "Filled", f"fill {report.exec_id}")
+            journal.record_commission(report.exec_id, 1.0)
+            times.append(time.perf_counter() - start)
+    finally:
+        journal.close()
+    return times
+
+
+def dict_fills(fills: int) -> list[float]:
+    """Seconds per fill for the same bookkeeping in dicts."""
+    orders: dict[str, dict] = {}
+    executions: dict[str, dict] = {}
+    positions: dict[int, list[float]] = {}
+    times = []
+    for i in range(fills):
+        ref = f"btedge:bench:{i}"
+        orders[ref] = {"client_id": 11, "account": ACCOUNT, "state": "Submitted", "filled": 0.0}
+        exec_id = f"e.{i:08x}.01.01"
+        start = time.perf_counter()
+        order = orders[ref]
+        if order["client_id"] == 11 and order["account"] == ACCOUNT and exec_id.rpartition(".")[0] not in executions:
+            executions[exec_id.rpartition(".")[0]] = {"exec_id": exec_id, "shares": 1.0, "price": 100.0}
+            position = positions.setdefault(756733, [0.0, 0.0])
+            position[1] = (position[0] * position[1] + 100.0) / (position[0] + 1.0)
+            position[0] += 1.0
+            order["filled"] += 1.0
+        order["state"] = "Filled"
+        executions[exec_id.rpartition(".")[0]]["commission"] = 1.0
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fills", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    journal_medians, dict_medians = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_no in range(1, args.rounds + 1):
+            j = statistics.median(journal_fills(Path(tmp), args.fills))
+            d = statistics.median(dict_fills(args.fills))
+            journal_medians.append(j)
+            dict_medians.append(d)
+            print(f"round {round_no}: journal {j * 1e6:8.1f} us/fill   dicts {d * 1e6:6.2f} us/fill")
+    j, d = statistics.median(journal_medians), statistics.median(dict_medians)
+    all_j = sorted(journal_fills(Path(tempfile.mkdtemp()), args.fills))
+    p99 = all_j[int(0.99 * (len(all_j) - 1))]
+    print(f"median over rounds: journal {j * 1e6:.1f} us/fill (p99 of one more round {p99 * 1e6:.1f} us), "
+          f"dicts {d * 1e6:.2f} us/fill, ratio journal/dicts {j / d:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
