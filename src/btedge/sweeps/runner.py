@@ -1,9 +1,14 @@
-"""Run a sweep's backtests serially, on all local cores, or on a Dask cluster: identical results.
+"""Run a sweep's backtests with the vector engine, or serially, on all local cores, or on a Dask
+cluster with backtrader: identical results.
 
-Every task is one :func:`btedge.engine.build_cerebro` run (btedge's Performance and TradeStats
-analyzers plus :class:`~btedge.sweeps.tradelog.SweepTradeLog`) on a window of the data. The
-backtests are deterministic, so the three modes return the same numbers; results are ordered by
-task id whatever order they finish in.
+``engine="vector"`` (the default) evaluates the whole grid on every window with
+:mod:`btedge.vector` (equal to backtrader to 1e-9, tested), then re-runs the ``verify_top`` best
+parameter sets of the base window in backtrader and reports that they agree; a strategy the
+vector engine does not support falls back to backtrader with one log line saying why.
+``engine="backtrader"`` makes every task one :func:`btedge.engine.build_cerebro` run (btedge's
+Performance and TradeStats analyzers plus :class:`~btedge.sweeps.tradelog.SweepTradeLog`) on a
+window of the data. The backtests are deterministic, so the modes return the same numbers; results
+are ordered by task id whatever order they finish in.
 """
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ log = logging.getLogger(__name__)
 
 Frames = Sequence[tuple[str, pd.DataFrame]]
 MODES = ("serial", "local", "dask")
+ENGINES = ("vector", "backtrader")
+#: Relative tolerance of the top-K agreement check (the equality tests hold to 1e-9).
+AGREE_TOL = 1e-9
 #: Metrics kept from the Performance analyzer (scalars only; the return series is kept apart).
 PERFORMANCE_KEYS = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "exposure")
 
@@ -94,7 +102,8 @@ def run_task(task: Task, strategy: type[bt.Strategy], frames: Frames, config: Ba
         periods_per_year=ppy,
         bars=float(bars),
     )
-    return TaskOutput(task.task_id, metrics, perf["returns"].rename(task.task_id), extra["trade_returns"])
+    returns = strat.analyzers.performance.returns
+    return TaskOutput(task.task_id, metrics, returns.rename(task.task_id), extra["trade_returns"])
 
 
 _WORKER: dict[str, Any] = {}
@@ -188,6 +197,9 @@ def run_sweep(
     address: Any = None,
     progress: bool = False,
     benchmark: bool = False,
+    exclude: Sequence[Mapping[str, Any]] = (),
+    engine: str = "vector",
+    verify_top: int = 3,
 ) -> SweepResult:
     """Backtest ``strategy`` on every parameter set of ``grid`` × every window; see the module doc.
 
@@ -200,7 +212,10 @@ def run_sweep(
         mode: ``"serial"``, ``"local"`` (a process per core, or ``workers``) or ``"dask"``.
         address: Dask scheduler address or a ``distributed.Client`` (mode ``"dask"``).
         progress: show a tqdm progress bar.
-        benchmark: also run buy-and-hold of the first data on every window (same costs), serially.
+        benchmark: also compute buy-and-hold of the first data on every window (same costs, closed form).
+        exclude: grid combinations to leave out (``btedge-sweep`` drops those the strategy refuses).
+        engine: ``"vector"`` (whole grid at once, then the ``verify_top`` best re-run in backtrader
+            and compared) or ``"backtrader"`` (every task a cerebro run, in ``mode``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -208,39 +223,99 @@ def run_sweep(
         raise ValueError("no data: give at least one (name, DataFrame)")
     cls, fixed = _resolve(strategy), dict(fixed or {})
     _check_params(cls, grid, fixed)
-    param_sets = [{**fixed, **combo} for combo in expand_grid(grid)]
+    param_sets = [{**fixed, **combo} for combo in expand_grid(grid) if combo not in exclude]
     windows = make_windows(len(frames[0][1]), lookbacks, n_offsets, seed, max_offset_frac)
     tasks = make_tasks(param_sets, windows)
     config = config or BacktestConfig(benchmark=False)
     log.info("sweep %s: %d param sets × %d windows = %d backtests (%s)", cls.__name__,
              len(param_sets), len(windows), len(tasks), mode)
+    engine = _choose_engine(engine, cls, frames)
     outputs: dict[int, TaskOutput] = {}
     with tqdm(total=len(tasks), disable=not progress, desc=f"sweep {cls.__name__}", unit="bt") as bar:
-        for output in _EXECUTORS[mode](tasks, _Job(cls, frames, config, workers, address)):
+        for output in _run_outputs(engine, tasks, _Job(cls, frames, config, workers, address), mode):
             outputs[output.task_id] = output
             bar.update(1)
     name = getattr(cls, "registry_name", cls.__name__)
     settings = {"lookbacks": list(lookbacks), "n_offsets": n_offsets, "max_offset_frac": max_offset_frac,
-                "commission": config.commission, "slippage": config.slippage, "fixed": fixed, "mode": mode}
+                "commission": config.commission, "slippage": config.slippage, "fixed": fixed, "mode": mode,
+                "engine": engine}
     ordered = sorted(outputs.items())
+    runs = _runs_table(tasks, outputs, frames[0][1].index)
+    if engine == "vector" and verify_top > 0:
+        settings["verified"] = verify_in_backtrader(runs, tasks, outputs, cls, frames, config, verify_top)
     return SweepResult(
-        name, tasks, _runs_table(tasks, outputs, frames[0][1].index),
+        name, tasks, runs,
         {t: o.returns for t, o in ordered}, {t: o.trade_returns for t, o in ordered}, list(grid), seed, settings,
         buy_and_hold(frames, windows, config) if benchmark else None,
     )
 
 
-def buy_and_hold(frames: Frames, windows: Sequence[Window], config: BacktestConfig) -> pd.DataFrame:
-    """Buy-and-hold of the first data on every window, through the same engine and costs."""
-    from btedge.engine import BuyAndHold
+def _choose_engine(engine: str, cls: type[bt.Strategy], frames: Frames) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "vector":
+        from btedge.vector import unsupported
 
-    rows = {}
-    for window in windows:
-        task = Task(-1, -1, (("integer", False),), window)
-        rows[window.window_id] = run_task(task, BuyAndHold, frames[:1], config).metrics
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "window_id"
-    return table
+        reason = unsupported(cls, frames)
+        if reason:
+            log.warning("sweep: running in backtrader, not the vector engine: %s", reason)
+            return "backtrader"
+    return engine
+
+
+def _run_outputs(engine: str, tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[TaskOutput]:
+    if engine == "backtrader":
+        yield from _EXECUTORS[mode](tasks, job)
+        return
+    from btedge.vector.sweep import run_tasks
+
+    for task_id, metrics, returns, trade_returns in run_tasks(job.strategy, job.frames, tasks, job.config):
+        yield TaskOutput(task_id, metrics, returns, trade_returns)
+
+
+def _agree(got: Mapping[str, float], want: Mapping[str, float]) -> tuple[bool, float]:
+    """Every figure equal within :data:`AGREE_TOL` (relative), and the largest difference."""
+    worst, same = 0.0, True
+    for key, expected in want.items():
+        value = got[key]
+        if not (math.isfinite(expected) and math.isfinite(value)):
+            same &= (math.isnan(expected) and math.isnan(value)) or value == expected
+            continue
+        diff = abs(value - expected) / max(1.0, abs(expected))
+        worst, same = max(worst, diff), same and diff <= AGREE_TOL
+    return bool(same), worst
+
+
+def verify_in_backtrader(runs: pd.DataFrame, tasks: Sequence[Task], outputs: Mapping[int, TaskOutput],
+                         cls: type[bt.Strategy], frames: Frames, config: BacktestConfig,
+                         top: int) -> list[dict[str, Any]]:
+    """Re-run the ``top`` best parameter sets of the base window (by Sharpe) in backtrader and
+    compare every figure and trade return with the vector engine's; one log line per run."""
+    base = runs[runs["window_id"] == 0]
+    best = base["sharpe"].fillna(-math.inf).sort_values(ascending=False, kind="mergesort").index[:top]
+    by_id = {task.task_id: task for task in tasks}
+    checks = []
+    for task_id in best:
+        task, vector = by_id[int(task_id)], outputs[int(task_id)]
+        reference = run_task(task, cls, frames, config)
+        same, worst = _agree(vector.metrics, reference.metrics)
+        trades = len(reference.trade_returns)
+        same = same and len(vector.trade_returns) == trades and np.allclose(
+            vector.trade_returns, reference.trade_returns, rtol=AGREE_TOL, atol=AGREE_TOL, equal_nan=True)
+        checks.append({"task_id": int(task_id), "params": task.param_dict, "agree": bool(same),
+                       "max_rel_diff": worst, "trades": trades})
+        (log.info if same else log.error)(
+            "sweep: task %d %s re-run in backtrader: %s (largest relative difference %.1e, %d trades)",
+            task_id, task.param_dict, "agrees" if same else "DISAGREES", worst, trades)
+    return checks
+
+
+def buy_and_hold(frames: Frames, windows: Sequence[Window], config: BacktestConfig) -> pd.DataFrame:
+    """Buy-and-hold of the first data on every window with the same costs, in closed form (equal
+    to a BuyAndHold run through the engine: ``tests/sweeps/test_vector_sweep.py``)."""
+    from btedge.vector.sweep import hold_figures
+
+    return hold_figures(frames, windows, config)
 
 
 def _runs_table(tasks: Sequence[Task], outputs: Mapping[int, TaskOutput], index: pd.DatetimeIndex) -> pd.DataFrame:

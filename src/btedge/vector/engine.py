@@ -108,14 +108,14 @@ def fills_table(fills: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
 def trades_table(fills: np.ndarray) -> pd.DataFrame:
     """Round trips from the fills (positions open from flat and close in full), with
     backtrader's ``Trade`` PnL: ``pnl = size * (exit - entry)``, ``pnlcomm = pnl - commissions``."""
-    rows = []
-    for k in range(0, len(fills) - 1, 2):
-        (b0, s0, p0, c0, _), (b1, s1, p1, c1, _) = fills[k], fills[k + 1]
-        pnl = 0.0 + (-s1) * (p1 - p0) * 1.0
-        commission = (0.0 + c0) + c1
-        rows.append((int(b0), int(b1), s0, p0, p1, c0 + c1, pnl, pnl - commission))
-    return pd.DataFrame(rows, columns=["entry_bar", "exit_bar", "size", "entry_price", "exit_price",
-                                       "commission", "pnl", "pnlcomm"])
+    opens, exits = fills[0:len(fills) - 1:2], fills[1::2]
+    pnl = np.array([0.0 + (-s1) * (p1 - p0) * 1.0 for (_, _, p0, _, _), (_, s1, p1, _, _) in zip(opens, exits)])
+    commission = np.array([(0.0 + c0) + c1 for c0, c1 in zip(opens[:, 3], exits[:, 3])])
+    return pd.DataFrame({
+        "entry_bar": opens[:, 0].astype(np.int64), "exit_bar": exits[:, 0].astype(np.int64),
+        "size": opens[:, 1], "entry_price": opens[:, 2], "exit_price": exits[:, 2],
+        "commission": commission.reshape(-1), "pnl": pnl.reshape(-1), "pnlcomm": (pnl - commission).reshape(-1),
+    })
 
 
 def _trade_stats(trades: pd.DataFrame, open_trades: int) -> dict[str, Any]:
