@@ -266,3 +266,18 @@ def test_refused_bracket_leg_cancels_the_untransmitted_parent(fake_gateway, ib_l
     assert strat.statuses_of(parent)[-1] == "Canceled"
     assert broker.getposition(strat.data).size == 0
     assert fake_gateway.executions() == []
+
+
+def test_account_change_across_a_reconnect_halts_without_flattening(fake_gateway, ib_lib, caplog):
+    def switch_account(strat: Scripted) -> None:
+        strat.p.gw.configure(accounts=("DU7654321",))
+        strat.p.gw.drop_connections()
+
+    actions = {0: _buy(1), 1: switch_account, 3: _buy(1)}
+    strat, store, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=5)
+    assert store.reconnects == 1
+    status = broker.risk_status()
+    assert status["state"] == "halted" and "account changed" in status["reason"]
+    assert strat.statuses_of(strat.orders[1]) == ["Rejected"]
+    assert [m.get("action") for m in _placed(fake_gateway)] == ["BUY"]  # no flatten into another account
+    assert "7654321" not in caplog.text
