@@ -47,7 +47,7 @@ def test_quick_run_end_to_end(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--sets", "nope"], "unknown data set 'nope'"),
     (["--claims", "magic"], "unknown claim"),
-    (["--seeds", "0"], "--seeds and --epochs must be >= 1"),
+    (["--seeds", "0"], "--seeds, --epochs and --jobs must be >= 1"),
 ])
 def test_bad_arguments_are_one_line_usage_errors(argv, message, capsys, tmp_path):
     assert main([*argv, "--docs", str(tmp_path)]) == EXIT_USAGE

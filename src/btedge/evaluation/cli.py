@@ -14,9 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Iterator
 
 from tqdm.auto import tqdm
 
@@ -44,14 +48,16 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--cache", default=Settings.cache, help="fold-model cache folder (makes runs resumable)")
     ap.add_argument("--docs", type=Path, default=Path("docs"), help="folder of ml_evaluation.md and claims.md")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    ap.add_argument("--jobs", type=int, default=1, help="data sets evaluated in parallel processes (one core each)")
     ap.add_argument("--quick", action="store_true", help="CI smoke run: one small slice, tiny nets, tiny claims")
     add_common_options(ap)
     return ap
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if args.seeds < 1 or args.epochs < 1 or args.n_boot < 10:
-        raise UsageError("--seeds and --epochs must be >= 1 and --n-boot >= 10. Fix: --seeds 5 --epochs 5 --n-boot 500")
+    if args.seeds < 1 or args.epochs < 1 or args.n_boot < 10 or args.jobs < 1:
+        raise UsageError("--seeds, --epochs and --jobs must be >= 1 and --n-boot >= 10. "
+                         "Fix: --seeds 5 --epochs 8 --n-boot 500 --jobs 2")
     if args.quick:
         return replace(QUICK_SETTINGS, cache=args.cache)
     return Settings(seeds=args.seeds, epochs=args.epochs, n_boot=args.n_boot, cache=args.cache)
@@ -95,6 +101,23 @@ def _figures(results: list[DatasetResult], rows: list[C.ClaimRow]) -> dict:
             "claims": [asdict(r) for r in rows]}
 
 
+def _evaluate_all(sets: list, s: Settings, jobs: int) -> Iterator[DatasetResult]:
+    """Results in the order of ``sets``; with ``jobs > 1`` from that many single-threaded processes."""
+    if jobs <= 1:
+        for ds in tqdm(sets, desc="data sets", disable=None):
+            yield evaluate_dataset(ds, s)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_one_thread) as pool:
+        futures = [pool.submit(evaluate_dataset, ds, s, False) for ds in sets]
+        for future in tqdm(futures, desc="data sets", disable=None):
+            yield future.result()
+
+
+def _one_thread() -> None:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+
+
 def _body(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     s = _settings(args)
@@ -106,8 +129,8 @@ def _body(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results: list[DatasetResult] = []
     not_run = [k for k in DEFAULT_SETS if k not in {d.key for d in sets}] if not args.quick else []
-    for ds in tqdm(sets, desc="data sets", disable=None):
-        results.append(evaluate_dataset(ds, s))
+    for result in _evaluate_all(sets, s, args.jobs):
+        results.append(result)
         text = evaluation_markdown(results, s, args.quick, time.perf_counter() - t0, not_run)
         write_between_markers(args.docs / "ml_evaluation.md", text, "Walk-forward evaluation of the ML strategies")
     rows = _claims(names, results, s, args.quick)

@@ -31,9 +31,12 @@ def _sd(x: float) -> str:
 
 def dataset_section(r: DatasetResult) -> str:
     ds = r.ds
+    runs = 2 * r.configs[0].n_seeds  # real and label-shuffled, per seed
     head = (f"### {ds.name}\n\n`{ds.describe()}`: {r.bars} bars, walk-forward {ds.train_bars} train / "
             f"{ds.retrain_every} step (sliding), horizon {ds.horizon}, {r.folds} folds; **{r.scored_bars} scored "
-            f"OOS bars** ({r.oos_bars} traded); run {r.wall_s:.0f} s (indicator runs {r.train_wall_s:.0f} s).\n\n")
+            f"OOS bars** ({r.oos_bars} traded); run {r.wall_s:.0f} s, of which the indicator runs (training, or "
+            f"loading cached folds on a re-run) {r.train_wall_s:.0f} s = {r.train_wall_s / max(runs * r.folds, 1):.1f} s "
+            f"per fold of all members.\n\n")
     cols = ("| configuration | seeds | balanced acc. [95% CI] ±sd | log-loss gain vs prior | gain, class-weight "
             "corrected | AUC long / short | IC [95% CI] ±sd | Brier | ECE | net Sharpe [95% CI] ±sd | bps/trade "
             "[95% CI] | trades/seed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
