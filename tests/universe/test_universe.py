@@ -145,3 +145,50 @@ def test_flat_ticker_is_an_outlier_not_an_error() -> None:
     closes["H"] = 5.0  # never moves: skew, kurtosis and correlation are undefined
     flagged = isolation_outliers(closes, contamination=0.2)
     assert flagged.index[0] == "H" and flagged.loc["H", "outlier"]
+
+
+BOKEH = ("pypi", "daily", "bokeh_AAPL_GOOG_IBM_MSFT_ohlcv_2000-2013.csv.gz")
+
+
+def test_statistics_use_each_tickers_own_history(caplog) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9 item 8: GOOG lists in 2004 in bokeh's file; its volatility over 2000-2006 is that of
+    its own returns from its listing (a back-filled flat start would have lowered it), and FB (not
+    listed before 2012) is left out with a warning naming it and why."""
+    import logging
+
+    from btedge.universe import return_vol_features
+
+    closes = load_closes(require_shared(*BOKEH))
+    with caplog.at_level(logging.WARNING):
+        features = return_vol_features(closes, asof="2006-12-29")
+    assert "FB" not in features.index and "left out 1 ticker(s) with fewer than 20 prices" in caplog.text
+    assert "FB (0)" in caplog.text
+    own = np.log(closes["GOOG"].loc[:"2006-12-29"].dropna()).diff().dropna()
+    assert features.at["GOOG", "ann_vol"] == pytest.approx(own.std(ddof=1) * math.sqrt(252), rel=1e-12)
+    backfilled = np.log(closes["GOOG"].loc[:"2006-12-29"].bfill()).diff().dropna()
+    assert backfilled.std(ddof=1) * math.sqrt(252) < 0.8 * features.at["GOOG", "ann_vol"]
+    labels = kmeans_clusters(closes, n_clusters=2, asof="2006-12-29", seed=0)
+    assert set(labels.index) == {"AAPL", "GOOG", "IBM", "MSFT"}
+
+
+def test_dtw_leaves_out_tickers_without_every_bar(caplog) -> None:  # type: ignore[no-untyped-def]
+    """Item 8: DTW compares whole paths; GOOG (listed 2004-08-19) is left out of a 2004 window, by name."""
+    import logging
+
+    closes = load_closes(require_shared(*BOKEH))
+    with caplog.at_level(logging.WARNING):
+        series = dtw_series(closes, asof="2004-12-31", lookback=120)
+    assert list(series.columns) == ["AAPL", "IBM", "MSFT"] and not series.isna().any().any()
+    assert "left out 1 ticker(s) without a price on every bar" in caplog.text and "GOOG" in caplog.text
+
+
+def test_cli_on_an_ohlcv_file_and_a_bad_asof(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 17: an OHLCV file of one asset is refused (its columns are not tickers), exit 2;
+    --asof notadate names the flag (argparse, exit 2)."""
+    sp500 = require_shared("pypi", "daily", "arch_sp500_ohlcv_1999-2018.csv.gz")
+    assert main(["kmeans", "--data", str(sp500), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "1 asset(s) (arch_sp500_ohlcv_1999-2018); a universe needs at least 2" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exc:
+        main(["kmeans", "--data", str(sp500), "--asof", "notadate"])
+    assert exc.value.code == 2 and "argument --asof: 'notadate' is not a date" in capsys.readouterr().err

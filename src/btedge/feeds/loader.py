@@ -95,6 +95,11 @@ def _sniff(path: Path, overrides: dict[str, Any]) -> _Layout:
     lines, physical = _head(path)
     sep = overrides.get("sep") or ts.detect_sep(lines)
     rows = [ts.split_line(line, sep) for line in lines]
+    if overrides.get("sep") and all(len(r) == 1 for r in rows):
+        guess = ts.detect_sep(lines)
+        raise DataValidationError(
+            f"{path}: with separator {sep!r} every line is a single field; the file seems to use {guess!r}. "
+            f"Fix: pass sep={guess!r} or leave sep out", cli_fix=f"pass --sep '{guess}' or leave --sep out")
     if "skiprows" in overrides or "header" in overrides:
         skip = int(overrides.get("skiprows", 0))
         i = next((k for k, number in enumerate(physical) if number >= skip), len(rows))
@@ -161,7 +166,7 @@ def _given_column(wanted: str, role: str, names: list[str], normalised: dict[str
         return normalised[ts.normalise_name(wanted)]
     flag = _ROLE_FLAGS.get(role)
     raise DataValidationError(
-        f"{path}: column {wanted!r} (given as {role}=) not found; columns are {names}. "
+        f"{path}: column {wanted!r} (asked for as the {role} column) not found; columns are {names}. "
         f"Fix: pass {role}= one of them",
         cli_fix=f"pass {flag} one of {names}" if flag else None,
     )
@@ -484,8 +489,8 @@ def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> tu
         raise FileNotFoundError(f"{path}: no such file. Fix: check the path (cwd is {Path.cwd()})")
     layout = _sniff(path, overrides)
     roles = _roles(layout.names, overrides, path)
-    picked = _wide_close(roles, layout.names, symbol, path)
     stamp_cols = _stamp_columns(roles, layout, path)
+    picked = _wide_close(roles, layout.names, symbol, path)
     raw = _read(path, layout, stamp_cols)
     lines = np.arange(len(raw)) + layout.skip + 1  # 1-based file line of each row
     blank = np.asarray(raw.isna().all(axis=1))

@@ -43,8 +43,9 @@ def clean_symbol(name: str) -> str:
     return match.group(1) if match else text
 
 
-def _table_head(path: Path) -> tuple[str, int, list[str]]:
-    """Separator, physical lines before the header (banner lines skipped) and the header names."""
+def _table_head(path: Path) -> tuple[str, int, list[str], list[list[str]]]:
+    """Separator, physical lines before the header (banner lines skipped), the header names and
+    the first data rows."""
     lines, physical = ts.read_head(path)
     if not lines:
         raise DataValidationError(f"{path}: the file is empty. Fix: check the path")
@@ -53,9 +54,10 @@ def _table_head(path: Path) -> tuple[str, int, list[str]]:
     try:
         i, header = ts.table_start(rows, _known_names)
     except ValueError:
-        return sep, 0, []
-    names = [h.replace("\ufeff", "").strip() for h in rows[i]] if header else []
-    return sep, physical[i], names
+        return sep, 0, [], []
+    if not header:
+        return sep, physical[i], [], rows[i:]
+    return sep, physical[i], [h.replace("\ufeff", "").strip() for h in rows[i]], rows[i + 1:]
 
 
 def _known_names(row: Sequence[str]) -> int:
@@ -64,10 +66,14 @@ def _known_names(row: Sequence[str]) -> int:
 
 def is_panel(path: str | Path) -> bool:
     """True if ``path`` looks like a wide close-only file: a header (after any banner lines) with
-    a date column, no OHLC or symbol columns, and at least one other column (one per symbol)."""
-    _, _, names = _table_head(Path(path))
+    a date column (named like one, or holding dates), no OHLC or symbol columns, and at least one
+    other column (one per symbol)."""
+    _, _, names, rows = _table_head(Path(path))
     header = {ts.normalise_name(n) for n in names}
-    return len(names) >= 2 and not (_OHLC_NAMES & header) and not (_SYMBOL_NAMES & header)
+    if len(names) < 2 or _OHLC_NAMES & header or _SYMBOL_NAMES & header:
+        return False
+    dates = [row[0] for row in rows if row]
+    return any(ts.stamp_role(n) for n in names) or ts.looks_like_timestamps(dates)
 
 
 def parse_dates(values: pd.Series, source: str) -> pd.DatetimeIndex:
@@ -90,7 +96,7 @@ def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file. Fix: check the path")
-    sep, skip, _ = _table_head(path)
+    sep, skip, _, _ = _table_head(path)
     raw = pd.read_csv(path, sep=sep, skiprows=skip, encoding="utf-8-sig", dtype=str,
                       compression="gzip" if ts.is_gzip(path) else None)
     raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
