@@ -132,7 +132,7 @@ def test_cli(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     bench = pd.read_csv(tmp_path / "buy_and_hold.csv", index_col=0)
     assert list(bench.index) == [0] and bench.at[0, "n_trades"] == 0 and bench.at[0, "exposure"] > 0.9
     assert sweep_main(["--strategy", "laguerre_trend", "--sample", "--grid", "gama=1,2"]) == 2
-    assert "unknown param 'gama'" in capsys.readouterr().out
+    assert "unknown param 'gama'" in capsys.readouterr().err
     assert sweep_main(["--strategy", "laguerre_trend", "--grid", "gamma=0.5"]) == 2
     with pytest.raises(SystemExit) as exc:
         sweep_main(["--help"])
