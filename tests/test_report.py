@@ -196,3 +196,76 @@ def test_to_daily_equals_backtrader_daily_time_returns(run_5min):
     assert analyzer.get_analysis()["periods_per_year"] == 252.0
     assert daily.index.equals(analyzer.returns.index.normalize())
     np.testing.assert_allclose(daily.to_numpy(), analyzer.returns.to_numpy(), rtol=1e-9, atol=1e-15)
+
+
+# -- issue 9: runs without trades, strict JSON, span and benchmark, open drawdowns, one year ------
+@pytest.fixture(scope="module")
+def zero_trade_run():
+    """LaguerreCross on BTC 1-minute bars with 10k cash and whole units: one BTC costs ~47k, so no
+    entry can be sized and nothing trades."""
+    from btedge.engine import BacktestConfig, run_backtest
+    from btedge.feeds import load_csv
+    from btedge.strategies import LaguerreCross
+
+    df = load_csv(require_shared("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz")).iloc[:6000]
+    return run_backtest(LaguerreCross, [("BTC-PERP", df)], {}, BacktestConfig(cash=10_000.0))
+
+
+def test_zero_trade_run_writes_table_tearsheet_and_png(zero_trade_run, tmp_path):
+    result = zero_trade_run
+    assert result.trades["trades"] == 0 and result.trades["skipped_entries"] >= 1
+    text = format_metrics(result.metrics, result.trades, result.benchmark_metrics)
+    assert "0 (no trades)" in text and "Buy & hold BTC-PERP (95% invested)" in text
+    for label in ("First bar", "Last bar", "Bars", "Bar size", "Periods per year", "Entries skipped (size 0)"):
+        assert label in text
+    sheet = write_tearsheet(result.returns, result.benchmark_returns, tmp_path / "zero.html", "zero",
+                            table=result.metrics, trades=result.trades)
+    html = sheet.read_text(encoding="utf-8")
+    assert "zero (no trades)" in html and "btedge-note" in html and "No trades" in html
+    png = plot_equity_drawdown(result.returns, result.benchmark_returns, tmp_path / "zero.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_is_strict_with_nulls_for_undefined_figures(zero_trade_run):
+    import json
+
+    from btedge.report import to_json
+
+    result = zero_trade_run
+    text = to_json({"strategy": result.metrics, "trades": {**result.trades, "profit_factor": float("inf")},
+                    "buy_and_hold": result.benchmark_metrics})
+    assert "NaN" not in text and "Infinity" not in text
+    payload = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name}"))
+    assert payload["strategy"]["sharpe"] is None and payload["trades"]["win_rate"] is None
+    assert payload["trades"]["profit_factor"] is None
+    assert payload["strategy"]["first_bar"] == "2021-12-31T23:01:00"
+    assert payload["strategy"]["periods_per_year"] == 525_600
+    assert payload["buy_and_hold"]["asset"] == "BTC-PERP" and payload["buy_and_hold"]["invested"] == 0.95
+
+
+def test_open_drawdown_from_the_first_day_fills_the_tearsheet(tmp_path):
+    """S&P 500 from the day after its 2007 peak to the end of 2008: in drawdown from the first
+    return and never recovered (quantstats' tables were blank for that)."""
+    df = pd.read_csv(require_shared("pypi", "daily", "arch_sp500_ohlcv_1999-2018.csv.gz"), index_col=0)
+    df.index = pd.to_datetime(df.index, format="%m/%d/%Y")
+    returns = buy_and_hold_returns(df.loc["2007-10-09":"2008-12-31"]).iloc[1:]
+    assert returns.iloc[0] < 0.0
+    html = write_tearsheet(returns, None, tmp_path / "dd.html", "S&P 500 2007-08",
+                           table=benchmark_stats(returns, 252)).read_text(encoding="utf-8")
+    worst = html[html.find("Worst 10 Drawdowns"):]
+    assert re.search(r"<tbody>\s*<tr><td>2007-10-1", worst), "the open drawdown is listed"
+    strategy_dd = re.search(r"<tr><td>Max Drawdown</td><td>([^<]*)</td>", html).group(1)
+    assert -_pct(strategy_dd) == pytest.approx(benchmark_stats(returns, 252)["max_drawdown"], abs=0.00006)
+    assert "has not recovered by the last bar" in html
+
+
+def test_tearsheet_uses_the_tables_year_on_sessions_crossing_midnight(tmp_path):
+    """Extended-hours SPY in UTC: 20 trading sessions (not 25 calendar dates) and 252 a year."""
+    raw = pd.read_csv(require_shared("repos", "intraday", "pyalgotrade_nt-spy-minute-2011-01.csv"), sep=";",
+                      header=None, names=["dt", "open", "high", "low", "close", "volume"])
+    index = pd.DatetimeIndex(pd.to_datetime(raw.pop("dt"), format="%Y%m%d %H%M%S"))
+    returns = buy_and_hold_returns(raw.set_index(index))
+    assert len(to_daily(returns)) == 20
+    html = write_tearsheet(returns, None, tmp_path / "spy.html", "SPY",
+                           table=benchmark_stats(returns, 178_542)).read_text(encoding="utf-8")
+    assert "Periods/Year: 252" in html and "252 sessions a year" in html

@@ -356,13 +356,15 @@ def _daily_pair(returns: pd.Series, benchmark: pd.Series | None,
 @contextlib.contextmanager
 def _quiet_fonts() -> Iterator[None]:
     """quantstats asks matplotlib for Arial and each miss logs a warning, and it (with seaborn)
-    raises deprecation warnings of newer pandas and matplotlib: hush those, and only those."""
+    raises deprecation warnings of newer pandas and matplotlib, and scipy's invalid-value warnings
+    on a flat (no trades) series: hush those, and only those."""
     font_log = logging.getLogger("matplotlib.font_manager")
     level = font_log.level
     font_log.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module=r"(quantstats|seaborn)(\.|$)")
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"scipy\.stats")
             yield
     finally:
         font_log.setLevel(level)
@@ -471,11 +473,11 @@ def write_tearsheet(
         raise ValueError(f"write_tearsheet needs returns on at least 2 dates, got {len(daily)}")
     days = _days_per_year(spacing, periods_per_year, daily.index)
     notes = _differences(table, daily, days, spacing, riskfree)
-    if spacing is not None and spacing.bars_per_session > 1.0:
-        title = f"{title} (daily returns compounded from intraday bars)"
     if trades is not None and trades.get("trades") == 0:
         title = f"{title} (no trades)"
         notes.insert(0, "No trades: the strategy never held a position, so its returns are flat.")
+    if spacing is not None and spacing.bars_per_session > 1.0:
+        title = f"{title} (daily returns compounded from intraday bars)"
     if daily.iloc[0] < 0.0 or (bench is not None and bench.iloc[0] < 0.0):
         daily = _with_start(daily)
         bench = None if bench is None else _with_start(bench)

@@ -11,7 +11,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 from typing import Any, Sequence
@@ -72,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"fraction fills move against you, opens included (default: {_COSTS.slippage:g})")
     broker.add_argument("--benchmark", metavar="NAME",
                         help="data to hold as the buy-and-hold benchmark (default: the first --data)")
+    broker.add_argument("--engine", choices=["backtrader", "vector"], default="backtrader",
+                        help="vector: btedge.vector's simulator for a quick look (equal figures, built-in "
+                             "single-asset strategies; others run in backtrader) (default: %(default)s)")
     broker.add_argument("--periods-per-year", type=float, help="annualisation override (default: inferred)")
 
     out = parser.add_argument_group("output")
@@ -132,11 +134,12 @@ def _print_result(result: BacktestResult, title: str) -> None:
 
 
 def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str) -> None:
-    from btedge.report import plot_equity_drawdown, write_tearsheet
+    from btedge.report import plot_equity_drawdown, to_json, write_tearsheet
 
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        write_tearsheet(result.returns, result.benchmark_returns, args.report, title=title)
+        write_tearsheet(result.returns, result.benchmark_returns, args.report, title=title,
+                        periods_per_year=args.periods_per_year, table=result.metrics, trades=result.trades)
         print(f"tear sheet: {args.report}")
     plot = args.plot or (args.report.with_suffix(".png") if args.report else None)
     if plot:
@@ -146,7 +149,7 @@ def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"strategy": result.metrics, "trades": result.trades, "buy_and_hold": result.benchmark_metrics}
-        args.json.write_text(json.dumps(payload, indent=2, default=str))
+        args.json.write_text(to_json(payload))
         print(f"metrics JSON: {args.json}")
 
 
@@ -162,7 +165,12 @@ def run(args: argparse.Namespace) -> int:
     frames = _frames(args)
     names = ", ".join(name for name, _ in frames)
     log.info("running %s on %s with %s", args.strategy, names, params or "default params")
-    result = run_backtest(cls, frames, params, config)
+    if args.engine == "vector":
+        from btedge.vector.engine import vector_backtest
+
+        result = vector_backtest(cls, frames, params, config)
+    else:
+        result = run_backtest(cls, frames, params, config)
     title = f"{args.strategy} on {names}"
     _print_result(result, title)
     _write_outputs(args, result, title)

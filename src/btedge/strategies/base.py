@@ -44,8 +44,9 @@ class BaseStrategy(bt.Strategy):
     re-enters on the next bar instead, as long as the target holds.
 
     An entry whose size rounds to zero units (``integer=True`` and one unit costs more than
-    the share of the portfolio it may use) is skipped: the first one logs a WARNING with the
-    fix, and ``skipped_entries`` counts them (the engine reports it beside the trades).
+    the share of the portfolio it may use) is skipped and tried again on the next bar: the first
+    one logs a WARNING with the fix, and ``skipped_entries`` counts the signals skipped (one per
+    change of the target, however many bars it is retried; the engine reports it).
     The same class runs unchanged against ``btedge.live.IBBroker``: it uses only ``buy``,
     ``sell``, ``buy_bracket``, ``sell_bracket``, ``close`` and ``cancel``.
 
@@ -97,7 +98,8 @@ class BaseStrategy(bt.Strategy):
         self._pending: list[bt.Order] = []  # entry / exit orders not yet done
         self._bracket_legs: list[bt.Order] = []  # live stop / take-profit children
         self._held_off = FLAT  # side a bracket exit closed: not re-entered until the target changes
-        self.skipped_entries = 0  # entries whose size rounded to zero
+        self.skipped_entries = 0  # signals whose entry size rounded to zero
+        self._skipping = FLAT  # side whose entry is being skipped (counted once per signal)
         self.atr = bt.ind.ATR(self.data, period=self.p.atr_period, plot=False) if self.p.sizing == "atr" else None
         self.anomaly = None
         if self.p.anomaly != "off":
@@ -136,6 +138,8 @@ class BaseStrategy(bt.Strategy):
         if self._pending:
             return  # one decision at a time: wait until the last order is done
         want = self._clamp(self.target())
+        if want != self._skipping:
+            self._skipping = FLAT
         if want != self._held_off:
             self._held_off = FLAT  # a new signal: the bracket exit no longer holds entries off
         elif want != FLAT:
@@ -201,7 +205,10 @@ class BaseStrategy(bt.Strategy):
         return math.floor(size) if self.p.integer else size
 
     def _skip_entry(self, side: int) -> None:
-        """Count an entry whose size is zero; warn once, with the fix, when whole units did it."""
+        """Count a signal whose entry size is zero; warn once, with the fix, when whole units did it."""
+        if self._skipping == side:
+            return  # the same signal, retried
+        self._skipping = side
         self.skipped_entries += 1
         price, value = self.data.close[0], self.broker.getvalue()
         if self.skipped_entries > 1 or not (self.p.integer and price > 0.0 and value > 0.0):
