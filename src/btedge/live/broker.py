@@ -243,6 +243,12 @@ class IBBroker(bt.broker.BrokerBase):
                  len(self.journal.working_orders()), len(self.journal.executions()),
                  {s: size for s, size, _ in self.journal.positions().values()} or "flat")
 
+    def on_connection_lost(self) -> None:
+        """Nothing new is sent until the next :meth:`reconcile`."""
+        self._needs_reconcile = True
+        log.warning("broker: connection lost with %d order(s) working; nothing is sent until reconciled",
+                    len(self.journal.working_orders()) if self.journal else 0)
+
     def _exec_filter(self) -> Any:
         last = self.journal.last_execution_time() if self.journal else None
         if last is None:
