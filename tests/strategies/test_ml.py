@@ -171,3 +171,24 @@ def test_cli_backtest_with_pretrained_says_which_bars_it_did_not_score(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "WARNING" in proc.stderr and "400 bars at or before the end of the pinned fold's training data" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_backtest_with_too_little_data_prints_a_warning_line(tmp_path, capsys):
+    from btedge.run_backtest import main
+
+    csv = tmp_path / "BTC.csv"
+    btc(250).to_csv(csv, index_label="timestamp")
+    argv = ["--strategy", "ensemble", "--data", str(csv), "--param", f"cache_dir={tmp_path / 'models'}",
+            "--param", "members=xgb", "--train-bars", "300"]
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "no fold could train" in line]
+    assert len(lines) == 1 and lines[0].startswith("WARNING") and "--train-bars N" in lines[0]
+
+
+def test_lagnet_lag_is_plotted_on_its_own_axis(tmp_path):
+    from btedge.indicators.ml import LagNet, LagNetLag
+
+    strat = run("lagnet_forecast", tmp_path, train_bars=600)  # no fold: the plot wiring is what counts
+    assert isinstance(strat.lag_plot, LagNetLag) and strat.lag_plot.plotinfo.subplot
+    assert LagNet.plotlines.lag._plotskip and not getattr(LagNet.plotlines.forecast, "_plotskip", False)
+    assert strat.lagnet._plotlabel() == ["horizon=5"]

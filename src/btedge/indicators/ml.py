@@ -198,7 +198,8 @@ class WalkForwardIndicator(bt.Indicator):
             why = (f"every fold (bars {', '.join(map(str, skipped[:6]))}) had fewer than "
                    f"min_samples={self.p.min_samples} labelled training samples")
         log.warning("%s: no fold could train: %s; every value is NaN and nothing trades. Give more data, or "
-                    "lower train_bars / min_samples", type(self).__name__, why)
+                    "lower train_bars / min_samples (btedge-backtest: --train-bars N, --param min_samples=N)",
+                    type(self).__name__, why)
 
     # -- shared machinery --------------------------------------------------------------------
     def _models(self, boundary: int, features: np.ndarray, labels: np.ndarray | None,
