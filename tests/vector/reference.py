@@ -44,4 +44,5 @@ def reference_run(strategy: type, df: pd.DataFrame, params: dict[str, Any], conf
         "performance": analysis,
         "returns": returns if returns is not None else perf.returns,
         "tradestats": dict(strat.analyzers.tradestats.get_analysis()),
+        "skipped_entries": int(getattr(strat, "skipped_entries", 0)),
     }

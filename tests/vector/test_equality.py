@@ -88,6 +88,7 @@ def assert_same_run(strategy: type, df: pd.DataFrame, params: dict, config: Back
         assert _close(run.metrics[key], want, tol), f"performance {key}: {run.metrics[key]} vs {want}: {where}"
     for key, want in ref["tradestats"].items():
         assert _close(run.trade_stats[key], want, tol), f"tradestats {key}: {run.trade_stats[key]} vs {want}: {where}"
+    assert run.trade_stats["skipped_entries"] == ref["skipped_entries"], where
     return len(fills)
 
 

@@ -79,8 +79,8 @@ def signals_for(strategy: type, bars: Bars, params: dict[str, Any]) -> Signals:
 
 
 def simulate_signals(bars: Bars, sig: Signals, params: dict[str, Any], config: Any,
-                     reenter: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, position, fills) of ``sig`` on ``bars`` under ``params`` and ``config``."""
+                     reenter: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(value, position, fills, skipped entries) of ``sig`` on ``bars`` under ``params`` and ``config``."""
     n = len(bars.close)
     side, exit_long, exit_short, allowed, atr = sig.arrays(n)
     lo, hi = _DIRECTIONS[params["direction"]]
@@ -140,12 +140,13 @@ def run_vector(strategy: type, frames: Frames, params: dict[str, Any] | None = N
     df = frames[0][1]
     bars = bars_from_frame(df)
     sig = signals_for(strategy, bars, full)
-    value, position, fills = simulate_signals(bars, sig, full, config, _reenter(full, reenter))
+    value, position, fills, skipped = simulate_signals(bars, sig, full, config, _reenter(full, reenter))
     metrics, returns = performance(value, position, df.index, config.cash, config.periods_per_year)
     trades = trades_table(fills)
-    open_trades = int(len(fills) % 2)
+    stats = _trade_stats(trades, int(len(fills) % 2))
+    stats["skipped_entries"] = int(skipped)
     return VectorRun(pd.DatetimeIndex(df.index), value, position, fills_table(fills, df.index), trades,
-                     metrics, _trade_stats(trades, open_trades), returns, full)
+                     metrics, stats, returns, full)
 
 
 def _reenter(params: dict[str, Any], reenter: bool | None) -> bool:
@@ -161,3 +162,24 @@ def describe(run: VectorRun) -> str:
             f"{m['total_return']:.2%}, Sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.1%}"
             if math.isfinite(m.get("sharpe", math.nan)) else
             f"vector engine: {len(run.index)} bars, {t['trades']} closed trades, total return {m['total_return']:.2%}")
+
+
+def vector_backtest(strategy: type, frames: Frames, params: dict[str, Any] | None = None, config: Any = None) -> Any:
+    """:func:`btedge.engine.run_backtest` with the vector engine (``btedge-backtest --engine vector``):
+    the same :class:`~btedge.engine.BacktestResult` figures, ``strategy`` None; an unsupported
+    strategy runs in backtrader, with one log line saying why."""
+    from btedge.engine import BENCHMARK_FRACTION, BacktestConfig, BacktestResult, _benchmark_frames, run_backtest
+    from btedge.vector.buyhold import buy_and_hold
+
+    config = config or BacktestConfig()
+    reason = unsupported(strategy, frames)
+    if reason:
+        log.warning("running in backtrader, not the vector engine: %s", reason)
+        return run_backtest(strategy, frames, params, config)
+    run = run_vector(strategy, frames, params, config)
+    result = BacktestResult(None, run.metrics, run.trade_stats, run.returns)
+    if config.benchmark:
+        (name, df), = _benchmark_frames(frames, config.benchmark_name)
+        result.benchmark_metrics, result.benchmark_returns = buy_and_hold(df, config, BENCHMARK_FRACTION)
+        result.benchmark_metrics.update(asset=name, invested=BENCHMARK_FRACTION)
+    return result

@@ -200,8 +200,9 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
              cash0, comm, slip, reenter):
     """Run the rules over the bars; see the module docstring.
 
-    Returns ``(value, position, fills)``: the portfolio value and position size at each bar's
-    close, and one row per fill ``(bar, size, price, commission, kind)``.
+    Returns ``(value, position, fills, skipped)``: the portfolio value and position size at each
+    bar's close, one row per fill ``(bar, size, price, commission, kind)``, and the number of
+    signals whose entry size rounded to zero (BaseStrategy's ``skipped_entries``: once per signal).
     """
     n = close.shape[0]
     value = np.empty(n)
@@ -224,6 +225,8 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
     limit_px = math.nan
     legs_live = False
     legs_active = False
+    skipped = 0
+    skipping = 0  # side of the signal whose zero-size entry was counted (counted once per signal)
     blocked = 0  # side a bracket exit closed: not re-entered until the target changes (reenter=False)
     for i in range(n):
         # -- broker ------------------------------------------------------------------------
@@ -305,6 +308,8 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
         else:
             want = s
         want = max(lo_side, min(hi_side, want))
+        if want != skipping:
+            skipping = 0
         if want != blocked:
             blocked = 0  # a new signal: the bracket exit no longer holds entries off
         elif want != 0:
@@ -325,7 +330,11 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
                     size = min(size, risk * val / (atr_mult * a))
                 if integer:
                     size = math.floor(size)
-            if size > 0.0:
+            if size <= 0.0:
+                if skipping != want:
+                    skipping = want
+                    skipped += 1
+            else:
                 sub_entry = size * want
                 sub_price = price
                 if stop_loss != 0.0:
@@ -334,4 +343,4 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
                     sub_limit = price * (1.0 + take_profit * want)
         if sub_close != 0.0:
             sub_price = close[i]
-    return value, position, fills[:nf]
+    return value, position, fills[:nf], skipped

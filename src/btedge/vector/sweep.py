@@ -105,7 +105,7 @@ def run_tasks(strategy: type, frames: Sequence[tuple[str, pd.DataFrame]], tasks:
             except ValueError as exc:
                 raise ValueError(f"sweep task {task.task_id} (params {task.param_dict}, bars "
                                  f"[{window.start}, {window.stop})): {exc}") from exc
-            value, position, fills = simulate_signals(ctx.bars, sig, params, config, bool(params.get("reenter", False)))
+            value, position, fills, _ = simulate_signals(ctx.bars, sig, params, config, bool(params.get("reenter", False)))
             metrics, returns, trade_returns = task_figures(value, position, fills, ctx, config.cash)
             yield task.task_id, metrics, returns.rename(task.task_id), trade_returns
 
