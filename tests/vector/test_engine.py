@@ -1,0 +1,72 @@
+"""btedge.vector.engine: run_backtest's figures, the fallback, parameter checks."""
+from __future__ import annotations
+
+import logging
+import math
+
+import pytest
+
+from btedge.engine import BacktestConfig, run_backtest
+from btedge.strategies import LONG, BaseStrategy, LaguerreChannelBreakout, LaguerreCross, LaguerreTrend
+from btedge.strategies.base import TIE
+from btedge.vector import run_vector, unsupported
+from btedge.vector.engine import vector_backtest
+from btedge.vector.signals import TIE as VECTOR_TIE
+from tests.support.btc import btc
+
+pytestmark = pytest.mark.shared
+
+
+class AlwaysLong(BaseStrategy):
+    def target(self) -> int:
+        return LONG
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or a == b or abs(a - b) <= 1e-9 * max(1.0, abs(b))
+    return a == b
+
+
+def test_vector_backtest_gives_run_backtest_figures():
+    frames = [("BTC", btc(1500))]
+    params = {"direction": "both", "stop_loss": 0.004, "integer": False}
+    config = BacktestConfig(periods_per_year=525_600)
+    want = run_backtest(LaguerreCross, frames, params, config)
+    got = vector_backtest(LaguerreCross, frames, params, config)
+    assert want.trades["trades"] > 10
+    for ours, theirs in ((got.metrics, want.metrics), (got.trades, want.trades),
+                         (got.benchmark_metrics, want.benchmark_metrics)):
+        assert set(ours) == set(theirs)
+        assert all(_same(ours[k], theirs[k]) for k in theirs), [k for k in theirs if not _same(ours[k], theirs[k])]
+
+
+def test_unsupported_runs_in_backtrader_with_one_line(caplog):
+    frames = [("BTC", btc(300))]
+    assert "declares no vector_signals" in unsupported(AlwaysLong, frames)
+    assert "2 datas" in unsupported(LaguerreCross, frames * 2)
+    assert unsupported(LaguerreCross, frames) is None
+    caplog.set_level(logging.WARNING, logger="btedge.vector.engine")
+    result = vector_backtest(AlwaysLong, frames, {"integer": False}, BacktestConfig(benchmark=False))
+    assert result.strategy is not None  # a cerebro run
+    assert sum("not the vector engine" in r.message for r in caplog.records) == 1
+    with pytest.raises(ValueError, match="declares no vector_signals"):
+        run_vector(AlwaysLong, frames)
+
+
+@pytest.mark.parametrize("strategy, params, message", [
+    (LaguerreCross, {"gamma_fast": 0.8, "gamma_slow": 0.2}, "must be below gamma_slow"),
+    (LaguerreCross, {"direction": "sideways"}, "direction must be one of"),
+    (LaguerreCross, {"stop_loss": 1.5}, "stop_loss must be in"),
+    (LaguerreTrend, {"band": 0.7}, "band must be in"),
+    (LaguerreTrend, {"gamma": 1.2}, "gamma must be in"),
+    (LaguerreChannelBreakout, {"period": 1}, "period must be >= 2"),
+    (LaguerreCross, {"gama": 0.1}, "unknown param"),
+])
+def test_bad_params_raise_as_in_backtrader(strategy, params, message):
+    with pytest.raises(ValueError, match=message):
+        run_vector(strategy, [("BTC", btc(100))], params)
+
+
+def test_tie_tolerance_is_the_strategies():
+    assert VECTOR_TIE == TIE
