@@ -281,3 +281,27 @@ def test_account_change_across_a_reconnect_halts_without_flattening(fake_gateway
     assert strat.statuses_of(strat.orders[1]) == ["Rejected"]
     assert [m.get("action") for m in _placed(fake_gateway)] == ["BUY"]  # no flatten into another account
     assert "7654321" not in caplog.text
+
+
+def test_two_contracts_one_broker_kill_switch_flattens_both_split_by_size(fake_gateway, ib_lib, gateway_bars,
+                                                                           tmp_path):
+    """Multi-asset: one broker, two feeds; each contract's position is its own, and the halt
+    flattens both, in orders no larger than max_order_size."""
+    from btedge.testkit.fakegateway import stock
+
+    fake_gateway.add_instrument(stock("QQQ"), gateway_bars, history=HISTORY)
+    switch = tmp_path / "STOP"
+    risk = RiskGate(RiskLimits(kill_switch=switch, max_order_size=2))
+
+    def buy_both(strat: Scripted) -> None:
+        strat.sent(strat.buy(data=strat.datas[0], size=2), strat.buy(data=strat.datas[1], size=2))
+        strat.sent(strat.buy(data=strat.datas[1], size=1))
+
+    actions = {0: buy_both, 2: lambda s: switch.touch()}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6, dataname=["SPY", "QQQ"],
+                                   broker_kw={"risk": risk})
+    placed = [(m.get("symbol"), m.get("action"), m.float("totalQuantity")) for m in _placed(fake_gateway)]
+    assert placed[:3] == [("SPY", "BUY", 2), ("QQQ", "BUY", 2), ("QQQ", "BUY", 1)]
+    assert sorted(placed[3:]) == [("QQQ", "SELL", 1), ("QQQ", "SELL", 2), ("SPY", "SELL", 2)]
+    assert {p.instrument.symbol: p.quantity for p in fake_gateway.positions()} == {}
+    assert [broker.getposition(d).size for d in strat.datas] == [0, 0]

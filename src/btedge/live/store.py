@@ -117,12 +117,11 @@ class IBStore:
     # -- registration --------------------------------------------------------------------------
     def add_feed(self, feed: Feed) -> None:
         """Register a feed: it is told about drops, reconnects and its requests' errors."""
-        if feed not in self.feeds:
+        if not any(f is feed for f in self.feeds):  # identity: a bt feed's == builds a line operation
             self.feeds.append(feed)
 
     def remove_feed(self, feed: Feed) -> None:
-        if feed in self.feeds:
-            self.feeds.remove(feed)
+        self.feeds = [f for f in self.feeds if f is not feed]
 
     def attach_broker(self, broker: Broker) -> None:
         """Register the one broker: it checks the account and reconciles on every (re)connect."""
