@@ -115,3 +115,17 @@ def test_parse_members():
     assert [(s.kind, s.seed) for s in specs] == [("lstm", 0), ("lstm", 1), ("cnn", 7), ("xgb", 0)]
     with pytest.raises(ValueError, match="kind must be one of"):
         parse_members("lstm,gru")
+
+
+def test_cache_key_changes_with_the_model_code_and_library_versions(tmp_path, monkeypatch):
+    from btedge.training import walkforward
+
+    wf, feats, labels = _setup(tmp_path)
+    base = wf.fitted(300, feats, labels).meta["key"]
+    assert wf.params["code"]["btedge.models"] == walkforward.MODEL_CODE_VERSION
+    assert set(wf.params["code"]) >= {"torch", "xgboost", "scikit-learn"}
+    monkeypatch.setattr(walkforward, "library_versions", lambda: {"torch": "0.0", "xgboost": "0", "scikit-learn": "0"})
+    assert _setup(tmp_path)[0].fitted(300, feats, labels).meta["key"] != base
+    monkeypatch.undo()
+    monkeypatch.setattr(walkforward, "MODEL_CODE_VERSION", walkforward.MODEL_CODE_VERSION + 1)
+    assert _setup(tmp_path)[0].fitted(300, feats, labels).meta["key"] != base

@@ -16,6 +16,7 @@ Every problem with the cache (a file where the folder should be, a read-only fol
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -46,15 +47,20 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR
 
 
-def library_versions() -> dict[str, str]:
-    """{library: installed version} for :data:`KEY_LIBRARIES` ('absent' when not installed)."""
-    out = {}
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple[tuple[str, str], ...]:
+    out = []
     for name in KEY_LIBRARIES:
         try:
-            out[name] = metadata.version(name)
+            out.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+            out.append((name, "absent"))
+    return tuple(out)
+
+
+def library_versions() -> dict[str, str]:
+    """{library: installed version} for :data:`KEY_LIBRARIES` ('absent' when not installed)."""
+    return dict(_versions())
 
 
 def fingerprint(*arrays: np.ndarray) -> str:
@@ -197,7 +203,8 @@ class Manifest:
             return
         folds = self.folds()
         folds[ident] = record
-        body = {"params": self.params, "data": self.data.key(), "folds": [folds[k] for k in sorted(folds)]}
+        ordered = sorted(folds.values(), key=lambda f: (f["boundary"], f.get("key", "")))
+        body = {"params": self.params, "data": self.data.key(), "folds": ordered}
         _atomic_write_text(self.path, json.dumps(body, indent=1, sort_keys=True), self.cache.root)
         self._written[ident] = record
 
