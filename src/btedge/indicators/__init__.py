@@ -22,6 +22,10 @@ _EXPORTS = {
     "EnsembleSignal": "btedge.indicators.ml",
     "LagNet": "btedge.indicators.ml",
     "IsolationForestAnomaly": "btedge.indicators.anomaly_ml",
+    "OnlineSignal": "btedge.indicators.online",
+    "OnlineForecast": "btedge.indicators.online",
+    "HMMRegime": "btedge.indicators.regime",
+    "MarkovRegime": "btedge.indicators.regime",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_surface(__name__, _EXPORTS)
