@@ -228,7 +228,7 @@ class WalkForwardIndicator(bt.Indicator):
         if self._pinned is not None:
             rows = np.arange(self._window - 1, n)
             rows = rows[times[rows] > self._cutoff]
-            self._unscored, self._scored = n - rows.size, rows.size
+            self._unscored, self._scored = int((times <= self._cutoff).sum()), rows.size
             if rows.size:
                 self._check_age(float(times[rows[-1]]))
             return [(-1, rows)] if rows.size else []
@@ -237,8 +237,10 @@ class WalkForwardIndicator(bt.Indicator):
 
     def _current_boundary(self, t: int) -> int | None:
         if self._pinned is not None:
-            if t < self._window - 1 or not self._times[t] > self._cutoff:
+            if not self._times[t] > self._cutoff:
                 self._unscored += 1
+                return None
+            if t < self._window - 1:  # warm-up: the first window is not full yet
                 return None
             self._scored += 1
             self._report_unscored()
