@@ -155,3 +155,14 @@ def test_manifest_records_merge_and_carry_the_training_end(tmp_path):
     body = json.loads(wf.manifest.path.read_text())
     assert body["data"] == data.key()
     assert [(f["boundary"], f["train_end_time"]) for f in body["folds"]] == [(300, 299.0)]
+
+
+def test_manifest_listing_a_deleted_fold(tmp_path):
+    import shutil
+
+    data = DataIdentity("BTC", "1 Minute")
+    wf = train(tmp_path, data=data)
+    shutil.rmtree(fold_folder(tmp_path))
+    with pytest.raises(ModelCacheError, match="lists the fold at bar 300, but .* holds no model: run the backtest again"):
+        walker(tmp_path, data=data).latest()
+    assert wf.manifest.path.is_file()

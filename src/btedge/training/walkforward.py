@@ -141,6 +141,10 @@ class WalkForward:
                 f"cache_dir first (it trains and records the folds), then use pretrained=True"
             )
         key = record["key"]
+        if not self.cache.has(key):
+            raise ModelCacheError(f"{self.manifest.path} lists the fold at bar {record['boundary']}, but "
+                                  f"{self.cache.folder(key)} holds no model: run the backtest again (it retrains "
+                                  f"the fold), or delete the manifest")
         meta = self.cache.read_meta(key)
         model = build_model(self.spec, int(meta["n_features"]))
         model.load(self.cache.folder(key))
