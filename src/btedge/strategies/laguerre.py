@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from btedge.indicators.laguerre import LaguerreChannel, LaguerreFilter
-from btedge.kernels import laguerre_filter_series
 from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy, compare
 from btedge.strategies.registry import register
 
@@ -43,8 +42,8 @@ class LaguerreCross(BaseStrategy):
 
         if not params["gamma_fast"] < params["gamma_slow"]:
             raise ValueError(f"gamma_fast ({params['gamma_fast']}) must be below gamma_slow ({params['gamma_slow']})")
-        fast = laguerre_filter_series(bars.close, params["gamma_fast"], params["seed"])
-        slow = laguerre_filter_series(bars.close, params["gamma_slow"], params["seed"])
+        fast = bars.laguerre(params["gamma_fast"], params["seed"])
+        slow = bars.laguerre(params["gamma_slow"], params["seed"])
         side = compare_array(fast, slow)
         side[side == 0] = KEEP
         return Signals(side, first=0)
@@ -86,7 +85,7 @@ class LaguerreTrend(BaseStrategy):
         if not 0.0 <= params["band"] < 0.5:
             raise ValueError(f"band must be in [0, 0.5), got {params['band']!r}")
         close = bars.close
-        level = laguerre_filter_series(close, params["gamma"], params["seed"])
+        level = bars.laguerre(params["gamma"], params["seed"])
         side = np.full(len(close), KEEP, dtype=np.int8)
         side[compare_array(close, level * (1.0 - params["band"])) < 0] = SHORT
         side[compare_array(close, level * (1.0 + params["band"])) > 0] = LONG
@@ -133,7 +132,7 @@ class LaguerreChannelBreakout(BaseStrategy):
         if period < 2 or params["devfactor"] < 0:
             raise ValueError(f"period must be >= 2 and devfactor >= 0, got {params['period']!r}, {params['devfactor']!r}")
         close = bars.close
-        mid = laguerre_filter_series(close, params["gamma"], params["seed"])
+        mid = bars.laguerre(params["gamma"], params["seed"])
         dev = params["devfactor"] * rolling_std_once(mid, period)
         top, bot = mid + dev, mid - dev
         side = np.full(len(close), KEEP, dtype=np.int8)

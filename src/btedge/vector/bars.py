@@ -1,22 +1,39 @@
 """OHLC arrays from a DataFrame, read the way :class:`~btedge.feeds.FrameData` reads them."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from btedge.kernels import laguerre_filter_series
 
-class Bars(NamedTuple):
-    """Float64 OHLC arrays of one instrument."""
+
+@dataclass(frozen=True, eq=False)
+class Bars:
+    """Float64 OHLC arrays of one instrument, with a memo of what is computed from them (a sweep
+    computes each filter once per window, however many parameter sets share it)."""
 
     open: np.ndarray
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
+    memo: dict = field(default_factory=dict, repr=False)
+
+    def memoised(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per ``key`` for these bars."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def laguerre(self, gamma: float, seed: bool = True) -> np.ndarray:
+        """:func:`btedge.kernels.laguerre_filter_series` of the closes (what ``LaguerreFilter.once`` gives)."""
+        return self.memoised(("laguerre", float(gamma), bool(seed)),
+                             lambda: laguerre_filter_series(self.close, gamma, seed))
 
     def window(self, start: int, stop: int) -> "Bars":
-        return Bars(*(np.ascontiguousarray(a[start:stop]) for a in self))
+        return Bars(*(np.ascontiguousarray(a[start:stop]) for a in (self.open, self.high, self.low, self.close)))
 
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray | None:

@@ -71,7 +71,7 @@ def signals_for(strategy: type, bars: Bars, params: dict[str, Any]) -> Signals:
 
     BaseStrategy._validate_risk_params(SimpleNamespace(p=SimpleNamespace(**params)))
     sig = strategy.vector_signals(bars, params)
-    allowed, atr, first = entry_gate(bars.close, bars.high, bars.low, params, sig.first)
+    allowed, atr, first = entry_gate(bars, params, sig.first)
     sig.first, sig.atr = first, atr
     if allowed is not None:
         sig.allowed = allowed if sig.allowed is None else (sig.allowed & allowed)
@@ -109,12 +109,12 @@ def trades_table(fills: np.ndarray) -> pd.DataFrame:
     """Round trips from the fills (positions open from flat and close in full), with
     backtrader's ``Trade`` PnL: ``pnl = size * (exit - entry)``, ``pnlcomm = pnl - commissions``."""
     opens, exits = fills[0:len(fills) - 1:2], fills[1::2]
-    pnl = np.array([0.0 + (-s1) * (p1 - p0) * 1.0 for (_, _, p0, _, _), (_, s1, p1, _, _) in zip(opens, exits)])
-    commission = np.array([(0.0 + c0) + c1 for c0, c1 in zip(opens[:, 3], exits[:, 3])])
+    pnl = 0.0 + (-exits[:, 1]) * (exits[:, 2] - opens[:, 2]) * 1.0
+    commission = (0.0 + opens[:, 3]) + exits[:, 3]
     return pd.DataFrame({
         "entry_bar": opens[:, 0].astype(np.int64), "exit_bar": exits[:, 0].astype(np.int64),
         "size": opens[:, 1], "entry_price": opens[:, 2], "exit_price": exits[:, 2],
-        "commission": commission.reshape(-1), "pnl": pnl.reshape(-1), "pnlcomm": (pnl - commission).reshape(-1),
+        "commission": commission, "pnl": pnl, "pnlcomm": pnl - commission,
     })
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -135,17 +136,17 @@ def rolling_std_once(x: np.ndarray, period: int) -> np.ndarray:
     return out
 
 
-def entry_gate(close: np.ndarray, high: np.ndarray, low: np.ndarray, params: dict, first: int) -> tuple[
-        np.ndarray | None, np.ndarray | None, int]:
-    """BaseStrategy's anomaly gate and ATR from its params: (allowed, atr, first bar)."""
+def entry_gate(bars: Any, params: dict, first: int) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """BaseStrategy's anomaly gate and ATR from its params: (allowed, atr, first bar), memoised
+    on the :class:`~btedge.vector.bars.Bars`."""
     allowed = atr = None
     if params.get("anomaly", "off") != "off":
-        period = int(params.get("anomaly_period", 100))
-        flag = anomaly_flag(close, period, float(params.get("anomaly_k", 3.0)))
+        period, k = int(params.get("anomaly_period", 100)), float(params.get("anomaly_k", 3.0))
+        flag = bars.memoised(("anomaly", period, k), lambda: anomaly_flag(bars.close, period, k))
         allowed = flag if params["anomaly"] == "only" else ~flag
         first = max(first, period + 2)
     if params.get("sizing", "fraction") == "atr":
         period = int(params.get("atr_period", 14))
-        atr = atr_array(high, low, close, period)
+        atr = bars.memoised(("atr", period), lambda: atr_array(bars.high, bars.low, bars.close, period))
         first = max(first, period)
     return allowed, atr, first
