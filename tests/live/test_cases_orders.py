@@ -290,3 +290,18 @@ def test_case17_adopted_position_gets_its_average_price(fake_gateway, ib_lib):
     assert seen == [(10, pytest.approx(95.5))]
     assert [m.get("action") for m in fake_gateway.messages("placeOrder")] == ["SELL"]
     assert _agree(fake_gateway, broker, strat) == 0
+
+
+def test_case03_orphan_filled_between_processes_is_counted(fake_gateway, ib_lib):
+    """The previous process's working order fills while no process runs: the restart books it
+    from reqExecutions, and the strategy starts from that position instead of buying again."""
+    run_session(fake_gateway, ib_lib, actions={0: _limit_buy(1)}, live_bars=2)
+    (orphan,) = fake_gateway.orders()
+    fake_gateway.fill(orphan.order_id, price=500.0)
+    seen: list[float] = []
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: lambda s: seen.append(s.getposition().size)},
+                                   live_bars=2)
+    assert seen == [1]
+    assert _placed_ids(fake_gateway) == [orphan.order_id]
+    assert broker.journal.order(orphan.order_ref).state == "Filled"
+    assert _agree(fake_gateway, broker, strat) == 1

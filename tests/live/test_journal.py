@@ -129,3 +129,20 @@ def test_record_bar_keeps_the_newest(journal):
     journal.record_bar("SPY", late - dt.timedelta(hours=1))
     assert journal.last_bar("SPY") == late.replace(tzinfo=dt.timezone.utc)
     assert journal.last_bar("QQQ") is None
+
+
+def test_second_live_process_on_one_journal_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        j = Journal.open(tmp_path, ACCOUNT, "one")
+        j._db.execute("INSERT INTO heartbeat VALUES (1, strftime('%s','now'), 'LIVE', ?)", (child.pid,))
+        j.close()
+        with pytest.raises(ValueError, match="--run-name"):
+            Journal.open(tmp_path, ACCOUNT, "one")
+    finally:
+        child.kill()
+        child.wait()
+    Journal.open(tmp_path, ACCOUNT, "one").close()  # that process is gone: fine

@@ -30,6 +30,7 @@ from btedge.live.orders import WORKING
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+_ALIVE_SECONDS = 120.0  # a heartbeat younger than this, from a running pid: that process is live
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EPS = 1e-9
 
@@ -179,8 +180,22 @@ class Journal:
         directory = Path(state_dir) if state_dir is not None else default_state_dir()
         directory.mkdir(parents=True, exist_ok=True)
         journal = cls(directory / f"{run_name}.{account}.sqlite", account, run_name)
+        journal._refuse_second_process()
         log.info("journal %s opened", journal.path)
         return journal
+
+    def _refuse_second_process(self) -> None:
+        """Two live processes on one journal would take over each other's orders: refuse."""
+        beat = self._db.execute("SELECT time, pid FROM heartbeat WHERE id = 1").fetchone()
+        if beat is None or beat[1] == os.getpid() or time.time() - beat[0] > _ALIVE_SECONDS:
+            return
+        try:
+            os.kill(beat[1], 0)
+        except OSError:
+            return  # that process is gone
+        self.close()
+        raise ValueError(f"run name {self.run_name!r} on this account is live in process {beat[1]} (heartbeat "
+                         f"{time.time() - beat[0]:.0f} s ago): give this one another --run-name, or stop that one")
 
     def _check_meta(self) -> None:
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
