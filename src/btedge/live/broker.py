@@ -232,7 +232,7 @@ class IBBroker(bt.broker.BrokerBase):
         for fill in sorted(fills, key=lambda f: f.time):
             self._on_execution(fill.contract, fill.execution)
         view = Reconciliation(self.journal, self._account, store.client_id, self.journal.process,
-                              open_trades + ib.openTrades(), completed)
+                              open_trades, completed)
         for verdict in settle_orders(view):
             self._apply_verdict(verdict)
         for gap in foreign_holdings(self.journal, self._account, held):
