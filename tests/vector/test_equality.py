@@ -117,7 +117,7 @@ def test_vector_equals_backtrader(case):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", _cases(seed=2026, count=120, bars=(300, 1500)),
+@pytest.mark.parametrize("case", _cases(seed=2026, count=72, bars=(300, 1500)),
                          ids=lambda c: f"{c[1]}-{file_id(c[0])}")
 def test_vector_equals_backtrader_more_draws(case):
     _run_case(*case)
