@@ -76,6 +76,9 @@ class LorentzianDistance(bt.Indicator):
     lines = ("score", "threshold", "flag")
     params = (("period", 100), ("k", 3.0), ("scale", 100.0))
     plotinfo = dict(subplot=True)
+
+    def _plotlabel(self) -> list:
+        return [self.p.period, self.p.k]
     plotlines = dict(flag=dict(_plotskip=True), threshold=dict(ls="--"))
 
     def __init__(self) -> None:

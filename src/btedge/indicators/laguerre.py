@@ -99,6 +99,9 @@ class LaguerreFilter(_LaguerreCascade):
     params = (("gamma", 0.5), ("seed", True))
     plotinfo = dict(subplot=False)
 
+    def _plotlabel(self) -> list:
+        return [self.p.gamma]
+
     def __init__(self) -> None:
         self._setup_cascade()
         self._first = self._minperiod - 1
@@ -135,6 +138,9 @@ class LaguerreRSI(_LaguerreCascade):
     lines = ("lrsi",)
     params = (("gamma", 0.5), ("period", 6), ("seed", True), ("flat", 1.0))
     plotinfo = dict(plotymargin=0.15, plotyticks=[0.0, 0.2, 0.5, 0.8, 1.0])
+
+    def _plotlabel(self) -> list:
+        return [self.p.gamma]
 
     def __init__(self) -> None:
         if int(self.p.period) < 1:
@@ -190,6 +196,9 @@ class AdaptiveLaguerreFilter(bt.Indicator):
     params = (("mode", "error"), ("length", 20), ("median", 5), ("alpha0", 0.5), ("atr_scale", 25.0))
     plotinfo = dict(subplot=False)
     plotlines = dict(gamma=dict(_plotskip=True))
+
+    def _plotlabel(self) -> list:
+        return [self.p.mode, self.p.length]
 
     def __init__(self) -> None:
         p = self.p
@@ -298,6 +307,9 @@ class LaguerreChannel(bt.Indicator):
     lines = ("mid", "top", "bot")
     params = (("gamma", 0.5), ("seed", True), ("period", 20), ("devfactor", 2.0))
     plotinfo = dict(subplot=False)
+
+    def _plotlabel(self) -> list:
+        return [self.p.gamma, self.p.period, self.p.devfactor]
     plotlines = dict(mid=dict(ls="--"), top=dict(_samecolor=True), bot=dict(_samecolor=True))
 
     def __init__(self) -> None:

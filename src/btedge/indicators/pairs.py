@@ -173,13 +173,21 @@ class HedgeRatio(bt.Indicator):
     See:
       - Engle, Granger, "Co-integration and error correction", Econometrica 55 (1987)
       - Chan, *Algorithmic Trading*, Wiley, 2013, ch. 3 (Kalman filter hedge ratio)
+
+    Plotting: only ``beta`` is drawn (its own subplot, labelled with the mode and the window);
+    ``alpha`` is in price units, on another scale: draw it on its own axis with
+    ``bt.LinePlotterIndicator(hedge.alpha, name="alpha", subplot=True)`` in the strategy.
     """
 
     alias = ("PairHedgeRatio",)
     lines = ("beta", "alpha")
     params = (("period", 60), ("mode", "ols"), ("delta", 1e-4), ("obs_var", 1e-3))
     plotinfo = dict(subplot=True, plotname="HedgeRatio")
+    plotlines = dict(alpha=dict(_plotskip=True))
     _mindatas = 2
+
+    def _plotlabel(self) -> list:
+        return [self.p.mode, self.p.period] if self.p.mode == "ols" else [self.p.mode, self.p.delta]
 
     def __init__(self) -> None:
         _check_hedge_params(self.p)
@@ -240,6 +248,9 @@ class Spread(bt.Indicator):
     plotinfo = dict(subplot=True, plothlines=[0.0])
     _mindatas = 2
 
+    def _plotlabel(self) -> list:
+        return [self.p.mode, self.p.period if self.p.mode == "ols" else self.p.delta, f"lag {self.p.lag}"]
+
     def __init__(self) -> None:
         _check_int("lag", self.p.lag, 0)
         p = self.p
@@ -279,6 +290,9 @@ class ZScore(bt.Indicator):
               ("obs_var", 1e-3), ("lag", 0))
     plotinfo = dict(subplot=True, plothlines=[-2.0, 0.0, 2.0])
     _mindatas = 2
+
+    def _plotlabel(self) -> list:
+        return [self.p.period, self.p.mode]
 
     def __init__(self) -> None:
         _check_int("period", self.p.period, 2)
@@ -325,13 +339,20 @@ class Cointegration(bt.Indicator):
     See:
       - Engle, Granger, "Co-integration and error correction", Econometrica 55 (1987)
       - MacKinnon, "Critical values for cointegration tests", Queen's University WP 1227 (2010)
+
+    Plotting: only ``pvalue`` is drawn (0 to 1, a line at 0.05); ``tstat`` is on another scale:
+    draw it with ``bt.LinePlotterIndicator(coint.tstat, name="tstat", subplot=True)``.
     """
 
     alias = ("EngleGranger",)
     lines = ("pvalue", "tstat")
     params = (("period", 250), ("retest", 20), ("trend", "c"), ("maxlag", None), ("autolag", "aic"))
-    plotinfo = dict(subplot=True, plothlines=[0.05])
+    plotinfo = dict(subplot=True, plothlines=[0.05], plotyticks=[0.0, 0.05, 0.5, 1.0])
+    plotlines = dict(tstat=dict(_plotskip=True))
     _mindatas = 2
+
+    def _plotlabel(self) -> list:
+        return [self.p.period]
 
     def __init__(self) -> None:
         p = self.p
