@@ -47,6 +47,7 @@ def test_a_planted_signal_beats_the_controls_and_the_difference_is_paired(truth)
     assert planted_cfg.intervals["sharpe"].low > 5
     assert prior_cfg.intervals["balanced_accuracy"].value == pytest.approx(1 / 3)
     assert prior_cfg.intervals["ll_gain"].value == 0.0
+    assert "ll_gain_corrected" not in prior_cfg.intervals  # the prior was not trained with class weights
     diff = out["planted - class prior|balanced_accuracy"]
     assert diff.low > 0.1 and diff.n == scored.sum()
 

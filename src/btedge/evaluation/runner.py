@@ -134,7 +134,7 @@ def _controls(truth: Truth) -> dict[str, Prediction]:
     persist[h:] = truth.labels[:-h] - 1.0
     majority = Prediction.from_proba(prior)
     return {
-        "class prior": Prediction.from_proba(prior),
+        "class prior": Prediction.from_proba(prior, class_weighted=False),
         "persistence": Prediction(persist, np.ones(persist.size), persist),
         "majority": Prediction(majority.side, np.ones(persist.size), majority.side),
     }

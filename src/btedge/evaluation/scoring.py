@@ -79,13 +79,15 @@ class Prediction:
     score: np.ndarray
     proba: np.ndarray | None = None
     min_confidence: float = MIN_CONFIDENCE
+    class_weighted: bool = True  # trained with inverse-frequency class weights (the members are)
 
     @classmethod
-    def from_proba(cls, proba: np.ndarray, min_confidence: float = MIN_CONFIDENCE) -> Prediction:
+    def from_proba(cls, proba: np.ndarray, min_confidence: float = MIN_CONFIDENCE,
+                   class_weighted: bool = True) -> Prediction:
         ok = np.isfinite(proba).all(axis=1)
         side = np.full(len(proba), np.nan)
         side[ok] = CLASS_SIDE[proba[ok].argmax(axis=1)]
-        return cls(side, proba.max(axis=1), proba[:, 2] - proba[:, 0], proba, min_confidence)
+        return cls(side, proba.max(axis=1), proba[:, 2] - proba[:, 0], proba, min_confidence, class_weighted)
 
 
 @dataclass
@@ -143,7 +145,9 @@ class Scorer:
             if p.proba is not None:
                 q = p.proba[s]
                 ll.append(weighted_mean(_log_prob(q, self.y) - self.prior_logp))
-                llc.append(weighted_mean(_log_prob(sig.prior_shift(q, t.class_weight[s]), self.y) - self.prior_logp))
+                if p.class_weighted:
+                    corrected = sig.prior_shift(q, t.class_weight[s])
+                    llc.append(weighted_mean(_log_prob(corrected, self.y) - self.prior_logp))
                 auc = sig.per_class_auc(self.y, q)
                 points["auc_long"].append(auc[2])
                 points["auc_short"].append(auc[0])
@@ -162,6 +166,7 @@ class Scorer:
         self.stats[f"{name}|ic"] = mean_of(ic)
         if ll:
             self.stats[f"{name}|ll_gain"] = mean_of(ll)
+        if llc:
             self.stats[f"{name}|ll_gain_corrected"] = mean_of(llc)
         self.trade_stats[f"{name}|sharpe"] = mean_of(sharpe)
         spread = {k: float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
