@@ -135,6 +135,7 @@ class IBData(bt.feed.DataBase):
         self._backfill_left = 0
         self._use_rt = self.p.rtbar
         self._subscribed_at: float | None = None
+        self._lost_at: float | None = None
         self._newest_seen = float("-inf")
         self._lagging = False
         self.p.store.add_feed(self)
@@ -212,7 +213,7 @@ class IBData(bt.feed.DataBase):
             self._watch.arm()
             return
         self.stats["stalls"] += 1
-        log.warning("%s: no update from the live stream for %.0f s (%.1f bar periods) while the market is "
+        log.warning("%s: no update from the live stream for %.1f s (%.2f bar periods) while the market is "
                     "open: resubscribing", self.symbol, silent, silent / self._bar_seconds)
         self._unsubscribe()
         self._state = _SUBSCRIBE
@@ -279,6 +280,7 @@ class IBData(bt.feed.DataBase):
         """``backfill`` seconds at start; after a reconnect only the span since the last bar."""
         if self._last_time == float("-inf"):
             return parsing.duration(self.p.backfill)
+        self.p.store.read_clock()
         since = self.p.store.now() - self._last_time + 2 * self._bar_seconds
         return parsing.duration(max(since, self._bar_seconds))
 
@@ -358,6 +360,7 @@ class IBData(bt.feed.DataBase):
 
     # -- store events ----------------------------------------------------------------------
     def on_connection_lost(self) -> None:
+        self._lost_at = time.monotonic()
         self._stream = None  # dead with the socket
         self._watch.disarm()
         self._agg = None
@@ -372,14 +375,22 @@ class IBData(bt.feed.DataBase):
 
     def on_connectivity_lost(self) -> None:
         """IB lost its connectivity (1100/2110), the socket is up: keep the stream, trade nothing."""
+        self._lost_at = time.monotonic()
         self._watch.disarm()
         if self._state != _SUBSCRIBE:
             self.put_notification(self.CONNBROKEN)
 
     def on_data_restored(self, data_lost: bool) -> None:
-        """1102 (data kept): back to the state before; 1101 (data lost): resubscribe once."""
-        recent = self._subscribed_at is not None and time.monotonic() - self._subscribed_at < self._coalesce
-        if data_lost and not recent and self._state != _SUBSCRIBE:
+        """1102 (data kept): back to the state before; 1101 (data lost): resubscribe, unless the
+        subscription was made after the loss (or, with no loss seen, within ``coalesce_seconds``)."""
+        since = self._subscribed_at
+        if since is None:
+            fresh = False
+        elif self._lost_at is not None:
+            fresh = since > self._lost_at
+        else:
+            fresh = time.monotonic() - since < self._coalesce
+        if data_lost and not fresh and self._state != _SUBSCRIBE:
             self.on_reconnected()
             return
         if self._stream is not None:

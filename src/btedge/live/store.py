@@ -102,6 +102,7 @@ class IBStore:
         self._lost = False
         self._lost_since: float | None = None
         self._fatal: tuple[int, str] | None = None
+        self._connecting: asyncio.Future | None = None
         self._max_order_id = 0
         self._clock_offset = 0.0
         self._connectivity_lost_at = float("-inf")
@@ -259,10 +260,10 @@ class IBStore:
             attempt += 1
             self._fatal = None
             try:
-                self.ib.connect(self.host, self.port, clientId=self.client_id, timeout=self.config.timeout)
+                self._connect_once()
                 self._raise_order_ids()
                 return True
-            except (OSError, TimeoutError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (OSError, TimeoutError, ConnectionError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
                 reason = type(exc).__name__
             self.ib.disconnect()
             self._raise_if_fatal()
@@ -274,6 +275,17 @@ class IBStore:
             time.sleep(delay)  # nothing to pump while disconnected
             delay = min(delay * 2.0, self.config.backoff_max)
         return False
+
+    def _connect_once(self) -> None:
+        """One connect; a fatal error (326) arriving meanwhile cancels it at once (the client
+        itself would wait for its whole timeout)."""
+        loop = self.lib.util.getLoop()
+        self._connecting = asyncio.ensure_future(
+            self.ib.connectAsync(self.host, self.port, clientId=self.client_id, timeout=self.config.timeout), loop=loop)
+        try:
+            self.lib.util.run(self._connecting)
+        finally:
+            self._connecting = None
 
     def _raise_if_fatal(self) -> None:
         if self._fatal is not None:
@@ -327,7 +339,7 @@ class IBStore:
 
     def _sync(self, first: bool) -> None:
         """The (re)connect sequence: clock, account check, reconciliation, then the feeds."""
-        self._read_clock()
+        self.read_clock()
         if self.broker is not None:
             self.broker.check_account(self.accounts())
             self.broker.reconcile()
@@ -339,7 +351,8 @@ class IBStore:
         if self.journal is not None:
             self.journal.heartbeat("CONNECTED")
 
-    def _read_clock(self) -> None:
+    def read_clock(self) -> None:
+        """Ask IB for its time (at every (re)connect and before a feed backfills a gap)."""
         server = self.request("reqCurrentTime", self.ib.reqCurrentTimeAsync)
         self._clock_offset = server.timestamp() - time.time()
 
@@ -431,6 +444,8 @@ class IBStore:
     def _on_error(self, req_id: int, code: int, message: str, *_: Any) -> None:
         if code in FATAL_CONNECT_CODES:
             self._fatal = (code, message)
+            if self._connecting is not None:
+                self._connecting.cancel()
         if code in CONNECTION_LOST_CODES:
             self._connection_lost(f"error {code}")
         elif code in CONNECTIVITY_LOST_CODES:

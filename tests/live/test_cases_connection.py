@@ -1,0 +1,447 @@
+"""Issue 8's connection cases (9, 10, 11, 14, 15, 16) reproduced on the fake gateway, each with
+both client libraries: the documented exit code, no traceback, no duplicate request or order."""
+from __future__ import annotations
+
+import _thread
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import backtrader as bt
+import pytest
+
+from btedge import run_live
+from btedge.live.store import OutageExceeded
+from btedge.testkit.fakegateway import FakeGateway, random_walk_bars
+from tests.support.live_session import Scripted, run_session
+
+pytestmark = pytest.mark.usefixtures("time_limit")
+
+
+@pytest.fixture(autouse=True)
+def _keep_root_logging():
+    """btedge-live sets up logging on the test's captured stderr; put the root handlers back."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+HOUR = 3600
+
+
+def times_of(strat: Any) -> list:
+    return [b[0] for b in strat.bars]
+
+
+def assert_in_order_no_gap(strat: Any) -> None:
+    times = times_of(strat)
+    assert times == sorted(set(times))
+    gaps = {b - a for a, b in zip(times, times[1:])}
+    assert len(gaps) == 1, f"bars missing or repeated: gaps {gaps}"
+
+
+def cli_args(port: int, *extra: str) -> list[str]:
+    return ["--strategy", "laguerre_cross", "--symbol", "SPY", "--bar", "1h", "--port", str(port),
+            "--client-id", "21", "--backfill", "172800", "--param", "direction=both", *extra]
+
+
+def in_thread(fn: Any) -> threading.Thread:
+    thread = threading.Thread(target=fn, daemon=True)
+    thread.start()
+    return thread
+
+
+def push_until(gw: FakeGateway, done: threading.Event, every: float = 0.03) -> None:
+    """Push a bar every ``every`` s once the client subscribed, until ``done`` is set."""
+    try:
+        gw.wait_for_subscription("historical", timeout=10.0)
+    except TimeoutError:
+        return
+    while not done.wait(every):
+        try:
+            if not gw.push_bars(1):
+                return
+        except (RuntimeError, TimeoutError):
+            return
+
+
+# -- case 9: outages ----------------------------------------------------------------------------
+def _long_refusal(strat: Scripted) -> None:
+    strat.p.gw.refuse_connections(0.8)
+    strat.p.gw.drop_connections()
+
+
+def test_case09_reconnect_has_no_attempt_limit(fake_gateway, ib_lib, caplog):
+    """An outage far longer than the old 10 attempts: it keeps trying and comes back."""
+    caplog.set_level(logging.WARNING, logger="btedge.live.store")
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _long_refusal}, live_bars=3,
+                                  config_kw={"backoff": 0.01, "backoff_max": 0.02})
+    attempts = caplog.text.count("connect attempt")
+    assert attempts > 10, attempts
+    assert store.reconnects == 1 and strat.live == 3
+    assert_in_order_no_gap(strat)
+
+
+def _drop_for_good(strat: Scripted) -> None:
+    strat.p.gw.refuse_connections(20.0)
+    strat.p.gw.drop_connections()
+
+
+def test_case09_max_outage_ends_the_session(fake_gateway, ib_lib):
+    with pytest.raises(OutageExceeded, match="--max-outage 0.3"):
+        run_session(fake_gateway, ib_lib, actions={0: _drop_for_good}, live_bars=5,
+                    config_kw={"max_outage": 0.3, "backoff": 0.05, "backoff_max": 0.1})
+
+
+def test_case09_cli_exits_4_after_max_outage(fake_gateway, ib_lib, capsys):
+    done = threading.Event()
+
+    def outage() -> None:
+        fake_gateway.wait_for_subscription("historical", timeout=10.0)
+        fake_gateway.push_bars(2)
+        fake_gateway.refuse_connections(20.0)
+        fake_gateway.drop_connections()
+
+    in_thread(outage)
+    try:
+        code = run_live.main(cli_args(fake_gateway.port, "--max-outage", "0.5"))
+    finally:
+        done.set()
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_NO_CONNECTION == 4
+    assert "--max-outage 0.5" in err and "Traceback" not in err
+
+
+# -- case 10: a drop during reconciliation --------------------------------------------------------
+def _drop_twice(strat: Scripted) -> None:
+    strat.p.gw.drop_on("reqExecutions", after=1)  # the client's start-up sync passes, our reconciliation drops
+    strat.p.gw.drop_connections()
+
+
+def test_case10_drop_during_reconciliation_reconnects_again(fake_gateway, ib_lib, caplog):
+    caplog.set_level(logging.WARNING, logger="btedge.live.store")
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: lambda s: s.sent(s.buy(size=1)), 1: _drop_twice},
+                                  live_bars=4)
+    assert store.drops == 2 and store.reconnects == 2
+    assert "during the reconnect sequence" in caplog.text
+    assert len(fake_gateway.messages("placeOrder")) == 1
+    assert strat.statuses_of(strat.orders[0])[-1] == "Completed"
+    assert strat.live == 4
+    assert_in_order_no_gap(strat)
+
+
+# -- case 11: watchdogs -----------------------------------------------------------------------------
+def _unanswered_open_orders(strat: Scripted) -> None:
+    strat.p.gw.leave_unanswered("reqOpenOrders", 2)  # the client's own start-up sync, then ours
+    strat.p.gw.drop_connections()
+
+
+def test_case11_unanswered_request_is_retried_with_a_warning(fake_gateway, ib_lib, caplog):
+    caplog.set_level(logging.WARNING, logger="btedge.live.store")
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _unanswered_open_orders}, live_bars=2,
+                                  config_kw={"timeout": 0.5})
+    assert "reqOpenOrders unanswered after 0 s (try 1 of 3): sending it again" in caplog.text
+    assert store.reconnects == 1 and strat.live == 2
+    assert len(fake_gateway.messages("reqOpenOrders")) >= 3
+
+
+def _silence(strat: Scripted) -> None:
+    strat.p.gw.silence_streams()
+    strat.p.gw.push_bars(2)
+
+
+def test_case11_silent_stream_is_resubscribed(fake_gateway, ib_lib, caplog):
+    caplog.set_level(logging.WARNING, logger="btedge.live.data")
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _silence}, live_bars=3,
+                                  config_kw={"stall_periods": 0.4 / HOUR})
+    assert "no update from the live stream" in caplog.text
+    assert strat.data.stats["stalls"] == 1 and store.reconnects == 0
+    hist = fake_gateway.messages("reqHistoricalData")
+    assert len(hist) == 2
+    assert hist[1].get("durationStr") != hist[0].get("durationStr")  # only the gap, not the full backfill
+    assert strat.statuses[-3:] == ["CONNECTED", "DELAYED", "LIVE"]
+    assert_in_order_no_gap(strat)
+
+
+def _unacknowledged_buy(strat: Scripted) -> None:
+    gw, store = strat.p.gw, strat.broker.store
+    gw.hold_acknowledgements(1)
+    order = strat.buy(size=1)
+    strat.orders.append(order)
+    deadline = time.monotonic() + 5
+    while store.unacknowledged_warnings == 0 and time.monotonic() < deadline:
+        store.pump(0.05)
+    deadline = time.monotonic() + 3
+    while order.status != order.Accepted and time.monotonic() < deadline:
+        store.pump(0.05)
+
+
+def test_case11_unacknowledged_order_warns_and_asks(fake_gateway, ib_lib, caplog):
+    fake_gateway.configure(auto_fill=False)
+    caplog.set_level(logging.WARNING, logger="btedge.live.store")
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _unacknowledged_buy}, live_bars=2,
+                                  config_kw={"ack_timeout": 0.2})
+    assert "not acknowledged by IB after 0 s: asking for its status" in caplog.text
+    assert store.unacknowledged_warnings == 1
+    assert "Accepted" in strat.statuses_of(strat.orders[0])
+    assert len(fake_gateway.messages("placeOrder")) == 1
+
+
+def test_case11_rtbar_without_permission_is_never_silently_live(ib_lib, caplog):
+    caplog.set_level(logging.ERROR, logger="btedge.live.data")
+    bars = random_walk_bars(90, 1_735_828_200, 5, 100.0, 11)
+    with FakeGateway(bars=bars, symbol="SPY", history=42) as gw:
+        gw.fail_next("realtime", 420)
+        strat, _, _ = run_session(gw, ib_lib, live_bars=3, timeframe=bt.TimeFrame.Seconds, compression=15,
+                                  data_kw={"rtbar": True, "backfill": 3600}, push=3, first_push=3)
+        hist = gw.messages("reqHistoricalData")
+    assert "refused real-time bars (error 420" in caplog.text
+    assert "NOTSUBSCRIBED" in strat.statuses
+    assert strat.statuses[strat.statuses.index("NOTSUBSCRIBED"):][-1] == "LIVE"
+    assert [h.flag("keepUpToDate") for h in hist] == [False, True]  # fell back to keepUpToDate bars
+    assert strat.live == 3
+
+
+# -- case 14: late bars and a lagging strategy ---------------------------------------------------------
+class TriesEveryBar(bt.Strategy):
+    """Buys on every bar that reaches it LIVE; pushes the next bar itself once live."""
+
+    params = (("gw", None), ("bars", 4), ("burst", 0))
+
+    def start(self) -> None:
+        self.seen = 0
+        self.statuses: list[str] = []
+        self.bought = 0
+        self.started = False
+
+    def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
+        self.statuses.append(data._getstatusname(status))
+        if status == data.LIVE and not self.started:
+            self.started = True
+            self.p.gw.push_bars(1 + self.p.burst)
+
+    def next(self) -> None:
+        if not self.started:
+            return
+        self.seen += 1
+        if self.data._laststatus == self.data.LIVE:
+            self.buy(size=1)
+            self.bought += 1
+        if self.seen >= self.p.bars:
+            self.env.runstop()
+        elif not self.data.haslivedata():
+            self.p.gw.push_bars(1)
+
+
+def test_case14_days_old_bar_is_not_traded(fake_gateway, ib_lib, caplog):
+    fake_gateway.set_clock_offset(2 * 86_400)  # IB's clock is two days past the bars
+    caplog.set_level(logging.WARNING, logger="btedge.live.data")
+    strat, _, _ = run_session(fake_gateway, ib_lib, strategy=TriesEveryBar, gw=fake_gateway, bars=3)
+    assert "bar periods old when it reaches the strategy: not traded" in caplog.text
+    assert strat.bought == 0 and fake_gateway.messages("placeOrder") == []
+    assert strat.data.stats["stale_bars"] == 3
+
+
+def test_case14_lagging_strategy_is_logged_and_its_late_bars_not_traded(fake_gateway, ib_lib, caplog):
+    caplog.set_level(logging.INFO, logger="btedge.live.data")
+    strat, _, _ = run_session(fake_gateway, ib_lib, strategy=TriesEveryBar, gw=fake_gateway, bars=6, burst=4,
+                              data_kw={"qcheck": 0.2})
+    assert "the strategy lags the bar clock" in caplog.text
+    assert "caught up with the bar clock" in caplog.text
+    assert strat.data.stats["stale_bars"] >= 1
+    assert 0 < strat.bought < strat.seen  # the late bars were not traded, the caught-up ones were
+    assert len(fake_gateway.messages("placeOrder")) <= strat.bought
+
+
+# -- case 15: bursts of connectivity events and pacing -------------------------------------------------
+def _lose_then_kept(strat: Scripted) -> None:
+    gw = strat.p.gw
+    gw.inject_error(1100)
+    await_pumped(strat, 0.3)
+    gw.inject_error(2110)
+    gw.inject_error(1102)
+
+
+def await_pumped(strat: Scripted, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        strat.broker.store.pump(0.02)
+
+
+def test_case15_1100_then_1102_sends_nothing_twice(fake_gateway, ib_lib):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: lambda s: s.sent(s.buy(size=1)),
+                                                                 1: _lose_then_kept}, live_bars=4)
+    assert store.reconnects == 0
+    names = [m.name for m in fake_gateway.messages()]
+    assert names.count("reqHistoricalData") == 1 and names.count("placeOrder") == 1
+    assert "CONNBROKEN" in strat.statuses and strat.statuses[-1] == "LIVE"
+    assert_in_order_no_gap(strat)
+
+
+def _lose_then_lost_twice(strat: Scripted) -> None:
+    gw = strat.p.gw
+    gw.inject_error(1100)
+    await_pumped(strat, 0.1)
+    gw.inject_error(1101)
+    await_pumped(strat, 0.1)
+    gw.inject_error(1101)
+
+
+def test_case15_data_lost_resubscribes_once_from_the_last_bar(fake_gateway, ib_lib):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _lose_then_lost_twice}, live_bars=3)
+    hist = fake_gateway.messages("reqHistoricalData")
+    assert len(hist) == 2 and store.reconnects == 0
+    assert hist[0].get("durationStr") == "2 D" and hist[1].get("durationStr").endswith(" S")
+    assert_in_order_no_gap(strat)
+
+
+def _drop_then_data_lost(strat: Scripted) -> None:
+    gw = strat.p.gw
+    gw.drop_connections()
+    await_pumped(strat, 0.5)
+    gw.inject_error(1101)
+
+
+def test_case15_restore_event_right_after_a_reconnect_is_coalesced(fake_gateway, ib_lib):
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: _drop_then_data_lost}, live_bars=3)
+    assert store.reconnects == 1
+    assert len(fake_gateway.messages("reqHistoricalData")) == 2  # start + reconnect, not a third
+    assert_in_order_no_gap(strat)
+
+
+# -- case 16: shutdown and fatal connect errors ----------------------------------------------------------
+def test_case16_ctrl_c_at_the_live_prompt(capsys):
+    def ask(prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    code = run_live.main(["--strategy", "laguerre_cross", "--symbol", "SPY", "--live"], ask=ask)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_INTERRUPTED == 130
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def _interrupt_when(predicate: Any, times: int = 1, gap: Any = None) -> threading.Thread:
+    def run() -> None:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not predicate():
+            time.sleep(0.01)
+        _thread.interrupt_main()
+        if times > 1 and gap is not None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not gap():
+                time.sleep(0.01)
+            time.sleep(0.1)
+            _thread.interrupt_main()
+    return in_thread(run)
+
+
+def _working(gw: FakeGateway) -> bool:
+    return any(o.status == "Submitted" for o in gw.orders())
+
+
+def test_case16_ctrl_c_without_cancel_lists_working_orders_and_the_journal(fake_gateway, ib_lib, capsys, tmp_path):
+    fake_gateway.configure(auto_fill=False)
+    done = threading.Event()
+    in_thread(lambda: push_until(fake_gateway, done, 0.05))
+    watcher = _interrupt_when(lambda: _working(fake_gateway))
+    try:
+        code = run_live.main(cli_args(fake_gateway.port, "--state-dir", str(tmp_path), "--run-name", "c16"))
+    finally:
+        done.set()
+    watcher.join(1.0)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_INTERRUPTED and "Traceback" not in err
+    assert "order(s) left working at IB" in err and "SPY BUY" in err
+    assert f"order journal: {tmp_path}" in err and "c16" in err
+    assert [o.status for o in fake_gateway.orders()] == ["Submitted"]
+
+
+def test_case16_second_ctrl_c_during_the_cancel_wait(fake_gateway, ib_lib, capsys):
+    fake_gateway.configure(auto_fill=False)
+    fake_gateway.leave_unanswered("cancelOrder")
+    done = threading.Event()
+    in_thread(lambda: push_until(fake_gateway, done, 0.05))
+    watcher = _interrupt_when(lambda: _working(fake_gateway), times=2,
+                              gap=lambda: fake_gateway.messages("cancelOrder"))
+    try:
+        code = run_live.main(cli_args(fake_gateway.port, "--cancel-on-exit"))
+    finally:
+        done.set()
+    watcher.join(2.0)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_INTERRUPTED and "Traceback" not in err
+    assert "second interrupt: stopped waiting for the cancels" in err
+    assert "order(s) left working at IB" in err
+
+
+def test_case16_cancel_on_exit_while_disconnected_says_so(fake_gateway, ib_lib, capsys):
+    fake_gateway.configure(auto_fill=False)
+    done = threading.Event()
+    in_thread(lambda: push_until(fake_gateway, done, 0.05))
+
+    def drop_then_interrupt() -> None:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not _working(fake_gateway):
+            time.sleep(0.01)
+        done.set()
+        fake_gateway.refuse_connections(10.0)
+        fake_gateway.drop_connections()
+        time.sleep(0.3)
+        _thread.interrupt_main()
+
+    watcher = in_thread(drop_then_interrupt)
+    code = run_live.main(cli_args(fake_gateway.port, "--cancel-on-exit"))
+    watcher.join(1.0)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_INTERRUPTED and "Traceback" not in err
+    assert "not connected to IB: could not cancel the working orders" in err
+    assert "order(s) left working at IB" in err
+
+
+def test_case16_client_id_in_use_is_one_clear_error_at_once(fake_gateway, ib_lib, capsys):
+    holder = ib_lib.IB()  # another program holding client id 21
+    holder.connect("127.0.0.1", fake_gateway.port, clientId=21, timeout=5)
+    try:
+        started = time.monotonic()
+        code = run_live.main(cli_args(fake_gateway.port))
+        elapsed = time.monotonic() - started
+    finally:
+        holder.disconnect()
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_CLIENT_REFUSED == 5
+    assert "error 326" in err and "--client-id" in err and "Traceback" not in err
+    assert elapsed < 5.0  # no three 10 s timeouts
+    assert fake_gateway.messages("placeOrder") == []
+
+
+def test_case16_sigterm_exits_cleanly(fake_gateway, ib_lib, capsys):
+    done = threading.Event()
+    in_thread(lambda: push_until(fake_gateway, done, 0.05))
+
+    def terminate() -> None:
+        fake_gateway.wait_for_subscription("historical", timeout=10.0)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = in_thread(terminate)
+    try:
+        code = run_live.main(cli_args(fake_gateway.port))
+    finally:
+        done.set()
+    watcher.join(1.0)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_OK and "SIGTERM, shutting down" in err and "Traceback" not in err
+
+
+def test_case16_strategy_checked_before_connecting(capsys):
+    """pairs needs two symbols: refused at once, with nothing listening on the port."""
+    started = time.monotonic()
+    code = run_live.main(["--strategy", "pairs", "--symbol", "SPY", "--port", "1"])
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_USAGE and "exactly two datas" in err and "Traceback" not in err
+    assert time.monotonic() - started < 3.0
