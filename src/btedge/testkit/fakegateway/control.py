@@ -329,6 +329,32 @@ class FakeGateway:
         """Go back to announcing one above the highest orderId used."""
         self.call(lambda: setattr(self.server.config, "next_valid_id_override", None))
 
+    # ---- connection and data faults: the watchdog, reconnect and pacing cases of the live store ------
+    def leave_unanswered(self, name: str, count: int = 1, after: int = 0) -> None:
+        """Record but never answer ``count`` client messages called ``name`` (e.g.
+        ``'reqOpenOrders'``, ``'reqHistoricalData'``), after letting the next ``after`` through."""
+        self.call(self.server.add_fault, self.server.unanswered, name, count, after)
+
+    def drop_on(self, name: str, count: int = 1, after: int = 0) -> None:
+        """Drop the connection of the client that sends a message called ``name`` (before answering
+        it), ``count`` times, after letting the next ``after`` through: ``drop_on('reqExecutions',
+        after=1)`` lets a client's start-up sync pass and drops during its reconciliation."""
+        self.call(self.server.add_fault, self.server.drop_on, name, count, after)
+
+    def silence_streams(self, symbol: str | None = None) -> int:
+        """Stop the open bar streams (of ``symbol``, or all) without any error; a new subscription
+        flows again. Returns how many streams went silent."""
+        return self.call(self.server.silence_streams, symbol)
+
+    def hold_acknowledgements(self, count: int = 1) -> None:
+        """Book the next ``count`` orders without sending openOrder / orderStatus: the client sees
+        them unacknowledged until it asks for the open orders."""
+        self.call(lambda: setattr(self.server, "silent_orders", self.server.silent_orders + count))
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Answer ``reqCurrentTime`` ``seconds`` ahead of the bar clock (the bars then look late)."""
+        self.configure(clock_offset=float(seconds))
+
     # ---- records ---------------------------------------------------------------------------------
     def messages(self, name: str | None = None, client_id: int | None = None) -> list[ClientMessage]:
         """Every client message received so far (optionally by name, e.g. ``'placeOrder'``)."""

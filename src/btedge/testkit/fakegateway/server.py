@@ -141,9 +141,9 @@ class GatewayServer:
         self.recorded: deque[ClientMessage] = deque(maxlen=self.config.record_limit)
         self.pending_failures: dict[str, list[tuple[int, str]]] = {}
         self.held_commissions: list[Execution] = []
-        #: request faults: message name -> how many of the next ones to leave unanswered / to drop on
-        self.unanswered: dict[str, int] = {}
-        self.drop_on: dict[str, int] = {}
+        #: request faults: message name -> [how many to let through first, how many to hit]
+        self.unanswered: dict[str, list[int]] = {}
+        self.drop_on: dict[str, list[int]] = {}
         #: (session id, reqId) of streams silenced without an error; orders placed silently
         self.silenced: set[tuple[int, int]] = set()
         self.silent_orders = 0
@@ -287,12 +287,22 @@ class GatewayServer:
             log.exception("fake gateway failed to handle %s %s", message.name, list(message.fields))
 
     @staticmethod
-    def _take_fault(faults: dict[str, int], name: str) -> bool:
-        left = faults.get(name, 0)
-        if left <= 0:
+    def _take_fault(faults: dict[str, list[int]], name: str) -> bool:
+        fault = faults.get(name)
+        if fault is None or fault[1] <= 0:
             return False
-        faults[name] = left - 1
+        if fault[0] > 0:
+            fault[0] -= 1
+            return False
+        fault[1] -= 1
         return True
+
+    @staticmethod
+    def add_fault(faults: dict[str, list[int]], name: str, count: int, after: int) -> None:
+        """Hit the ``count`` messages called ``name`` that follow the next ``after`` ones."""
+        if count < 1 or after < 0:
+            raise ValueError(f"need count >= 1 and after >= 0, got count={count}, after={after}")
+        faults[name] = [after, count]
 
     def _send_error(self, session: Session, req_id: int, code: int, text: str | None = None) -> None:
         session.send(msg.error(req_id, code, ERROR_TEXT.get(code, "") if text is None else text,
