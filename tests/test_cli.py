@@ -87,6 +87,9 @@ def test_strategy_and_params_are_checked_before_any_data(capsys) -> None:  # typ
     ([("repos", "daily", "arbitragelab_23etfs_2008-2016.csv.gz")], "Fix: pass --symbol NAME"),
     ([("repos", "daily", "arbitragelab_Shell-RDP_1990-2005.csv"), "--symbol", "Shell"], "Fix: pass --ffill"),
     ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--tz", "Mars/Olympus"], "Fix: check --tz"),
+    ([("repos", "daily", "arbitragelab_GLD-GDX_2015.csv"), "--symbol", "GLD", "--date-format", "%d/%m/%Y"],
+     "Fix: pass --date-format FORMAT"),
+    ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--commission", "5"], "--commission: commission is a fraction"),
 ])
 def test_every_loader_fix_is_a_flag_on_the_cli(argv, flag, capsys) -> None:  # type: ignore[no-untyped-def]
     """Items 2, 9, 10, 13: real files that need a fix; the message names the flag, never Python."""

@@ -102,7 +102,17 @@ def _strategy(args: argparse.Namespace) -> tuple[type, dict[str, Any]]:
 
 def _config(args: argparse.Namespace) -> BacktestConfig:
     costs = {k: getattr(args, k) for k in ("cash", "commission", "slippage") if getattr(args, k) is not None}
-    return BacktestConfig(**costs, periods_per_year=args.periods_per_year, benchmark_name=args.benchmark)
+    try:
+        return BacktestConfig(**costs, periods_per_year=args.periods_per_year, benchmark_name=args.benchmark)
+    except ValueError as exc:
+        flag = next((f"--{k}" for k in ("commission", "slippage", "cash") if str(exc).startswith(k)), "--cash")
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _check_benchmark(args: argparse.Namespace, names: list[str]) -> None:
+    if args.benchmark is not None and args.benchmark not in names:
+        raise UsageError(f"--benchmark: benchmark {args.benchmark!r} is not among the datas: {', '.join(names)}. "
+                         "Fix: pass --benchmark one of them")
 
 
 def _frames(args: argparse.Namespace) -> list[tuple[str, Any]]:
@@ -163,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     cls, params = _strategy(args)
     config = _config(args)
     frames = _frames(args)
+    _check_benchmark(args, [name for name, _ in frames])
     names = ", ".join(name for name, _ in frames)
     log.info("running %s on %s with %s", args.strategy, names, params or "default params")
     if args.engine == "vector":

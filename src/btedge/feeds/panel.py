@@ -76,22 +76,27 @@ def is_panel(path: str | Path) -> bool:
     return any(ts.stamp_role(n) for n in names) or ts.looks_like_timestamps(dates)
 
 
-def parse_dates(values: pd.Series, source: str) -> pd.DatetimeIndex:
-    """Dates from text in one consistent format (:func:`btedge.feeds.timestamps.parse_timestamps`);
-    raises naming the first row that does not parse."""
-    parsed, fmt = ts.parse_timestamps(values.astype(str))
+def parse_dates(values: pd.Series, source: str, date_format: str | None = None) -> pd.DatetimeIndex:
+    """Dates from text in one consistent format (:func:`btedge.feeds.timestamps.parse_timestamps`,
+    ``date_format`` when given); raises naming the first row that does not parse."""
+    try:
+        parsed, fmt = ts.parse_timestamps(values.astype(str), date_format=date_format)
+    except ValueError as exc:
+        raise DataValidationError(f"{source}: cannot read dates with format {date_format!r}: {exc}. Fix: pass "
+                                  "date_format= a strptime format", cli_fix="pass --date-format a strptime format") from None
     bad = np.flatnonzero(np.asarray(pd.isna(parsed)))
     if len(bad):
         raise DataValidationError(
             f"{source}: date {str(values.iloc[bad[0]])!r} on data row {bad[0] + 1} does not parse as {fmt!r} "
-            f"({len(bad)} row(s)). Fix: write dates as YYYY-MM-DD",
+            f"({len(bad)} row(s)). Fix: pass date_format= its strptime format, or write dates as YYYY-MM-DD",
+            cli_fix="pass --date-format FORMAT (strptime, e.g. '%d/%m/%Y'), or write dates as YYYY-MM-DD",
         )
     if parsed.tz is not None:
         parsed = parsed.tz_convert("UTC").tz_localize(None)
     return parsed
 
 
-def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
+def read_wide(path: str | Path, *, date_col: str | None = None, date_format: str | None = None) -> pd.DataFrame:
     """The wide table with a DatetimeIndex and symbol-cleaned float columns (NaNs kept)."""
     path = Path(path)
     if not path.is_file():
@@ -101,7 +106,7 @@ def read_wide(path: str | Path, *, date_col: str | None = None) -> pd.DataFrame:
                       compression="gzip" if ts.is_gzip(path) else None)
     raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
     date_name = _date_column(raw, date_col, path)
-    index = parse_dates(raw[date_name], str(path))
+    index = parse_dates(raw[date_name], str(path), date_format)
     wide = raw.drop(columns=[date_name])
     wide.index = index
     wide.index.name = "datetime"
@@ -216,6 +221,7 @@ def load_panel(
     columns: Sequence[str] | None = None,
     date_col: str | None = None,
     ffill: bool = False,
+    date_format: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Load a wide close-only file as ``{symbol: close-only OHLCV frame}``.
 
@@ -224,13 +230,14 @@ def load_panel(
         columns: symbols to keep (``'EWA'`` or ``'EWA US Equity'``); all when ``None``.
         date_col: the date column; default the first column named like a date, else the first.
         ffill: forward-fill NaNs inside a column's history instead of raising.
+        date_format: strptime format of the dates; default guessed from the values.
 
     Returns:
         Frames indexed by date with ``open = high = low = close`` and ``volume = 0``,
         each trimmed of its own leading and trailing NaNs.
     """
     path = Path(path)
-    wide = read_wide(path, date_col=date_col)
+    wide = read_wide(path, date_col=date_col, date_format=date_format)
     frames: dict[str, pd.DataFrame] = {}
     for col in select_columns(wide, columns, path):
         frame = _column_frame(wide, col, ffill, path)

@@ -121,7 +121,8 @@ def _file_frames(path: Path, options: LoadOptions) -> Frames:
     from btedge.feeds.panel import is_panel, load_panel
 
     if is_panel(path):
-        frames = load_panel(path, columns=options.symbols, date_col=options.datetime, ffill=options.ffill)
+        frames = load_panel(path, columns=options.symbols, date_col=options.datetime, ffill=options.ffill,
+                            date_format=options.date_format)
         log.info("%s: wide close panel, %d column(s): %s", path, len(frames), ", ".join(frames))
         return list(frames.items())
     df = load_csv(path, symbol=options.symbol, tz=options.tz, **options.csv_overrides())
@@ -217,7 +218,7 @@ def resolve_closes(specs: Sequence[str], options: LoadOptions | None = None) -> 
         if not path.is_file():
             raise FileNotFoundError(f"--data {spec}: no such file (cwd is {Path.cwd()}). Fix: check the path")
         if is_panel(path):
-            wide = read_wide(path, date_col=options.datetime)
+            wide = read_wide(path, date_col=options.datetime, date_format=options.date_format)
             for name in select_columns(wide, options.symbols, path):
                 columns[name] = wide[name]
             continue
