@@ -33,6 +33,7 @@ def _target(x: torch.Tensor) -> torch.Tensor:
     return (torch.sin(torch.pi * x[:, 0]) + x[:, 1] ** 2)[:, None]
 
 
+@pytest.mark.slow
 def test_fits_sin_pi_x1_plus_x2_squared_to_mse_1e3_with_at_most_500_parameters():
     torch.manual_seed(0)
     net = KAN([2, 3, 1], grid_size=5)

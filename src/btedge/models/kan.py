@@ -13,7 +13,8 @@ old curves, so the layer's outputs do not change (tested to 1e-4).
 
 :class:`KANClassifier` is the ensemble member: a ``[F, hidden, 3]`` KAN on the window's last
 feature row (the engineered features are a small tabular vector, where KANs fit), knots moved to
-the training data before training, class-weighted cross-entropy, weights as a state_dict.
+the training data before training, trained by the ensemble's loop (``torch_models.fit_net``:
+class weights, early stopping, refit), weights as a state_dict.
 :func:`plot_edges` draws every learned edge function to PNG.
 
 See:
@@ -34,7 +35,7 @@ from torch import nn
 
 from btedge.models.persist import load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
-from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, inference_threads
+from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net, inference_threads
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,17 @@ def fit_regression(net: KAN, x: torch.Tensor, y: torch.Tensor, steps: int = 200,
         return float(F.mse_loss(net(x), y))
 
 
+class _LastRow(nn.Module):
+    """Adapts a KAN to the (batch, bars, features) windows of the shared training loop."""
+
+    def __init__(self, net: KAN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x[:, -1, :])
+
+
 class KANClassifier:
     """``[F, hidden, 3]`` KAN on the last feature row behind the fold-model contract."""
 
@@ -170,35 +182,24 @@ class KANClassifier:
         return KAN([n_features, self.spec.hidden, N_CLASSES], grid_size=self.grid_size)
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
-        rows = torch.as_tensor(X[:, -1, :], dtype=torch.float32)
-        target = torch.as_tensor(y.astype(np.int64))
-        with deterministic_torch(self.spec.seed):
-            self.net = self._make(rows.shape[1])
-            self.net.update_grid(rows)
-            loss = self._train(rows, target, class_weights(y))
-        self._infer = None
-        return {"train_loss": loss}
+        """Knots moved to the training rows, then early-stopped on ``(X_val, y_val)`` when given."""
+        return self._fit(X, y, X_val, y_val, None)
 
-    def _train(self, rows: torch.Tensor, target: torch.Tensor, weights: np.ndarray) -> float:
-        spec = self.spec
-        opt = torch.optim.AdamW(self.net.parameters(), lr=spec.lr, weight_decay=1e-4)
-        loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(weights, dtype=torch.float32))
-        gen = torch.Generator().manual_seed(spec.seed)
-        mean = float("nan")
-        self.net.train()
-        for _ in range(spec.epochs):
-            perm = torch.randperm(len(rows), generator=gen)
-            total = 0.0
-            for i in range(0, len(rows), spec.batch_size):
-                idx = perm[i : i + spec.batch_size]
-                opt.zero_grad()
-                loss = loss_fn(self.net(rows[idx]), target[idx])
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(idx)
-            mean = total / max(len(rows), 1)
-        self.net.eval()
-        return mean
+    def refit(self, X: np.ndarray, y: np.ndarray, epochs: int) -> dict:
+        """A fresh KAN (same seed) trained for exactly ``epochs`` on ``X``."""
+        return self._fit(X, y, None, None, epochs)
+
+    def _fit(self, X, y, X_val, y_val, epochs: int | None) -> dict:
+        rows = np.ascontiguousarray(X[:, -1:, :])
+        with deterministic_torch(self.spec.seed):
+            self.net = self._make(rows.shape[2])
+            self.net.update_grid(torch.as_tensor(rows[:, 0, :], dtype=torch.float32))
+            loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(class_weights(y), dtype=torch.float32))
+            xv = None if X_val is None else np.ascontiguousarray(X_val[:, -1:, :])
+            yv = None if y_val is None else y_val.astype(np.int64)
+            info = fit_net(_LastRow(self.net), rows, y.astype(np.int64), loss_fn, self.spec, "kan", xv, yv, epochs)
+        self._infer = None
+        return info
 
     def _inference_net(self) -> KAN:
         if self._infer is None:

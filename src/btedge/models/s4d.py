@@ -23,8 +23,10 @@ bar takes one recurrent step (O(layers * H * N)); any other window (a fold switc
 the state from that window in one batch pass: the state is a Vandermonde sum over the layer's
 last ``L`` inputs, so no bars are replayed one by one.
 
-Training follows the reference recipe: ``dt`` and ``A`` use ``min(lr, 1e-3)`` without weight
-decay, the rest AdamW. ``hidden`` is the channel count H and the state size N (N/2 complex modes).
+Training is the ensemble's (``torch_models.fit_net``: Adam, class weights, early stopping on the
+purged validation tail, then a refit on the whole window); unlike the reference recipe, ``dt``
+and ``A`` share the common learning rate (the shared loop has no parameter groups). ``hidden``
+is the channel count H and the state size N (N/2 complex modes).
 
 See:
   - Gu, Gupta, Goel & Re (2022), "On the Parameterization and Initialization of Diagonal State
@@ -44,7 +46,14 @@ from torch import nn
 
 from btedge.models.persist import load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
-from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, inference_threads, is_sliding
+from btedge.models.torch_models import (
+    N_CLASSES,
+    class_weights,
+    deterministic_torch,
+    fit_net,
+    inference_threads,
+    is_sliding,
+)
 
 log = logging.getLogger(__name__)
 INITS = ("lin", "inv")
@@ -227,34 +236,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def train_s4d(net: S4DNet, X: np.ndarray, y: np.ndarray, spec: ModelSpec) -> float:
-    """AdamW mini-batches over ``spec.epochs`` (SSM dt/A at min(lr, 1e-3), no decay); last mean loss."""
-    xt, yt = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
-    ssm = {id(p) for b in net.blocks for p in b.ssm.ssm_parameters()}
-    groups = [
-        {"params": [p for p in net.parameters() if id(p) in ssm], "lr": min(spec.lr, 1e-3), "weight_decay": 0.0},
-        {"params": [p for p in net.parameters() if id(p) not in ssm], "lr": spec.lr, "weight_decay": 0.01},
-    ]
-    opt = torch.optim.AdamW(groups)
-    loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(class_weights(y), dtype=torch.float32))
-    gen = torch.Generator().manual_seed(spec.seed)
-    net.train()
-    mean_loss = float("nan")
-    for _ in range(spec.epochs):
-        perm = torch.randperm(len(xt), generator=gen)
-        total = 0.0
-        for i in range(0, len(xt), spec.batch_size):
-            idx = perm[i : i + spec.batch_size]
-            opt.zero_grad()
-            loss = loss_fn(net(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        mean_loss = total / max(len(xt), 1)
-    net.eval()
-    return mean_loss
-
-
 class S4DClassifier:
     """S4D behind the fold-model contract; ``predict`` of consecutive single windows streams."""
 
@@ -269,11 +250,21 @@ class S4DClassifier:
         self._last: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
+        """Early-stopped on ``(X_val, y_val)`` when given (``torch_models.fit_net``)."""
+        return self._fit(X, y, X_val, y_val, None)
+
+    def refit(self, X: np.ndarray, y: np.ndarray, epochs: int) -> dict:
+        """A fresh net (same seed) trained for exactly ``epochs`` on ``X``."""
+        return self._fit(X, y, None, None, epochs)
+
+    def _fit(self, X, y, X_val, y_val, epochs: int | None) -> dict:
         with deterministic_torch(self.spec.seed):
             self.net = S4DNet(X.shape[2], self.spec.hidden, self.spec.layers, self.spec.seq_len, self.init)
-            loss = train_s4d(self.net, X, y.astype(np.int64), self.spec)
+            loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(class_weights(y), dtype=torch.float32))
+            yv = None if y_val is None else y_val.astype(np.int64)
+            info = fit_net(self.net, X, y.astype(np.int64), loss_fn, self.spec, "s4d", X_val, yv, epochs)
         self._forget()
-        return {"train_loss": loss}
+        return info
 
     def _forget(self) -> None:
         self._infer, self._stream, self._last = None, None, None

@@ -1,0 +1,286 @@
+"""Second-generation models benchmark: training time per fold, live step latency, S4D batch
+against recurrent cost, the full ensemble's live step, and strategies with and without the
+regime gate.
+
+Data: the real nautilus BTC-perp 1-minute file (../shared). Every timing is measured
+interleaved across the models (round robin, ``--repeats`` rounds) on one torch thread and
+printed as medians (latency: p50 / p99) with the ratio to a named baseline:
+
+1. training time of one walk-forward fold (``--train`` bars) per member; baseline ``cnn``
+2. live step of each member: its fold model scoring the newest window, bar after bar, as
+   ``next()`` does (S4D streams: one recurrent step per bar); baseline ``cnn``
+3. S4D, 4 layers, H = 16, over a 1000-bar context: one recurrent step; 1000 bars scored by one
+   FFT pass (batch) against 1000 recurrent steps; baseline the FFT over one 1000-bar window
+   (what a live step would cost without the recurrence)
+4. HMM forward-filter update and online learn+predict per bar
+5. ``EnsembleSignal(members='s4d,kan,online,cnn,xgb')`` ``next()`` per bar after its first
+   fold (fold-switch bars, which load models, are listed apart)
+6. ``LaguerreCross`` with and without the HMM regime gate (calm regime only): trades, return,
+   Sharpe per bar (annualised by sqrt(bars per year)), on the same data
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_models.py [--bars 8000] [--train 3000] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+import torch
+
+from btedge.feeds import FrameData
+from btedge.indicators.ml import EnsembleSignal
+from btedge.models.features import FeatureSpec, FeatureStream, build_features, sequence_windows
+from btedge.models.labels import LabelSpec, make_labels
+from btedge.models.online import OnlineLearner
+from btedge.models.regimes import RegimeFilter, fit_hmm
+from btedge.models.s4d import S4DNet, S4DStream
+from btedge.models.spec import ModelSpec
+from btedge.strategies.gates import regime_gated
+from btedge.strategies.laguerre import LaguerreCross
+from btedge.training.cache import ModelCache
+from btedge.training.schedule import Schedule
+from btedge.training.walkforward import WalkForward
+
+DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "repos" / "intraday"
+        / "nautilus_btc-perp_1m_20211231-20220201.csv.gz")
+MEMBERS = ("cnn", "xgb", "s4d", "kan", "online", "minmax_cnn")
+SPEC = dict(seq_len=32, hidden=16, epochs=10)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+class Clock:
+    """Wall time and this thread's CPU time of a block (CPU time leaves out waits for a core,
+    which dominate wall-time p99 on a shared 2-core machine)."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def __enter__(self) -> Clock:
+        self._w, self._c = time.perf_counter(), time.thread_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall.append(time.perf_counter() - self._w)
+        self.cpu.append(time.thread_time() - self._c)
+
+    def line(self) -> str:
+        return (f"wall p50 {us(pct(self.wall, 50))}  p99 {us(pct(self.wall, 99))} | "
+                f"cpu p50 {us(pct(self.cpu, 50))}  p99 {us(pct(self.cpu, 99))}")
+
+
+def us(x: float) -> str:
+    return f"{x * 1e6:9.1f} us"
+
+
+def load(bars: int) -> pd.DataFrame:
+    return pd.read_csv(DATA, nrows=bars, index_col="timestamp", parse_dates=True)
+
+
+def features_labels(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    o, h, low, c, v = (df[k].to_numpy(float) for k in ("open", "high", "low", "close", "volume"))
+    return build_features(o, h, low, c, v, FeatureSpec()), make_labels(h, low, c, LabelSpec())
+
+
+def walker(kind: str, train: int, cache: str) -> WalkForward:
+    return WalkForward(Schedule(train, 10**9, horizon=5), ModelSpec(kind=kind, **SPEC), ModelCache(cache),
+                       FeatureSpec().key(), LabelSpec().key(), min_samples=100)
+
+
+def training_times(feats, labels, train: int, repeats: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {k: [] for k in MEMBERS}
+    for _ in range(repeats):
+        for kind in MEMBERS:  # round robin, fresh cache each time
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.perf_counter()
+                walker(kind, train, tmp).fitted(train, feats, labels)
+                times[kind].append(time.perf_counter() - t0)
+    return times
+
+
+def step_latencies(feats, labels, train: int, repeats: int, bars: int = 400) -> dict[str, Clock]:
+    with tempfile.TemporaryDirectory() as tmp:
+        fitted = {k: walker(k, train, tmp).fitted(train, feats, labels) for k in MEMBERS}
+        lat = {k: Clock() for k in MEMBERS}
+        for r in range(repeats):
+            for kind in MEMBERS:
+                f = fitted[kind]
+                win = f.model.spec.window
+                for t in range(train + r * bars, train + (r + 1) * bars):
+                    window = feats[t - win + 1 : t + 1][None]
+                    with lat[kind]:
+                        f.predict(window, 3)
+    return lat
+
+
+def s4d_costs(repeats: int, context: int = 1000, n_features: int = 18) -> dict[str, list[float]]:
+    torch.manual_seed(0)
+    net = S4DNet(n_features, 16, 4, context).double().eval()
+    x = np.random.default_rng(0).standard_normal((2 * context, n_features))
+    windows = torch.as_tensor(sequence_windows(x, np.arange(context - 1, 2 * context - 1), context))
+    stream = S4DStream(net)
+    out = {k: Clock() for k in ("step", "recurrent_1000", "batch_fft_1000", "one_window_fft")}
+    with torch.no_grad():
+        for _ in range(repeats):
+            stream.reset(x[:context])
+            with out["recurrent_1000"]:
+                for t in range(context, 2 * context):
+                    with out["step"]:
+                        stream.step(x[t])
+            with out["batch_fft_1000"]:
+                net.forward_sliding(windows)
+            with out["one_window_fft"]:
+                net(windows[-1:])
+    return out
+
+
+def filter_and_online(df: pd.DataFrame, feats, labels) -> dict[str, Clock]:
+    close = df["close"].to_numpy(float)
+    r = np.diff(np.log(close))
+    model = fit_hmm((r / r.std())[:3000, None], 2)
+    f = RegimeFilter(model)
+    out = {k: Clock() for k in ("hmm_update", "online_learn_predict", "feature_stream_update")}
+    for x in r / r.std():
+        with out["hmm_update"]:
+            f.update(np.array([x]))
+    learner = OnlineLearner("class", 5, feats.shape[1])
+    for t in range(100, len(feats)):
+        if np.isfinite(feats[t]).all():
+            with out["online_learn_predict"]:
+                learner.step(t, feats[t], lambda s: labels[s])
+    stream = FeatureStream(FeatureSpec())
+    for bar in df[["open", "high", "low", "close", "volume"]].to_numpy(float):
+        with out["feature_stream_update"]:
+            stream.update(*bar)
+    return out
+
+
+class TimedEnsemble(EnsembleSignal):
+    def __init__(self) -> None:
+        super().__init__()
+        self.latency: list[tuple[int, float, float]] = []
+
+    def next(self) -> None:
+        w, c = time.perf_counter(), time.thread_time()
+        super().next()
+        self.latency.append((len(self) - 1, time.perf_counter() - w, time.thread_time() - c))
+
+
+class Holder(bt.Strategy):
+    params = (("kwargs", None),)
+
+    def __init__(self) -> None:
+        self.ind = TimedEnsemble(self.data, **self.p.kwargs)
+
+
+def ensemble_latency(df: pd.DataFrame, train: int) -> tuple[Clock, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        kwargs = dict(members="s4d,kan,online,cnn,xgb", train_bars=train, retrain_every=(len(df) - train) // 2,
+                      cache_dir=tmp, seq_len=SPEC["seq_len"], hidden=SPEC["hidden"], epochs=SPEC["epochs"])
+        for runonce in (True, False):  # the runonce pass trains into the cache; next() loads it
+            cerebro = bt.Cerebro(stdstats=False, runonce=runonce, preload=True)
+            cerebro.adddata(FrameData(dataname=df))
+            cerebro.addstrategy(Holder, kwargs=kwargs)
+            strat = cerebro.run()[0]
+    sched = strat.ind.schedule
+    steady = Clock()
+    for t, w, c in strat.ind.latency:
+        if t > train and not sched.is_boundary(t):
+            steady.wall.append(w)
+            steady.cpu.append(c)
+    return steady, [w for t, w, _ in strat.ind.latency if sched.is_boundary(t)]
+
+
+class Values(bt.Analyzer):
+    """Portfolio value at every bar."""
+
+    def start(self) -> None:
+        self.values: list[float] = []
+
+    def next(self) -> None:
+        self.values.append(self.strategy.broker.getvalue())
+
+
+def gate_report(df: pd.DataFrame, train: int) -> None:
+    bars_per_year = 365 * 24 * 60
+    rows = []
+    for name, cls, params in (
+        ("LaguerreCross", LaguerreCross, {"direction": "both"}),
+        ("LaguerreCross + calm-regime gate", regime_gated(LaguerreCross),
+         {"direction": "both", "regime_allowed": "0", "regime_train_bars": train, "regime_retrain_every": 1000}),
+        ("LaguerreCross + volatile-regime gate", regime_gated(LaguerreCross),
+         {"direction": "both", "regime_allowed": "1", "regime_train_bars": train, "regime_retrain_every": 1000}),
+    ):
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(FrameData(dataname=df))
+        cerebro.broker.setcash(100_000.0)
+        cerebro.broker.setcommission(commission=0.0005)
+        cerebro.addstrategy(cls, **params)
+        cerebro.addanalyzer(Values, _name="values")
+        cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
+        strat = cerebro.run()[0]
+        ret = pd.Series(strat.analyzers.values.values[train:]).pct_change().dropna()
+        sharpe = ret.mean() / ret.std() * np.sqrt(bars_per_year) if ret.std() > 0 else float("nan")
+        trades = strat.analyzers.trades.get_analysis().get("total", {}).get("closed", 0)
+        rows.append((name, trades, float((1 + ret).prod() - 1), sharpe))
+    print(f"\n6. strategies after bar {train} (5 bps per side), with and without the regime gate")
+    for name, trades, total, sharpe in rows:
+        print(f"   {name:38s} trades {trades:5d}  return {total:+8.2%}  Sharpe {sharpe:+6.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bars", type=int, default=8000)
+    ap.add_argument("--train", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    df = load(args.bars)
+    feats, labels = features_labels(df)
+    print(f"data: {DATA.name}, {len(df)} bars; members {SPEC}; torch threads 1")
+
+    times = training_times(feats, labels, args.train, args.repeats)
+    base = statistics.median(times["cnn"])
+    print(f"\n1. training time of one fold ({args.train} bars), median of {args.repeats}; baseline cnn")
+    for k, v in times.items():
+        print(f"   {k:12s} {statistics.median(v):8.3f} s   x{statistics.median(v) / base:6.2f}")
+
+    lat = step_latencies(feats, labels, args.train, args.repeats)
+    print("\n2. live step (fold model scores the newest window), p50 / p99; baseline cnn")
+    base = statistics.median(lat["cnn"].cpu)
+    for k, v in lat.items():
+        print(f"   {k:12s} {v.line()}   cpu p50 x{statistics.median(v.cpu) / base:5.2f}")
+
+    s4d = s4d_costs(args.repeats)
+    base = statistics.median(s4d["one_window_fft"].cpu)
+    print("\n3. S4D, 4 layers, H=16, N=16, 1000-bar context; baseline: FFT over one 1000-bar window "
+          f"(cpu {base * 1e3:.2f} ms)")
+    print(f"   recurrent step     {s4d['step'].line()}   cpu p50 x{statistics.median(s4d['step'].cpu) / base:6.4f}")
+    for k in ("batch_fft_1000", "recurrent_1000"):
+        print(f"   {k:18s} cpu {statistics.median(s4d[k].cpu) * 1e3:8.2f} ms, wall {statistics.median(s4d[k].wall) * 1e3:8.2f} ms"
+              f" (1000 bars)")
+
+    other = filter_and_online(df, feats, labels)
+    print("\n4. per-bar updates")
+    for k, v in other.items():
+        print(f"   {k:22s} {v.line()}")
+
+    steady, switch = ensemble_latency(df, args.train)
+    print("\n5. EnsembleSignal(s4d,kan,online,cnn,xgb).next() after the first fold (features + 5 members + vote)")
+    print(f"   steady bars ({len(steady.wall)})  {steady.line()}")
+    print(f"   fold-switch bars ({len(switch)}) median {statistics.median(switch) * 1e3:.1f} ms (load models)")
+
+    gate_report(df, args.train)
+
+
+if __name__ == "__main__":
+    main()
