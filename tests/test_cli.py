@@ -50,6 +50,7 @@ def test_list_gives_whole_first_sentences() -> None:
     breakout = next(line for line in lines if line.startswith("anomaly_breakout"))
     assert breakout.endswith("a new flagged bar restarts the hold.")  # three docstring lines long
     assert next(line for line in lines if line.startswith("pairs")).endswith("[2 datas]")
+    assert first_sentence("Hold one asset, e.g. SPY. Then more.") == "Hold one asset, e.g. SPY."
 
 
 def test_list_params_gives_meaning_type_default_and_allowed_values() -> None:

@@ -174,8 +174,10 @@ def datas_needed(name: str) -> tuple[int, int | None]:
 def first_sentence(text: str | None) -> str:
     """The docstring's first sentence, whole (its first paragraph up to the first '. ')."""
     paragraph = " ".join((text or "").strip().split("\n\n", 1)[0].split())
-    match = re.search(r"(?<=[.!?])\s+(?=[A-Z(`])", paragraph)
-    return paragraph[: match.start()] if match else paragraph
+    for match in re.finditer(r"(?<=[.!?])\s+(?=[A-Z(`])", paragraph):
+        if not re.search(r"\b(?:e\.g|i\.e|vs|cf|etc)\.$", paragraph[: match.start()]):
+            return paragraph[: match.start()]
+    return paragraph
 
 
 def _param_bullets(doc: str) -> list[str]:
