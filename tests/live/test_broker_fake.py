@@ -298,7 +298,7 @@ def test_two_contracts_one_broker_kill_switch_flattens_both_split_by_size(fake_g
         strat.sent(strat.buy(data=strat.datas[1], size=1))
 
     actions = {0: buy_both, 2: lambda s: switch.touch()}
-    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6, dataname=["SPY", "QQQ"],
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=14, dataname=["SPY", "QQQ"],
                                    broker_kw={"risk": risk})
     placed = [(m.get("symbol"), m.get("action"), m.float("totalQuantity")) for m in _placed(fake_gateway)]
     assert placed[:3] == [("SPY", "BUY", 2), ("QQQ", "BUY", 2), ("QQQ", "BUY", 1)]
