@@ -94,3 +94,12 @@ def test_offline_ticker_without_cache_is_a_clear_error(tmp_path, monkeypatch, ca
     assert main(["--data", "SPY", "--from", "2020-01-01", "--to", "2020-02-01", "--offline"]) == 2
     err = capsys.readouterr().err
     assert "SPY" in err and str(tmp_path) in err
+
+
+def test_pairs_from_two_symbols_of_a_long_file(capsys):
+    """--symbol A,B on a long file (S&P 500 members, one symbol column) gives the two aligned datas."""
+    data = require_shared("pypi", "daily", "bytetheory_sp500_members_ohlcv_2009-2010.csv.gz")
+    assert main(["--strategy", "pairs", "--data", str(data), "--symbol", "KO,PEP"]) == 0
+    assert "pairs on KO, PEP" in capsys.readouterr().out
+    assert main(["--strategy", "pairs", "--data", str(data), "--symbol", "KO"]) == 2
+    assert "needs at least 2 datas, got 1" in capsys.readouterr().err

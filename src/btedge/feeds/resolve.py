@@ -46,7 +46,7 @@ class LoadOptions:
         sort: sort rows and drop exact duplicates (``--sort``).
         close_only: fill missing open/high/low from close (``--close-only``).
         ffill: carry a panel's last close over gaps inside a column (``--ffill``).
-        symbol: a long file's symbol, or a panel's column(s) ``"A,B"`` (``--symbol``).
+        symbol: a long file's symbol(s) or a panel's column(s), ``"A,B"`` for several (``--symbol``).
         fromdate, todate: inclusive window (``--from``/``--to``).
         interval, offline: Yahoo bar interval and never-download (tickers only).
     """
@@ -117,7 +117,7 @@ def slice_frame(df: pd.DataFrame, options: LoadOptions, source: str) -> pd.DataF
 
 
 def _file_frames(path: Path, options: LoadOptions) -> Frames:
-    from btedge.feeds.loader import load_csv
+    from btedge.feeds.loader import load_csv, load_symbols
     from btedge.feeds.panel import is_panel, load_panel
 
     if is_panel(path):
@@ -125,12 +125,21 @@ def _file_frames(path: Path, options: LoadOptions) -> Frames:
                             date_format=options.date_format)
         log.info("%s: wide close panel, %d column(s): %s", path, len(frames), ", ".join(frames))
         return list(frames.items())
+    symbols = options.symbols or []
+    if len(symbols) > 1:  # several symbols of a long file, parsed in one pass
+        frames = load_symbols(path, symbols, tz=options.tz, **options.csv_overrides())
+        return [(name, _reported(df, path)) for name, df in frames.items()]
     df = load_csv(path, symbol=options.symbol, tz=options.tz, **options.csv_overrides())
+    return [(options.symbol or path.name.split(".")[0], _reported(df, path))]
+
+
+def _reported(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Log at WARNING what ``--sort`` changed (the loader's counts)."""
     fixed = df.attrs.get("sort")
     if fixed and (fixed["sorted"] or fixed["dropped"]):
         log.warning("%s: --sort put %d row(s) back in time order and dropped %d exact duplicate row(s)",
                     path, fixed["sorted"], fixed["dropped"])
-    return [(options.symbol or path.name.split(".")[0], df)]
+    return df
 
 
 def _ticker_frame(spec: str, options: LoadOptions) -> pd.DataFrame:
