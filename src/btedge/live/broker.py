@@ -239,8 +239,7 @@ class IBBroker(bt.broker.BrokerBase):
             self._foreign(gap)
         self._sync_all_positions()
         self._needs_reconcile = False
-        log.info("reconciled: %d working order(s), %d execution(s) in the journal, positions %s",
-                 len(self.journal.working_orders()), len(self.journal.executions()),
+        log.info("reconciled: %d working order(s) in the journal, positions %s", len(self.journal.working_orders()),
                  {s: size for s, size, _ in self.journal.positions().values()} or "flat")
 
     def on_connection_lost(self) -> None:
@@ -426,8 +425,7 @@ class IBBroker(bt.broker.BrokerBase):
         ib_order = parsing.make_order(self.store.lib, action="BUY" if order.isbuy() else "SELL",
                                       size=order.size, exectype=order.exectype, price=order.price,
                                       plimit=order.pricelimit, valid=valid)
-        self.store.raise_order_ids(self.journal.max_order_id())
-        ib_order.orderId = self.store.next_order_id()
+        ib_order.orderId = self.store.next_order_id()  # above the journal's ids: raised when it opened
         ref = self.journal.next_client_ref(self.p.order_ref)
         ib_order.orderRef = ref
         ib_order.account = self._account

@@ -43,13 +43,18 @@ CREATE TABLE IF NOT EXISTS orders (
     stop_price REAL, parent_ref TEXT, state TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0,
     process TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_state ON orders (state);
+CREATE INDEX IF NOT EXISTS orders_order_id ON orders (order_id);
 CREATE TABLE IF NOT EXISTS order_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, client_ref TEXT NOT NULL, time REAL NOT NULL,
     state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS order_events_ref ON order_events (client_ref);
 CREATE TABLE IF NOT EXISTS executions (
     exec_base TEXT PRIMARY KEY, exec_id TEXT NOT NULL, client_ref TEXT NOT NULL,
     order_id INTEGER, con_id INTEGER NOT NULL, shares REAL NOT NULL, price REAL NOT NULL,
     time REAL NOT NULL, commission REAL, booked REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_exec_id ON executions (exec_id);
+CREATE INDEX IF NOT EXISTS executions_ref ON executions (client_ref);
+CREATE INDEX IF NOT EXISTS executions_time ON executions (time);
 CREATE TABLE IF NOT EXISTS commissions (
     exec_id TEXT PRIMARY KEY, commission REAL NOT NULL, received REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS positions (
@@ -155,6 +160,7 @@ class Journal:
         self.account = account
         self.run_name = run_name
         self.process = f"{os.getpid()}-{int(time.time())}"
+        self._ref_seq: int | None = None
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -240,11 +246,13 @@ class Journal:
     # -- orders ------------------------------------------------------------------------------------
     def next_client_ref(self, prefix: str) -> str:
         """A client order id never used in this journal: ``'<prefix>:<run_name>:<n>'``."""
-        row = self._db.execute("SELECT count(*) FROM orders").fetchone()
-        n = row[0] + 1
-        while self.order(f"{prefix}:{self.run_name}:{n}") is not None:
-            n += 1
-        return f"{prefix}:{self.run_name}:{n}"
+        if self._ref_seq is None:
+            self._ref_seq = self._db.execute("SELECT count(*) FROM orders").fetchone()[0]
+        while True:
+            self._ref_seq += 1
+            ref = f"{prefix}:{self.run_name}:{self._ref_seq}"
+            if self.order(ref) is None:
+                return ref
 
     def add_order(self, record: OrderRecord) -> None:
         """Journal a new order (before it is sent)."""
