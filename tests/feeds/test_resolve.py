@@ -106,3 +106,13 @@ def test_an_ohlcv_file_of_one_asset_is_not_a_universe() -> None:
     path = str(require_shared("pypi", "daily", "arch_sp500_ohlcv_1999-2018.csv.gz"))
     with pytest.raises(DataSpecError, match=r"1 asset\(s\) \(arch_sp500_ohlcv_1999-2018\); a universe needs at least 2"):
         resolve_closes([path])
+
+
+def test_a_symbol_without_bars_in_the_window_is_left_out_by_name(caplog) -> None:  # type: ignore[no-untyped-def]
+    """FB lists in 2012; asked for with AAPL and GOOG up to 2010 it is left out with a warning."""
+    path = str(require_shared("pypi", "daily", "bokeh_AAPL_GOOG_IBM_MSFT_ohlcv_2000-2013.csv.gz"))
+    with caplog.at_level(logging.WARNING):
+        frames = resolve_datas([path], LoadOptions(symbol="AAPL,FB,GOOG", todate="2010-12-31"))
+    assert [name for name, _ in frames] == ["AAPL", "GOOG"]
+    assert frames[0][1].index[0] == pd.Timestamp("2004-08-19")  # aligned on GOOG's listing
+    assert "left out 1 column(s) with no bars between --from None and --to 2010-12-31: FB" in caplog.text

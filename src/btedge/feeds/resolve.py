@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from btedge.feeds.errors import DataValidationError
@@ -102,12 +103,25 @@ def window(fromdate: pd.Timestamp | str | None, todate: pd.Timestamp | str | Non
     return start, end
 
 
+def _bars_inside(index: pd.DatetimeIndex, options: LoadOptions) -> bool:
+    start, end = window(options.fromdate, options.todate)
+    keep = np.ones(len(index), dtype=bool)
+    if start is not None:
+        keep &= np.asarray(index >= start)
+    if end is not None:
+        keep &= np.asarray(index < end)
+    return bool(keep.any())
+
+
 def slice_frame(df: pd.DataFrame, options: LoadOptions, source: str) -> pd.DataFrame:
     """The bars of ``df`` inside the options' window (inclusive; see :func:`window`)."""
     start, end = window(options.fromdate, options.todate)
     stamps = df.index
-    keep = (stamps >= start if start is not None else True) & (stamps < end if end is not None else True)
-    out = df.loc[keep] if start is not None or end is not None else df
+    out = df
+    if start is not None:
+        out = out.loc[stamps >= start]
+    if end is not None:
+        out = out.loc[out.index < end]
     if out.empty:
         raise DataSpecError(
             f"{source}: no bars between --from {options.fromdate} and --to {options.todate} "
@@ -164,7 +178,14 @@ def resolve_spec(spec: str, options: LoadOptions) -> Frames:
         raise FileNotFoundError(f"--data {spec}: no such file (cwd is {Path.cwd()}). Fix: check the path")
     else:
         frames = [(spec, _ticker_frame(spec, options))]
-    return [(name, slice_frame(df, options, f"{spec}:{name}" if len(frames) > 1 else spec)) for name, df in frames]
+    if len(frames) == 1:
+        return [(frames[0][0], slice_frame(frames[0][1], options, spec))]
+    inside = [(name, df) for name, df in frames if _bars_inside(df.index, options)]
+    empty = [name for name, _ in frames if name not in dict(inside)]
+    if empty and len(empty) < len(frames):
+        log.warning("%s: left out %d column(s) with no bars between --from %s and --to %s: %s", spec, len(empty),
+                    options.fromdate, options.todate, ", ".join(empty))
+    return [(name, slice_frame(df, options, f"{spec}:{name}")) for name, df in (inside or frames)]
 
 
 def resolve_datas(specs: Sequence[str], options: LoadOptions | None = None, *, align: bool = True) -> Frames:
