@@ -96,3 +96,14 @@ def test_member_modes_agree_and_no_lookahead(tmp_path):
     lines = assert_modes_agree(btc(500), kan_member(tmp_path))
     assert np.isfinite(lines["p_long"][300:]).all()
     assert_no_lookahead(btc(500), kan_member(tmp_path), cuts=[301, 302, 401, 402])
+
+
+def test_numpy_inference_equals_the_torch_net_in_float64():
+    from btedge.models.kan import NumpyKAN
+
+    torch.manual_seed(0)
+    net = KAN([5, 4, 3])
+    x = np.random.default_rng(0).standard_normal((50, 5)) * 1.5  # some rows beyond the grid
+    with torch.no_grad():
+        ref = net.double()(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(NumpyKAN(net)(x), ref, atol=1e-12, rtol=0)

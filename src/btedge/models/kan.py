@@ -23,7 +23,6 @@ See:
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from pathlib import Path
@@ -31,11 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import expit
 from torch import nn
 
 from btedge.models.persist import load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
-from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net, inference_threads
+from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,32 @@ def fit_regression(net: KAN, x: torch.Tensor, y: torch.Tensor, steps: int = 200,
         return float(F.mse_loss(net(x), y))
 
 
+class NumpyKAN:
+    """Float64 numpy copy of a trained :class:`KAN` for inference: the same Cox-de Boor and
+    SiLU arithmetic without torch's per-operation overhead (a live step scores one row)."""
+
+    def __init__(self, net: KAN) -> None:
+        with torch.no_grad():
+            self.layers = [(layer.grid.double().numpy(), layer.order, layer.base_weight.double().numpy(),
+                            layer.scaled_spline_weight().double().reshape(layer.n_out, -1).numpy())
+                           for layer in net.layers]
+
+    @staticmethod
+    def bases(x: np.ndarray, g: np.ndarray, order: int) -> np.ndarray:
+        x = x[:, :, None]
+        b = ((x >= g[:, :-1]) & (x < g[:, 1:])).astype(np.float64)
+        for k in range(1, order + 1):
+            b = ((x - g[:, : -(k + 1)]) / (g[:, k:-1] - g[:, : -(k + 1)]) * b[:, :, :-1]
+                 + (g[:, k + 1:] - x) / (g[:, k + 1:] - g[:, 1:-k]) * b[:, :, 1:])
+        return b
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        for grid, order, base_w, spline_w in self.layers:
+            silu = x * expit(x)  # stable for large |x|
+            x = silu @ base_w.T + self.bases(x, grid, order).reshape(len(x), -1) @ spline_w.T
+        return x
+
+
 class _LastRow(nn.Module):
     """Adapts a KAN to the (batch, bars, features) windows of the shared training loop."""
 
@@ -176,7 +202,7 @@ class KANClassifier:
         self.spec = spec
         with deterministic_torch(spec.seed):
             self.net = self._make(n_features)
-        self._infer: KAN | None = None
+        self._infer: NumpyKAN | None = None
 
     def _make(self, n_features: int) -> KAN:
         return KAN([n_features, self.spec.hidden, N_CLASSES], grid_size=self.grid_size)
@@ -201,15 +227,15 @@ class KANClassifier:
         self._infer = None
         return info
 
-    def _inference_net(self) -> KAN:
+    def _inference_net(self) -> NumpyKAN:
         if self._infer is None:
-            self._infer = copy.deepcopy(self.net).double().eval()
+            self._infer = NumpyKAN(self.net)
         return self._infer
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        with torch.no_grad(), inference_threads():
-            x = torch.as_tensor(np.ascontiguousarray(X[:, -1, :]), dtype=torch.float64)
-            return torch.softmax(self._inference_net()(x), dim=1).numpy()
+        z = self._inference_net()(np.asarray(X[:, -1, :], dtype=np.float64))
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def save(self, folder: Path) -> None:
         save_state_dict(self.net, Path(folder) / "model.pt")
