@@ -46,3 +46,21 @@ def test_learns_the_planted_signal_online():
 def test_bad_min_learned_is_one_clear_error():
     with pytest.raises(ValueError, match="min_learned must be >= 1"):
         indicator_lines(btc(100), lambda s: OnlineSignal(s.data, min_learned=0))
+
+
+@pytest.mark.parametrize("target", ["return", "class"])
+def test_array_runner_equals_the_indicator_lines(target):
+    from btedge.models.features import FeatureSpec, build_features
+    from btedge.models.labels import LabelSpec, forward_return, make_labels
+    from btedge.models.online import run_online
+
+    df = btc(300)
+    o, h, low, c, v = (df[k].to_numpy(float) for k in ("open", "high", "low", "close", "volume"))
+    feats = build_features(o, h, low, c, v, FeatureSpec())
+    if target == "return":
+        got = run_online(feats, forward_return(c, 3), 3, "return", min_learned=20)[:, 0]
+        ref = indicator_lines(df, forecast())["forecast"]
+    else:
+        got = run_online(feats, make_labels(c, c, c, LabelSpec(horizon=3)), 3, "class", min_learned=20)[:, 2]
+        ref = indicator_lines(df, signal())["p_long"]
+    np.testing.assert_allclose(got, ref, atol=1e-12, rtol=0, equal_nan=True)

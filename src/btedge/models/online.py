@@ -123,6 +123,29 @@ class OnlineLearner:
             self.learn(rec[:-1], rec[-1])
 
 
+def run_online(features: np.ndarray, targets: np.ndarray, horizon: int, target: str = "return",
+               lr: float = LEARNING_RATE, min_learned: int = 1) -> np.ndarray:
+    """The online learner over a whole series, without backtrader (for evaluations).
+
+    At bar t the row of t is queued, every queued row s <= t - horizon is learned with
+    ``targets[s]`` (skipped if NaN), then bar t is predicted. ``targets[s]`` is read at bar
+    s + horizon at the earliest, so passing labels or forward returns computed on the whole
+    series leaks nothing. Returns (n, 3) probabilities or (n, 1) forecasts, NaN where the row
+    has a NaN or fewer than ``min_learned`` targets were learned.
+    """
+    features = np.asarray(features, dtype=float)
+    targets = np.asarray(targets, dtype=float)
+    learner = OnlineLearner(target, horizon, features.shape[1], lr)
+    out = np.full((len(features), learner.n_out), np.nan)
+    label_of = targets.__getitem__
+    for t, row in enumerate(features):
+        if np.isfinite(row).all():
+            pred = learner.step(t, row, label_of)
+            if learner.n_learned >= min_learned:
+                out[t] = pred
+    return out
+
+
 class OnlineClassifier:
     """The online learner as a fold model: one pass over the fold's training rows in time order."""
 
