@@ -305,3 +305,20 @@ def test_case03_orphan_filled_between_processes_is_counted(fake_gateway, ib_lib)
     assert _placed_ids(fake_gateway) == [orphan.order_id]
     assert broker.journal.order(orphan.order_ref).state == "Filled"
     assert _agree(fake_gateway, broker, strat) == 1
+
+
+def test_case07_open_order_the_journal_did_not_create_is_left_alone(fake_gateway, ib_lib, caplog):
+    """An order placed by hand under the same client id is reported, never cancelled, resumed or
+    counted; the strategy's own order goes out as usual."""
+    hand = ib_lib.IB()
+    hand.connect("127.0.0.1", fake_gateway.port, clientId=CLIENT_ID, timeout=5)
+    contract = hand.qualifyContracts(ib_lib.Stock("SPY", "SMART", "USD"))[0]
+    manual = hand.placeOrder(contract, ib_lib.LimitOrder("BUY", 7, 1.0, orderRef="by-hand"))
+    fake_gateway.wait_for_order(manual.order.orderId, status="Submitted")
+    hand.disconnect()
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: _buy(1)}, live_bars=3)
+    assert "was not placed by this run: left alone" in caplog.text
+    by_ref = {o.order_ref: o.status for o in fake_gateway.orders()}
+    assert by_ref["by-hand"] == "Submitted"
+    assert strat.statuses_of(strat.orders[0])[-1] == "Completed" and broker.open_orders() == []
+    assert _agree(fake_gateway, broker, strat) == 1

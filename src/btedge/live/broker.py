@@ -235,6 +235,8 @@ class IBBroker(bt.broker.BrokerBase):
                               open_trades, completed)
         for verdict in settle_orders(view):
             self._apply_verdict(verdict)
+        for trade in open_trades:
+            self._report_unknown(trade)
         for gap in foreign_holdings(self.journal, self._account, held):
             self._foreign(gap)
         self._sync_all_positions()
@@ -272,6 +274,15 @@ class IBBroker(bt.broker.BrokerBase):
                                 self.p.run_name)
         if verdict.state != record.state:
             self._move(record.client_ref, verdict.state, verdict.why, force=True)
+
+    def _report_unknown(self, trade: Any) -> None:
+        order = trade.order
+        key = f"order:{order.permId or order.orderId}"
+        if self._owned(trade) is None and key not in self._reported:
+            self._reported.add(key)
+            log.warning("open order %d (%s %g %s, orderRef %r) was not placed by this run: left alone, never "
+                        "counted as the strategy's", order.orderId, order.action, order.totalQuantity,
+                        trade.contract.symbol, order.orderRef)
 
     def _foreign(self, gap: Any) -> None:
         if self.p.foreign == "adopt":
