@@ -158,3 +158,16 @@ def test_console_entry_point_runs_as_a_module() -> None:
     proc = subprocess.run([sys.executable, "-m", "btedge.run_backtest", "--data", "nosuchfile.csv", "--from",
                            "2020-01-01"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT_USAGE and proc.stderr.startswith("btedge-backtest: error: --data nosuchfile.csv")
+
+
+def test_library_argument_errors_name_the_cli_flag(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A bad option value that only the library can judge still names the flag to change."""
+    data = _shared("repos", "daily", "arbitragelab_100stocks_2017-2020.csv.gz")
+    assert universe_main(["kmeans", "--data", data, "--clusters", "200", "--out", str(tmp_path)]) == EXIT_USAGE
+    assert "--clusters: n_clusters must be in [2, 100] (the number of tickers), got 200" in capsys.readouterr().err
+    assert sweep_main(["--strategy", "laguerre_trend", "--sample", "--bars", "400", "--grid", "gamma=0.5",
+                       "--lookbacks", "10", "--no-progress", "--out", str(tmp_path)]) == EXIT_USAGE
+    assert "--lookbacks: lookback 10 must be in [50, 400] bars" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        backtest_main(["--data", "SPY", "--interval", "2h"])
+    assert exc.value.code == EXIT_USAGE and "argument --interval: invalid choice: '2h'" in capsys.readouterr().err

@@ -55,25 +55,32 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-def run_cli(prog: str, body: Callable[[], int | None]) -> int:
+def run_cli(prog: str, body: Callable[[], int | None], flags: dict[str, str] | None = None) -> int:
     """Run a script's body; bad input becomes ``<prog>: error: ...`` on stderr and exit 2.
 
     Handled as usage errors: :class:`UsageError`, the feeds' ``DataValidationError`` and
     ``OfflineDataError``, ``ValueError``, ``FileNotFoundError`` and ``ConnectionError``. Ctrl-C
     exits :data:`EXIT_INTERRUPTED`. Anything else (a ``KeyError`` included) is a bug and keeps its
-    traceback.
+    traceback. ``flags`` maps library argument names to the script's flags: a message that starts
+    with one (``"n_clusters must be ..."``) is prefixed with the flag (``"--clusters: ..."``).
     """
     from btedge.feeds.errors import OfflineDataError
 
     try:
         status = body()
     except (UsageError, ValueError, FileNotFoundError, OfflineDataError, ConnectionError) as exc:
-        print(f"{prog}: error: {error_message(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {_with_flag(error_message(exc), flags or {})}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK if status is None else int(status)
+
+
+def _with_flag(message: str, flags: dict[str, str]) -> str:
+    first = re.match(r"\w+", message)
+    flag = flags.get(first.group(0)) if first else None
+    return f"{flag}: {message}" if flag else message
 
 
 def resolve_strategy(name: str, items: Sequence[str] = (), *, flag: str = "--param") -> tuple[type, dict[str, Any]]:

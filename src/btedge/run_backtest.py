@@ -27,6 +27,7 @@ from btedge.cli import (
     strategy_list,
 )
 from btedge.engine import BacktestConfig, BacktestResult, run_backtest
+from btedge.feeds.yahoo import INTERVALS
 from btedge.strategies.registry import datas_needed, param_defaults
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="strategy param, typed like its default; repeatable (see --list-params NAME)")
     what.add_argument("--train-bars", type=int, help="ML strategies: bars in each training window")
     what.add_argument("--retrain-every", type=int, help="ML strategies: bars between retrains")
-    what.add_argument("--interval", default="1d", help="Yahoo bar interval for tickers (default: %(default)s)")
+    what.add_argument("--interval", default="1d", choices=list(INTERVALS), metavar="INTERVAL",
+                      help=f"Yahoo bar interval for tickers, one of {', '.join(INTERVALS)} (default: %(default)s)")
     what.add_argument("--offline", action="store_true", help="never download: tickers must be cached")
     what.add_argument("--demo", action="store_true",
                       help=f"run {DEMO_STRATEGY} on the embedded BTC-USD 1h sample and write reports/")

@@ -24,6 +24,9 @@ from btedge.engine import BacktestConfig
 log = logging.getLogger(__name__)
 
 _COSTS = BacktestConfig()  # the one source of the cost defaults shown in --help
+#: Argument names of run_sweep / analyse_sweep -> the flags that set them (for error messages).
+FLAGS = {"lookback": "--lookbacks", "n_offsets": "--offsets", "n_boot": "--bootstrap",
+         "max_offset_frac": "--max-offset-frac", "n_blocks": "--blocks", "workers": "--workers"}
 #: Seconds to wait for a Dask scheduler to accept a connection before giving up.
 DASK_CONNECT_TIMEOUT = 3.0
 
@@ -232,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line)
         return 0
 
-    return run_cli("btedge-sweep", body)
+    return run_cli("btedge-sweep", body, FLAGS)
 
 
 if __name__ == "__main__":  # pragma: no cover

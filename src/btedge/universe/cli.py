@@ -24,6 +24,10 @@ from btedge.universe.selection import (
 
 log = logging.getLogger(__name__)
 
+#: Argument names of the selection functions -> the flags that set them (for error messages).
+FLAGS = {"n_clusters": "--clusters", "lookback": "--lookback", "contamination": "--contamination", "n": "--top",
+         "dtw_window": "--dtw-window"}
+
 DESCRIPTION = """\
 Select or cluster a universe from a close-price CSV using only prices up to --asof.
 
@@ -127,4 +131,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"results in {args.out}/")
         return 0
 
-    return run_cli("btedge-universe", body)
+    return run_cli("btedge-universe", body, FLAGS)
