@@ -158,15 +158,21 @@ class Performance(bt.Analyzer):
         self._values = array("d")
         self._stamps = array("d")
         self._in_market = array("b")
+        self._holding = False
+        self._clock = self.strategy.lines.datetime
 
     def notify_fund(self, cash: float, value: float, fundvalue: float, shares: float) -> None:
         self._value = fundvalue if self._fundmode else value
 
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in (order.Completed, order.Partial):  # positions change only on fills
+            strategy = self.strategy
+            self._holding = any(strategy.getposition(data).size for data in strategy.datas)
+
     def next(self) -> None:
-        strategy = self.strategy
         self._values.append(self._value)
-        self._stamps.append(strategy.datetime[0])
-        self._in_market.append(any(strategy.getposition(data).size for data in strategy.datas))
+        self._stamps.append(self._clock[0])
+        self._in_market.append(self._holding)
 
     # -- at the end ------------------------------------------------------------------------
     def _bar_stamps(self) -> pd.DatetimeIndex:
