@@ -105,17 +105,22 @@ def fills_table(fills: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
     })
 
 
-def trades_table(fills: np.ndarray) -> pd.DataFrame:
+def trade_arrays(fills: np.ndarray) -> dict[str, np.ndarray]:
     """Round trips from the fills (positions open from flat and close in full), with
     backtrader's ``Trade`` PnL: ``pnl = size * (exit - entry)``, ``pnlcomm = pnl - commissions``."""
     opens, exits = fills[0:len(fills) - 1:2], fills[1::2]
     pnl = 0.0 + (-exits[:, 1]) * (exits[:, 2] - opens[:, 2]) * 1.0
     commission = (0.0 + opens[:, 3]) + exits[:, 3]
-    return pd.DataFrame({
+    return {
         "entry_bar": opens[:, 0].astype(np.int64), "exit_bar": exits[:, 0].astype(np.int64),
         "size": opens[:, 1], "entry_price": opens[:, 2], "exit_price": exits[:, 2],
         "commission": commission, "pnl": pnl, "pnlcomm": pnl - commission,
-    })
+    }
+
+
+def trades_table(fills: np.ndarray) -> pd.DataFrame:
+    """:func:`trade_arrays` as a table."""
+    return pd.DataFrame(trade_arrays(fills))
 
 
 def _trade_stats(trades: pd.DataFrame, open_trades: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from btedge.vector.bars import Bars, bars_from_frame
-from btedge.vector.engine import signals_for, simulate_signals, strategy_params, trades_table
+from btedge.vector.engine import signals_for, simulate_signals, strategy_params, trade_arrays
 from btedge.vector.returns import bar_stamps
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,11 @@ def task_figures(value: np.ndarray, position: np.ndarray, fills: np.ndarray, ctx
     if not math.isfinite(ppy):
         stats.update(cagr=math.nan, volatility=math.nan, sharpe=math.nan, sortino=math.nan, calmar=math.nan)
     bars = len(value)
-    trades = trades_table(fills)
+    trades = trade_arrays(fills)
     ts = trade_stats(trades["pnlcomm"].tolist(), trades["pnl"].tolist(),
                      (trades["exit_bar"] - trades["entry_bar"]).tolist())
-    basis = 0.0 + np.abs(trades["size"].to_numpy()) * trades["entry_price"].to_numpy()
-    trade_returns = np.where(basis > 0, trades["pnlcomm"].to_numpy() / np.where(basis > 0, basis, 1.0), math.nan)
+    basis = 0.0 + np.abs(trades["size"]) * trades["entry_price"]
+    trade_returns = np.where(basis > 0, trades["pnlcomm"] / np.where(basis > 0, basis, 1.0), math.nan)
     traded = float(np.cumsum(np.abs(fills[:, 1] * fills[:, 2]))[-1]) if len(fills) else 0.0
     mean_value = float(np.cumsum(value)[-1]) / bars if bars else math.nan
     metrics = {key: _number(stats.get(key)) for key in

@@ -1,0 +1,234 @@
+"""btedge.vector beside vectorbt and backtrader: sweep throughput, one 1M-bar simulation, and a
+1,000-configuration sweep with random start offsets and three lookbacks (with DSR and PBO).
+
+Bars: real BTC one-minute bars tiled (bench_feed.tiled). Strategy: LaguerreCross, long only,
+fractional units, 5 bps commission, 1 bp slippage, next-bar-open fills.
+
+1. Sweep throughput, same 24-configuration grid and bars (``--sweep-bars``, default 20,000 and
+   100,000): btedge's vector sweep (``run_sweep(engine="vector")``, metrics, returns and trade
+   returns of every backtest), vectorbt ``Portfolio.from_signals`` on the same Laguerre signals
+   (all 24 columns in one call, entries shifted one bar and filled at the open), and backtrader
+   (``run_sweep(engine="backtrader", mode="serial")`` on the first ``--bt-configs`` configs; its
+   per-minute rate is per backtest, so it extrapolates). Baseline: vectorbt.
+2. One 1M-bar simulation: btedge's numba simulator on precomputed signals, and ``run_vector`` end to
+   end (signals, simulation, Performance and TradeStats figures), beside vectorbt's
+   ``from_signals`` on the same signals. Baseline: vectorbt (target: simulator <= 2x).
+3. 1,000 parameter sets × three lookbacks (20k, 40k, 80k bars) at seeded random start offsets on
+   100,000 bars, on ``--workers`` processes, then the deflated Sharpe ratio and PBO (CSCV, 16
+   blocks) over all 1,000 on each window (target: under a minute on 2 cores).
+
+vectorbt is not a btedge dependency; when it is not importable the script says so and prints
+btedge and backtrader only. To include it without touching the project's venv::
+
+    python -m venv /tmp/vbt && /tmp/vbt/bin/pip install -c constraints.txt vectorbt backtrader scipy \
+        pandas numpy numba tqdm rich statsmodels
+    PYTHONPATH=src:bench /tmp/vbt/bin/python bench/bench_vector.py
+
+Timings are medians of ``--repeats`` runs, interleaved.
+
+    .venv/bin/python bench/bench_vector.py [--repeats 3] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from bench_feed import source_bars, tiled
+
+from btedge.engine import BacktestConfig
+from btedge.strategies import LaguerreCross
+from btedge.sweeps.grid import Window, expand_grid, make_tasks
+from btedge.sweeps.runner import run_sweep
+from btedge.sweeps.stats import deflated_sharpe_for_grid, pbo_cscv
+from btedge.vector.bars import bars_from_frame
+from btedge.vector.engine import run_vector, signals_for, simulate_signals, strategy_params
+from btedge.vector.signals import compare_array
+
+try:
+    import vectorbt as vbt
+except ImportError:  # not a dependency
+    vbt = None
+
+CONFIG = BacktestConfig(benchmark=False, periods_per_year=525_600)
+GRID = {"gamma_fast": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "gamma_slow": [0.65, 0.7, 0.8, 0.9]}
+PARAMS = {"integer": False}
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def vbt_signals(df: pd.DataFrame, combos: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long-only cross signals of each combo from btedge's filters, shifted to fill at the next open."""
+    bars = bars_from_frame(df)
+    entries, exits = {}, {}
+    for k, c in enumerate(combos):
+        side = compare_array(bars.laguerre(c["gamma_fast"]), bars.laguerre(c["gamma_slow"]))
+        entries[k], exits[k] = side > 0, side < 0
+    shift = lambda d: pd.DataFrame(d, index=df.index).shift(1, fill_value=False)  # noqa: E731
+    return shift(entries), shift(exits)
+
+
+def vbt_run(df: pd.DataFrame, entries: pd.DataFrame, exits: pd.DataFrame) -> Any:
+    return vbt.Portfolio.from_signals(
+        close=df["close"], entries=entries, exits=exits, price=df["open"], size=0.95, size_type="percent",
+        fees=CONFIG.commission, slippage=CONFIG.slippage, init_cash=CONFIG.cash, freq="1min")
+
+
+def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: int) -> None:
+    df = tiled(base, bars)
+    frames = [("BTC", df)]
+    combos = expand_grid(GRID)
+    n = len(combos)
+    print(f"\n## 1. sweep of {n} laguerre_cross configurations on {bars:,} bars")
+    sweep = lambda: run_sweep(LaguerreCross, frames, GRID, fixed=PARAMS, config=CONFIG, engine="vector",  # noqa: E731
+                              verify_top=0)
+    run_sweep(LaguerreCross, frames, {"gamma_fast": [0.1]}, fixed=PARAMS, config=CONFIG, verify_top=0)  # compile
+    rows = {}
+    if vbt is not None:
+        vbt_total = lambda: vbt_run(df, *vbt_signals(df, combos)).stats(silence_warnings=True)  # noqa: E731
+        vbt_total()  # compile (numba specialises on the arrays' layout: warm up with the same shapes)
+    for _ in range(repeats):  # interleaved
+        rows.setdefault("btedge vector sweep (run_sweep, all figures)", []).append(median_time(sweep, 1))
+        if vbt is not None:
+            rows.setdefault("vectorbt from_signals + signals", []).append(
+                median_time(lambda: vbt_run(df, *vbt_signals(df, combos)), 1))
+            rows.setdefault("vectorbt from_signals + signals + stats()", []).append(median_time(vbt_total, 1))
+    subset = {"gamma_fast": GRID["gamma_fast"][:bt_configs], "gamma_slow": GRID["gamma_slow"][:1]}
+    m = len(expand_grid(subset))
+    bt_sec, bt_out = median_time(lambda: run_sweep(LaguerreCross, frames, subset, fixed=PARAMS, config=CONFIG,
+                                                   engine="backtrader", mode="serial"), 1)
+    vec_out = rows["btedge vector sweep (run_sweep, all figures)"][-1][1]
+    trades_vec = vec_out.runs["n_trades"].astype(int).tolist()
+    print(f"btedge closed trades per config: {trades_vec[:6]} ...; backtrader on the first {m}: "
+          f"{bt_out.runs['n_trades'].astype(int).tolist()}")
+    if vbt is not None:
+        pf = rows["vectorbt from_signals + signals"][-1][1]
+        print(f"vectorbt trades per config (its own rules: no ties kept, its sizing): "
+              f"{pf.trades.count().astype(int).tolist()[:6]} ...")
+    base_rate = None
+    for name, runs in rows.items():
+        sec = statistics.median(r[0] for r in runs)
+        rate = n / sec * 60
+        base_rate = rate if name.startswith("vectorbt from_signals + signals") and base_rate is None else base_rate
+        print(f"  {name:45s} {sec:8.3f} s  {rate:12,.0f} backtests/min")
+    print(f"  {'backtrader (serial, ' + str(m) + ' configs)':45s} {bt_sec:8.3f} s  {m / bt_sec * 60:12,.0f} backtests/min")
+    vec_rate = n / statistics.median(r[0] for r in rows["btedge vector sweep (run_sweep, all figures)"]) * 60
+    if base_rate:
+        print(f"ratio btedge vector / vectorbt throughput = {vec_rate / base_rate:.2f} (target >= 1)")
+    print(f"ratio btedge vector / backtrader throughput = {vec_rate / (m / bt_sec * 60):.0f}")
+
+
+def one_million(base: pd.DataFrame, repeats: int) -> None:
+    df = tiled(base, 1_000_000)
+    print("\n## 2. one simulation on 1,000,000 bars")
+    params = strategy_params(LaguerreCross, PARAMS)
+    bars = bars_from_frame(df)
+    sig = signals_for(LaguerreCross, bars, params)
+    sim = lambda: simulate_signals(bars, sig, params, CONFIG)  # noqa: E731
+    sim()
+    rows = {"btedge simulator (numba, signals given)": [], "btedge run_vector (signals+sim+figures)": []}
+    if vbt is not None:
+        entries, exits = vbt_signals(df, [{"gamma_fast": 0.2, "gamma_slow": 0.8}])
+        vbt_run(df, entries, exits)  # compile
+        rows["vectorbt from_signals (signals given)"] = []
+    fills = None
+    for _ in range(repeats):
+        sec, out = median_time(sim, 1)
+        rows["btedge simulator (numba, signals given)"].append(sec)
+        fills = out[2]
+        rows["btedge run_vector (signals+sim+figures)"].append(
+            median_time(lambda: run_vector(LaguerreCross, [("BTC", df)], PARAMS, CONFIG), 1)[0])
+        if vbt is not None:
+            sec, pf = median_time(lambda: vbt_run(df, entries, exits), 1)
+            rows["vectorbt from_signals (signals given)"].append(sec)
+    print(f"btedge: {len(fills) // 2} round trips" + (f"; vectorbt: {int(pf.trades.count())} trades" if vbt else ""))
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    for name, sec in med.items():
+        print(f"  {name:45s} {sec:8.3f} s")
+    if vbt is not None:
+        ratio = med["btedge simulator (numba, signals given)"] / med["vectorbt from_signals (signals given)"]
+        print(f"ratio btedge simulator / vectorbt from_signals = {ratio:.2f} (target <= 2)")
+
+
+def _chunk(frames, tasks, config):  # worker: one window's slice of the grid
+    from btedge.vector.sweep import run_tasks
+
+    out = list(run_tasks(LaguerreCross, frames, tasks, config))
+    return [t for t, *_ in out], np.column_stack([r.to_numpy() for _, _, r, _ in out]), [m for _, m, _, _ in out]
+
+
+def thousand(base: pd.DataFrame, workers: int) -> None:
+    df = tiled(base, 100_000)
+    frames = [("BTC", df)]
+    grid = {"gamma_fast": list(np.round(np.linspace(0.05, 0.5, 10), 3)),
+            "gamma_slow": list(np.round(np.linspace(0.55, 0.95, 10), 3)),
+            "stop_loss": [0.0, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05]}
+    param_sets = [{**PARAMS, **p} for p in expand_grid(grid)]
+    rng = np.random.default_rng(13)
+    windows = [Window(k, int(s), int(s) + lb, lb, int(s)) for k, (lb, s) in
+               enumerate((lb, rng.integers(0, len(df) - lb + 1)) for lb in (20_000, 40_000, 80_000))]
+    print(f"\n## 3. {len(param_sets)} parameter sets × {len(windows)} windows "
+          f"({', '.join(f'{w.lookback:,} bars from bar {w.start:,}' for w in windows)}) "
+          f"on {len(df):,} bars, {workers} processes")
+    start = time.perf_counter()
+    results = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = []
+        for window in windows:
+            tasks = make_tasks(param_sets, [window])
+            for part in np.array_split(np.arange(len(tasks)), workers):
+                futures.append((window, pool.submit(_chunk, frames, [tasks[i] for i in part], CONFIG)))
+        by_window: dict[int, list] = {}
+        for window, future in futures:
+            by_window.setdefault(window.window_id, []).append(future.result())
+    sims = time.perf_counter() - start
+    for wid, parts in sorted(by_window.items()):
+        matrix = pd.DataFrame(np.column_stack([p[1] for p in parts]))
+        sharpes = [m["sharpe"] for p in parts for m in p[2]]
+        dsr = deflated_sharpe_for_grid(matrix)
+        pbo = pbo_cscv(matrix, 16)
+        results.append((wid, matrix.shape, np.nanmax(sharpes), dsr, pbo))
+    total = time.perf_counter() - start
+    for wid, shape, best, dsr, pbo in results:
+        print(f"  window {wid}: {shape[1]} configs × {shape[0]:,} bars: best annualised Sharpe {best:.2f}, "
+              f"DSR {dsr.dsr:.3f} (N={dsr.n_trials}), PBO {pbo.pbo:.3f}")
+    print(f"  {len(param_sets) * len(windows):,} backtests in {sims:.1f} s, with DSR and PBO {total:.1f} s "
+          f"(target < 60 s on 2 cores)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sweep-bars", default="20000,100000")
+    parser.add_argument("--bt-configs", type=int, default=2, help="configs run in backtrader for its rate")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--parts", default="1,2,3")
+    args = parser.parse_args()
+    base, source = source_bars()
+    print(f"bars tiled from {source}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"{os.cpu_count()} cores; vectorbt {vbt.__version__ if vbt else 'not importable: btedge and backtrader only'}")
+    parts = args.parts.split(",")
+    if "1" in parts:
+        for bars in (int(b) for b in args.sweep_bars.split(",")):
+            sweep_throughput(base, bars, args.repeats, args.bt_configs)
+    if "2" in parts:
+        one_million(base, args.repeats)
+    if "3" in parts:
+        thousand(base, args.workers)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
