@@ -13,11 +13,16 @@ next-bar-open fills; the trade count of every run is printed so they can be chec
 - ``cli``, ``cli_vector``: ``btedge-backtest --data <csv> --report`` end to end (a fresh
   interpreter reading the CSV), with ``--engine backtrader`` / ``vector``
 
+With ``--old-src DIR`` (a ``src`` folder of an older commit, e.g. from
+``git archive 71c3a2c src | tar -x -C /tmp/old``) the rows ``run_backtest@old`` and ``cli@old`` run
+that code: the analyzers and the second engine run for buy-and-hold as they were.
+
 Every run is its own process (``/usr/bin/time`` gives its peak RSS); in-process rows time the run
 only (data already tiled), CLI rows the whole process. Rows alternate within each repeat. The
 machine may be shared: the load average is printed before and after.
 
     .venv/bin/python bench/bench_floor.py [--bars 1000000] [--repeats 3] [--rows floor,cerebro,...]
+        [--old-src /tmp/old/src --rows run_backtest@old,cli@old]
 """
 from __future__ import annotations
 
@@ -80,23 +85,25 @@ def _child(row: str, bars: int) -> dict:
     return {"seconds": time.perf_counter() - start, "trades": trades}
 
 
-def _measure(row: str, bars: int, csv: Path, out: Path) -> dict:
-    if row.startswith("cli"):
-        engine = "vector" if row == "cli_vector" else "backtrader"
+def _measure(row: str, bars: int, csv: Path, out: Path, old_src: str | None = None) -> dict:
+    name, _, old = row.partition("@")
+    if name.startswith("cli"):
+        engine = ["--engine", "vector" if name == "cli_vector" else "backtrader"] if not old else []
         cmd = [sys.executable, "-m", "btedge.run_backtest", "--strategy", "laguerre_cross", "--data", str(csv),
-               "--param", "integer=False", "--engine", engine, "--report", str(out / f"{row}.html"),
-               "--json", str(out / f"{row}.json")]
+               "--param", "integer=False", *engine, "--report", str(out / f"{name}.html"),
+               "--json", str(out / f"{name}.json")]
     else:
-        cmd = [sys.executable, __file__, "--child", row, "--bars", str(bars)]
+        cmd = [sys.executable, __file__, "--child", name, "--bars", str(bars)]
     timed = ["/usr/bin/time", "-f", "TIME %e %M", *cmd]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    paths = [str(Path(__file__).parent), *([old_src] if old else []), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     proc = subprocess.run(timed, capture_output=True, text=True, env=env)
     tail = [line for line in proc.stderr.splitlines() if line.startswith("TIME ")]
     if proc.returncode or not tail:
         raise RuntimeError(f"{row} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     wall, rss_kb = tail[-1].split()[1:]
-    if row.startswith("cli"):
-        trades = json.loads((out / f"{row}.json").read_text())["trades"]["trades"]
+    if name.startswith("cli"):
+        trades = json.loads((out / f"{name}.json").read_text())["trades"]["trades"]
         return {"seconds": float(wall), "rss_mb": int(rss_kb) / 1024, "trades": trades}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {**result, "rss_mb": int(rss_kb) / 1024}
@@ -107,6 +114,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--old-src", help="src folder of an older commit, for the @old rows")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -123,7 +131,7 @@ def main() -> None:
         runs: dict[str, list[dict]] = {r: [] for r in rows}
         for rep in range(args.repeats):
             for row in rows:
-                m = _measure(row, args.bars, csv, out)
+                m = _measure(row, args.bars, csv, out, args.old_src)
                 runs[row].append(m)
                 print(f"  run {rep + 1} {row:17s} {m['seconds']:8.2f} s {m['rss_mb']:8.0f} MB  {m['trades']} trades",
                       flush=True)
