@@ -211,6 +211,7 @@ def zero_trade_run():
     return run_backtest(LaguerreCross, [("BTC-PERP", df)], {}, BacktestConfig(cash=10_000.0))
 
 
+@pytest.mark.slow
 def test_zero_trade_run_writes_table_tearsheet_and_png(zero_trade_run, tmp_path):
     result = zero_trade_run
     assert result.trades["trades"] == 0 and result.trades["skipped_entries"] >= 1
@@ -243,6 +244,7 @@ def test_json_is_strict_with_nulls_for_undefined_figures(zero_trade_run):
     assert payload["buy_and_hold"]["asset"] == "BTC-PERP" and payload["buy_and_hold"]["invested"] == 0.95
 
 
+@pytest.mark.slow
 def test_open_drawdown_from_the_first_day_fills_the_tearsheet(tmp_path):
     """S&P 500 from the day after its 2007 peak to the end of 2008: in drawdown from the first
     return and never recovered (quantstats' tables were blank for that)."""
@@ -259,6 +261,7 @@ def test_open_drawdown_from_the_first_day_fills_the_tearsheet(tmp_path):
     assert "has not recovered by the last bar" in html
 
 
+@pytest.mark.slow
 def test_tearsheet_uses_the_tables_year_on_sessions_crossing_midnight(tmp_path):
     """Extended-hours SPY in UTC: 20 trading sessions (not 25 calendar dates) and 252 a year."""
     raw = pd.read_csv(require_shared("repos", "intraday", "pyalgotrade_nt-spy-minute-2011-01.csv"), sep=";",

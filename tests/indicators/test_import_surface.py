@@ -27,6 +27,7 @@ SURFACE = {
 }
 
 
+@pytest.mark.slow  # a fresh interpreter importing backtrader and pandas: ~5 s
 def test_importing_the_packages_loads_no_heavy_dependency():
     code = (
         "import json, sys\n"

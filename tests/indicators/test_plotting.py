@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.shared import require_shared
 
-pytestmark = pytest.mark.shared
+pytestmark = [pytest.mark.shared, pytest.mark.slow]  # one cerebro.plot() in a fresh interpreter: ~8 s
 
 SCRIPT = """
 import json, sys
