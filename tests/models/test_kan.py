@@ -107,3 +107,14 @@ def test_numpy_inference_equals_the_torch_net_in_float64():
     with torch.no_grad():
         ref = net.double()(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(NumpyKAN(net)(x), ref, atol=1e-12, rtol=0)
+
+
+def test_issue10_positive_control_on_planted_features(tmp_path):
+    """The shared harness of the issue "ML you can believe": a linear score of the newest row."""
+    from btedge.training.validation import balanced_accuracy
+    from tests.support.planted import planted_features, planted_labels, walk
+
+    X = planted_features(1000)
+    y = planted_labels(X)
+    _, out = walk("kan", X, y, str(tmp_path))
+    assert balanced_accuracy(out[700:].argmax(axis=1), y[700:]) >= 0.8

@@ -81,3 +81,14 @@ def test_member_saves_a_journal_not_a_pickle(tmp_path):
 
 def test_positive_control_reaches_080_balanced_accuracy_out_of_sample():
     assert positive_control(ModelSpec(kind="online")) >= 0.8
+
+
+def test_issue10_positive_control_on_planted_features(tmp_path):
+    """The shared harness of the issue "ML you can believe": a linear score of the newest row."""
+    from btedge.training.validation import balanced_accuracy
+    from tests.support.planted import planted_features, planted_labels, walk
+
+    X = planted_features(1000)
+    y = planted_labels(X)
+    _, out = walk("online", X, y, str(tmp_path))
+    assert balanced_accuracy(out[700:].argmax(axis=1), y[700:]) >= 0.8

@@ -95,3 +95,15 @@ def test_member_modes_agree_and_no_lookahead(tmp_path):
     lines = assert_modes_agree(btc(500), s4d_member(tmp_path))
     assert np.isnan(lines["p_long"][:300]).all() and np.isfinite(lines["p_long"][300:]).all()
     assert_no_lookahead(btc(500), s4d_member(tmp_path), cuts=[301, 302, 350, 401, 402])
+
+
+@pytest.mark.slow
+def test_issue10_positive_control_on_planted_features(tmp_path):
+    """The shared harness of the issue "ML you can believe": a linear score of the newest row."""
+    from btedge.training.validation import balanced_accuracy
+    from tests.support.planted import planted_features, planted_labels, walk
+
+    X = planted_features(1000)
+    y = planted_labels(X)
+    _, out = walk("s4d", X, y, str(tmp_path), hidden=8, epochs=15)
+    assert balanced_accuracy(out[700:].argmax(axis=1), y[700:]) >= 0.8

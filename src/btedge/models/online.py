@@ -1,7 +1,7 @@
 """Online learners (River): predict every bar, learn a bar's label only once its horizon passed.
 
-:class:`OnlineLearner` wraps a River pipeline (``StandardScaler | SoftmaxRegression`` for the
-direction classes, ``StandardScaler | LinearRegression`` for the forward return) behind a
+:class:`OnlineLearner` wraps a River pipeline (``StandardScaler | bias | SoftmaxRegression`` for
+the direction classes, ``StandardScaler | LinearRegression`` for the forward return) behind a
 pending queue: the row of bar t waits until bar t + horizon, when its label is known, and only
 then is learned. A prediction at bar t therefore uses labels of bars <= t - horizon only.
 
@@ -39,13 +39,17 @@ def make_pipeline(target: str, lr: float = LEARNING_RATE):
     """A fresh River pipeline for ``target`` (``'class'`` or ``'return'``)."""
     from river import compose, linear_model, optim, preprocessing
 
-    if target == "class":
-        head = linear_model.SoftmaxRegression(optimizer=optim.SGD(lr))
-    elif target == "return":
+    if target == "class":  # River's softmax has no intercept: a constant input after scaling is one
+        return compose.Pipeline(preprocessing.StandardScaler(), compose.FuncTransformer(_with_bias),
+                                linear_model.SoftmaxRegression(optimizer=optim.SGD(lr)))
+    if target == "return":
         head = linear_model.LinearRegression(optimizer=optim.SGD(lr), intercept_lr=lr)
-    else:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    return compose.Pipeline(preprocessing.StandardScaler(), head)
+        return compose.Pipeline(preprocessing.StandardScaler(), head)
+    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+
+
+def _with_bias(x: dict[str, float]) -> dict[str, float]:
+    return {**x, "bias": 1.0}
 
 
 class OnlineLearner:
