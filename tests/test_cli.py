@@ -171,3 +171,12 @@ def test_library_argument_errors_name_the_cli_flag(tmp_path, capsys) -> None:  #
     with pytest.raises(SystemExit) as exc:
         backtest_main(["--data", "SPY", "--interval", "2h"])
     assert exc.value.code == EXIT_USAGE and "argument --interval: invalid choice: '2h'" in capsys.readouterr().err
+
+
+def test_a_laguerre_lookup_does_not_load_the_ml_stack() -> None:
+    """Checking --strategy laguerre_trend imports the strategy modules only up to its own (no torch),
+    so a bad input fails in seconds."""
+    code = ("import sys; from btedge.cli import resolve_strategy; resolve_strategy('laguerre_trend', ['gamma=0.6']); "
+            "print('torch' in sys.modules, 'xgboost' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["False", "False"], proc.stderr

@@ -19,12 +19,14 @@ _REGISTRY: dict[str, type[bt.Strategy]] = {}
 
 #: Modules imported on first lookup so their ``@register`` decorators run. Modules whose optional
 #: dependencies are missing (torch, xgboost, ...) are skipped and their strategies are absent.
+#: :func:`get_strategy` imports them in this order and stops at the one that registers the name,
+#: so the heavy ML module (torch) comes last.
 STRATEGY_MODULES = (
     "btedge.strategies.benchmark",
     "btedge.strategies.laguerre",
-    "btedge.strategies.ml",
     "btedge.strategies.pairs",
     "btedge.strategies.momentum",
+    "btedge.strategies.ml",
 )
 
 
@@ -42,16 +44,20 @@ def register(name: str) -> Callable[[T], T]:
     return deco
 
 
+def _load(mod: str) -> None:
+    try:
+        importlib.import_module(mod)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and mod.startswith(exc.name):
+            return  # that strategy module does not exist (yet)
+        if exc.name in {"torch", "xgboost", "sklearn", "statsmodels", "dtaidistance"}:
+            return  # optional extra not installed
+        raise
+
+
 def _load_all() -> None:
     for mod in STRATEGY_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and mod.startswith(exc.name):
-                continue  # that strategy module does not exist (yet)
-            if exc.name in {"torch", "xgboost", "sklearn", "statsmodels", "dtaidistance"}:
-                continue  # optional extra not installed
-            raise
+        _load(mod)
 
 
 def available() -> dict[str, type[bt.Strategy]]:
@@ -61,7 +67,12 @@ def available() -> dict[str, type[bt.Strategy]]:
 
 
 def get_strategy(name: str) -> type[bt.Strategy]:
-    """Look a strategy up by name; the error lists the valid names."""
+    """Look a strategy up by name, importing strategy modules only until it is found (a Laguerre
+    strategy does not load torch); the error lists the valid names."""
+    for mod in STRATEGY_MODULES:
+        if name in _REGISTRY:
+            return _REGISTRY[name]
+        _load(mod)
     strategies = available()
     try:
         return strategies[name]
