@@ -4,7 +4,8 @@ Both sides run in this process against the fake gateway (loopback, its own threa
 gateway stamps ``perf_counter()`` right after it wrote the update that completes bar k (the
 first update of bar k+1), and the client stamps it when the ``placeOrder`` for bar k is written.
 
-- measured: cerebro + IBStore / IBData / IBBroker + a strategy that trades every live bar
+- measured: cerebro + IBStore / IBData / IBBroker (``build_session``, the order journal on, in a
+  temporary state dir) + a strategy that trades every live bar
 - baseline (same run, same gateway): the raw client, placing the order inside the
   ``BarDataList.updateEvent`` handler (no backtrader, no btedge): the floor the client sets
 
@@ -21,14 +22,17 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import backtrader as bt
 import numpy as np
 
-from btedge.live import IBBroker, IBData, IBStore
 from btedge.live._ib import client as ib_client
+from btedge.live.config import IBConfig
+from btedge.live.session import build_session
 from btedge.testkit.fakegateway import FakeGateway, random_walk_bars
 
 HISTORY = 50
@@ -85,18 +89,16 @@ def run_btedge(lib: str, n: int) -> np.ndarray:
     gw = gateway(n)
     pushed: list[float] = []
     sent: list[float] = []
-    store = IBStore(port=gw.port, client_id=1, client=lib)
-    stamp_orders(store.ib, sent)
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(IBData(dataname="SPY", store=store, timeframe=bt.TimeFrame.Minutes,
-                           compression=1, backfill=86_400, qcheck=0.5))
-    cerebro.setbroker(IBBroker(store=store))
-    cerebro.addstrategy(EveryBar, gw=gw, n=n, pushed=pushed)
-    try:
-        cerebro.run()
-    finally:
-        store.stop()
-        gw.stop()
+    with tempfile.TemporaryDirectory() as state:  # the order journal is on, as in a real session
+        config = IBConfig(port=gw.port, client_id=1, client=lib, state_dir=Path(state), run_name="latency")
+        session = build_session(config, ["SPY"], EveryBar, {"gw": gw, "n": n, "pushed": pushed},
+                                timeframe=bt.TimeFrame.Minutes, compression=1, quicknotify=False,
+                                data_kw={"backfill": 86_400, "qcheck": 0.5})
+        stamp_orders(session.store.ib, sent)
+        try:
+            session.run()
+        finally:
+            gw.stop()
     return latencies(pushed, sent, n)
 
 

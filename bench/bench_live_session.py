@@ -20,15 +20,18 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import backtrader as bt
 import pandas as pd
 
 from btedge.feeds.frame import FrameData
-from btedge.live import IBBroker, IBData, IBStore
+from btedge.live.config import IBConfig
+from btedge.live.session import build_session
 from btedge.testkit.fakegateway import FakeGateway, random_walk_bars, stock
 
 HISTORY = 60
@@ -96,25 +99,24 @@ def run_live(symbols: int, steps: int, trace: bool, exactbars: int = 0) -> tuple
     gw = FakeGateway(bars=bars[names[0]], instrument=stock(names[0]), history=HISTORY).start()
     for name in names[1:]:
         gw.add_instrument(stock(name), bars[name], history=HISTORY)
-    store = IBStore(port=gw.port, client_id=1)
-    cerebro = bt.Cerebro(stdstats=False)
-    feeds = [IBData(dataname=name, name=name, store=store, timeframe=bt.TimeFrame.Seconds,
-                    compression=SECONDS, backfill=HISTORY * SECONDS + 60, qcheck=0.5) for name in names]
-    for feed in feeds:
-        cerebro.adddata(feed)
-    cerebro.setbroker(IBBroker(store=store))
-    cerebro.addstrategy(Stepper, gw=gw, steps=steps, trace=trace)
+    state = tempfile.TemporaryDirectory()
+    session = build_session(IBConfig(port=gw.port, client_id=1, state_dir=Path(state.name), run_name="bench"), names,
+                            Stepper, {"gw": gw, "steps": steps, "trace": trace}, timeframe=bt.TimeFrame.Seconds,
+                            compression=SECONDS, quicknotify=False,
+                            data_kw={"backfill": HISTORY * SECONDS + 60, "qcheck": 0.5})
+    feeds = session.datas
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
     try:
-        strat = cerebro.run(exactbars=exactbars)[0]
+        strat = session.cerebro.run(exactbars=exactbars)[0]
     finally:
         elapsed = time.perf_counter() - started
         if trace:
             tracemalloc.stop()
-        store.stop()
+        session.store.stop()
         gw.stop()
+        state.cleanup()
     delivered = {feed._name: feed.stats["delivered"] for feed in feeds}
     dropped = sum(feed.stats["duplicates_dropped"] for feed in feeds)
     return elapsed, strat, {"delivered": delivered, "duplicates_dropped": dropped}

@@ -138,10 +138,12 @@ class IBData(bt.feed.DataBase):
         self._lost_at: float | None = None
         self._newest_seen = float("-inf")
         self._lagging = False
+        self._unrecorded: float | None = None
         self.p.store.add_feed(self)
         self.p.store.connect()  # no-op when the broker connected it already
 
     def stop(self) -> None:
+        self._record_bar()
         self._unsubscribe()
         self.p.store.remove_feed(self)
 
@@ -152,6 +154,7 @@ class IBData(bt.feed.DataBase):
 
     def _load(self) -> bool | None:
         store: IBStore = self.p.store
+        self._record_bar()  # the bar delivered last: journaled after the strategy acted on it
         if self._state == _SUBSCRIBE and store.connected and time.monotonic() >= self._retry_at:
             try:
                 self._subscribe()
@@ -174,10 +177,16 @@ class IBData(bt.feed.DataBase):
         if self._state == _LIVE and self._backfill_left < 0:
             self._check_age(bar)
         self._fill_lines(bar)
-        journal = store.journal
-        if journal is not None:
-            journal.record_bar(self.symbol, dt.datetime.fromtimestamp(bar[0], dt.timezone.utc))
+        self._unrecorded = bar[0]
         return True
+
+    def _record_bar(self) -> None:
+        """Journal the last delivered bar; done on the next ``_load``, so the write (tens of
+        microseconds) never sits between a bar and the order it triggers."""
+        journal = self.p.store.journal
+        if self._unrecorded is not None and journal is not None:
+            journal.record_bar(self.symbol, dt.datetime.fromtimestamp(self._unrecorded, dt.timezone.utc))
+        self._unrecorded = None
 
     # -- watchdogs ---------------------------------------------------------------------------
     def _check_age(self, bar: Bar) -> None:

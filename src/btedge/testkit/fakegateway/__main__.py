@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                           port=args.port, server_version=args.server_version, accounts=(args.account,),
                           cash=args.cash, auto_fill=args.auto_fill)
     gateway.start()
-    print(gateway.port, flush=True)
-    try:
+    try:  # the port line first: a client may Ctrl-C us the moment it has read it
+        print(gateway.port, flush=True)
         while True:
             time.sleep(args.interval or 3600)
             if args.interval and not gateway.push_bars(1):
