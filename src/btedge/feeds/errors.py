@@ -7,21 +7,6 @@ sort=True)``) and as the command-line flag of the console scripts (``--sort``). 
 """
 from __future__ import annotations
 
-#: Keyword of ``load_csv``/``load_panel``/``validate_ohlcv`` -> command-line flag that applies it.
-CLI_FLAGS: dict[str, str] = {
-    "datetime": "--datetime-column",
-    "sep": "--sep",
-    "date_format": "--date-format",
-    "dayfirst": "--date-format",
-    "tz": "--tz",
-    "sort": "--sort",
-    "symbol": "--symbol",
-    "columns": "--symbol",
-    "close_only": "--close-only",
-    "ffill": "--ffill",
-    "skiprows": "--skiprows",
-}
-
 
 class _FixedError(Exception):
     """An error whose message may carry its fix twice: as Python (``str``) and as CLI flags."""

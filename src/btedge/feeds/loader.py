@@ -7,7 +7,7 @@ file with ``pandas.read_csv`` and returns lowercase float ``open, high, low, clo
 ``datetime``. Timestamp parsing, gzip sniffing and banner skipping are
 :mod:`btedge.feeds.timestamps`'; the column names recognised are :data:`ALIASES`. Any guess
 can be overridden (see :data:`OVERRIDES`); every error names the override that fixes it, and
-its command-line flag (:data:`btedge.feeds.errors.CLI_FLAGS`).
+its command-line flag (``DataValidationError.for_cli()``).
 """
 from __future__ import annotations
 

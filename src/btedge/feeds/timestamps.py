@@ -53,7 +53,6 @@ EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"), (float("inf"), "ns"))
 TIME_LIKE = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?|\d{6}")
 _TZ_SUFFIX = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z| UTC)$")
 _SEPARATORS = (",", ";", "\t", "|")
-_UNNAMED = re.compile(r"^(?:unnamed: ?\d+|index|)$")
 
 
 def is_gzip(path: str | Path) -> bool:
@@ -100,11 +99,6 @@ def split_line(line: str, sep: str) -> list[str]:
 def normalise_name(name: object) -> str:
     """Header text as compared: BOM, quotes and spaces stripped, lowercase, ``_`` read as space."""
     return str(name).replace("\ufeff", "").strip().strip('"').lower().replace("_", " ")
-
-
-def is_unnamed(name: object) -> bool:
-    """An index column written without a name (``''``, pandas' ``Unnamed: 0``, ``index``)."""
-    return bool(_UNNAMED.match(normalise_name(name)))
 
 
 def stamp_role(name: object) -> str | None:
