@@ -31,6 +31,9 @@ def test_to_date_includes_the_whole_day_on_intraday_data() -> None:
     [(_, cut)] = resolve_datas([path], LoadOptions(todate="2022-01-05 12:00"))
     assert cut.index[-1] == pd.Timestamp("2022-01-05 12:00")  # a time is a time
     assert window("2022-01-01", "2022-01-05")[1] == pd.Timestamp("2022-01-06")
+    assert window(None, pd.Timestamp("2022-01-05"))[1] == pd.Timestamp("2022-01-06")  # a date as a Timestamp
+    with pytest.raises(DataSpecError, match="--from 2022-01-06 is after --to 2022-01-05"):
+        window("2022-01-06", "2022-01-05")
 
 
 def test_yahoo_cache_key_without_to_holds_no_date_and_serves_offline(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]

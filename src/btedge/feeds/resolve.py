@@ -91,37 +91,35 @@ def looks_like_path(spec: str) -> bool:
 
 
 def window(fromdate: pd.Timestamp | str | None, todate: pd.Timestamp | str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    """``(first, end)`` with ``end`` exclusive: a bare-date ``todate`` ends after that whole day."""
+    """``(first, end)`` with ``end`` exclusive: a ``todate`` that is a date (text without a time,
+    or a timestamp at midnight) ends after that whole day."""
     start = pd.Timestamp(fromdate) if fromdate is not None else None
     end = None
     if todate is not None:
         stamp = pd.Timestamp(todate)
-        whole_day = stamp == stamp.normalize() and not re.search(r"[T ]\d", str(todate))
+        has_time = isinstance(todate, str) and bool(re.search(r"[T ]\d", todate.strip()))
+        whole_day = stamp == stamp.normalize() and not has_time
         end = stamp + pd.Timedelta(days=1) if whole_day else stamp + pd.Timedelta(1, "ns")
     if start is not None and end is not None and start >= end:
         raise DataSpecError(f"--from {fromdate} is after --to {todate}. Fix: swap them")
     return start, end
 
 
-def _bars_inside(index: pd.DatetimeIndex, options: LoadOptions) -> bool:
+def _in_window(index: pd.DatetimeIndex, options: LoadOptions) -> np.ndarray:
     start, end = window(options.fromdate, options.todate)
     keep = np.ones(len(index), dtype=bool)
     if start is not None:
         keep &= np.asarray(index >= start)
     if end is not None:
         keep &= np.asarray(index < end)
-    return bool(keep.any())
+    return keep
 
 
 def slice_frame(df: pd.DataFrame, options: LoadOptions, source: str) -> pd.DataFrame:
     """The bars of ``df`` inside the options' window (inclusive; see :func:`window`)."""
-    start, end = window(options.fromdate, options.todate)
-    stamps = df.index
-    out = df
-    if start is not None:
-        out = out.loc[stamps >= start]
-    if end is not None:
-        out = out.loc[out.index < end]
+    if options.fromdate is None and options.todate is None:
+        return df
+    out = df.loc[_in_window(df.index, options)]
     if out.empty:
         raise DataSpecError(
             f"{source}: no bars between --from {options.fromdate} and --to {options.todate} "
@@ -180,7 +178,7 @@ def resolve_spec(spec: str, options: LoadOptions) -> Frames:
         frames = [(spec, _ticker_frame(spec, options))]
     if len(frames) == 1:
         return [(frames[0][0], slice_frame(frames[0][1], options, spec))]
-    inside = [(name, df) for name, df in frames if _bars_inside(df.index, options)]
+    inside = [(name, df) for name, df in frames if _in_window(df.index, options).any()]
     empty = [name for name, _ in frames if name not in dict(inside)]
     if empty and len(empty) < len(frames):
         log.warning("%s: left out %d column(s) with no bars between --from %s and --to %s: %s", spec, len(empty),
