@@ -26,6 +26,7 @@ _EXPORTS = {
     "OnlineForecast": "btedge.indicators.online",
     "HMMRegime": "btedge.indicators.regime",
     "MarkovRegime": "btedge.indicators.regime",
+    "StackedSignal": "btedge.indicators.stacked",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_surface(__name__, _EXPORTS)

@@ -46,12 +46,34 @@ def make_meta(method: str, seed: int = 0):
     if method == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(C=1.0, max_iter=1000)
+        return LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=1000)  # tight: the same fit in every mode
     if method == "forest":
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(n_estimators=100, max_depth=3, min_samples_leaf=20, random_state=seed, n_jobs=1)
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def fit_meta(Z: np.ndarray, labels: np.ndarray, boundary: int, first_oos: int, horizon: int,
+             method: str = "logistic", min_samples: int = 100, seed: int = 0):
+    """The meta-learner of the fold starting at ``boundary``: fitted on the rows
+    ``first_oos <= r < boundary - horizon`` with finite meta-features and label; None if fewer
+    than ``min_samples`` or a single class."""
+    stop = max(boundary - horizon, first_oos)
+    y = np.asarray(labels[:stop], float)
+    ok = np.isfinite(Z[first_oos:stop]).all(axis=1) & np.isfinite(y[first_oos:])
+    train = first_oos + np.flatnonzero(ok)
+    if train.size < min_samples or np.unique(y[train]).size < 2:
+        log.info("meta-fold %d skipped: %d out-of-fold rows", boundary, train.size)
+        return None
+    return make_meta(method, seed).fit(Z[train], y[train].astype(int))
+
+
+def meta_proba(meta, Z: np.ndarray) -> np.ndarray:
+    """(m, 3) class probabilities of the meta-learner (classes it never saw get 0)."""
+    proba = np.zeros((len(Z), N_CLASSES))
+    proba[:, meta.classes_.astype(int)] = meta.predict_proba(Z)
+    return proba
 
 
 def stack_walk_forward(
@@ -70,25 +92,17 @@ def stack_walk_forward(
     """
     if not member_probs:
         raise ValueError("member_probs must hold at least one member's (n, 3) probabilities")
+    make_meta(method)  # a bad method fails here, with or without data
     Z = meta_features(member_probs)
-    y = np.asarray(labels, float)
-    n, first = len(y), int(boundaries[0])
-    ok = np.isfinite(Z).all(axis=1)
-    ok[:first] = False  # the members' training bars: in-sample, never used
+    n, first = len(Z), int(boundaries[0])
     out = np.full((n, N_CLASSES), np.nan)
     stops = list(boundaries[1:]) + [n]
     for b, stop in zip(boundaries[1:], stops[1:]):
-        train = np.flatnonzero(ok[: max(b - horizon, 0)] & np.isfinite(y[: max(b - horizon, 0)]))
-        if train.size < min_samples or np.unique(y[train]).size < 2:
-            log.info("meta-fold %d skipped: %d out-of-fold rows", b, train.size)
-            continue
-        meta = make_meta(method, seed).fit(Z[train], y[train].astype(int))
+        meta = fit_meta(Z, labels, b, first, horizon, method, min_samples, seed)
         rows = np.arange(b, min(stop, n))
-        rows = rows[ok[rows]]
-        if rows.size:
-            proba = np.zeros((rows.size, N_CLASSES))
-            proba[:, meta.classes_.astype(int)] = meta.predict_proba(Z[rows])
-            out[rows] = proba
+        rows = rows[np.isfinite(Z[rows]).all(axis=1)]
+        if meta is not None and rows.size:
+            out[rows] = meta_proba(meta, Z[rows])
     return out
 
 
