@@ -42,6 +42,7 @@ T = TypeVar("T")
 
 _EARLY_COMMISSIONS_KEPT = 500
 _WATCHDOG_EVERY = 0.25  # seconds between two checks of the order acknowledgements
+HEARTBEAT_EVERY = 15.0  # seconds between two journal heartbeats in one state (the journal: alive < 120 s)
 #: (host, port, client id) of the stores connected in this process: one connection each
 _IN_USE: set[tuple[str, int, int]] = set()
 
@@ -108,6 +109,7 @@ class IBStore:
         self._connectivity_lost_at = float("-inf")
         self._acks = AckWatch(config.ack_timeout)
         self._next_watch = 0.0
+        self._beat_state, self._next_beat = "", 0.0
         # commission reports that came before their execution; IB also sends reports for other
         # clients' executions, which never get one, so only the newest few hundred are kept
         self._early_commissions: collections.OrderedDict[str, Any] = collections.OrderedDict()
@@ -270,6 +272,7 @@ class IBStore:
             if attempts is not None and attempt >= attempts:
                 break
             self._raise_if_outage_exceeded()
+            self._heartbeat("RECONNECTING")
             log.warning("connect attempt %d to %s:%s failed (%s); retrying in %.1f s",
                         attempt, self.host, self.port, reason, delay)
             time.sleep(delay)  # nothing to pump while disconnected
@@ -313,8 +316,7 @@ class IBStore:
         self.drops += 1
         self.wake()
         log.warning("IB connection lost (%s): will reconnect", why)
-        if self.journal is not None:
-            self.journal.heartbeat("RECONNECTING")
+        self._heartbeat("RECONNECTING")
         for feed in self.feeds:
             feed.on_connection_lost()
 
@@ -348,8 +350,7 @@ class IBStore:
         if not first:
             for feed in self.feeds:
                 feed.on_reconnected()
-        if self.journal is not None:
-            self.journal.heartbeat("CONNECTED")
+        self._heartbeat("CONNECTED")
 
     def read_clock(self) -> None:
         """Ask IB for its time (at every (re)connect and before a feed backfills a gap)."""
@@ -360,10 +361,20 @@ class IBStore:
         return ([self.broker] if self.broker is not None else []) + list(self.feeds)
 
     # -- watchdogs -------------------------------------------------------------------------------
+    def _heartbeat(self, state: str) -> None:
+        """Tell the journal this process is alive (on a change of state, else every 15 s)."""
+        now = time.monotonic()
+        journal = self.journal
+        if journal is None or (state == self._beat_state and now < self._next_beat):
+            return
+        journal.heartbeat(state)
+        self._beat_state, self._next_beat = state, now + HEARTBEAT_EVERY
+
     def _watch_orders(self) -> None:
         now = time.monotonic()
         if now < self._next_watch:
             return
+        self._heartbeat("LIVE")
         self._next_watch = now + _WATCHDOG_EVERY
         overdue = self._acks.check(self.ib.openTrades())
         for trade in overdue:
