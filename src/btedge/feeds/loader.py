@@ -447,11 +447,11 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
             the message names the file, the row and line, how many rows, and the fix
             (:meth:`~btedge.feeds.errors.DataValidationError.for_cli` as command-line flags).
     """
-    path, layout, roles, picked, stamp_cols, raw, lines = _rows(path, symbol, overrides)
-    mask = _select_symbol(raw, roles, symbol, path)
+    rows = _rows(path, symbol, overrides)
+    mask = _select_symbol(rows.raw, rows.roles, symbol, rows.path)
     if mask is not None:
-        raw, lines = raw.loc[mask].reset_index(drop=True), lines[mask]
-    return _finish(raw, lines, roles, stamp_cols, picked, tz, overrides, path, str(path))
+        rows = rows.subset(mask)
+    return _finish(rows, tz, overrides, str(rows.path))
 
 
 def load_symbols(path: str | Path, symbols: Sequence[str] | None = None, *, tz: str | None = None,
@@ -459,28 +459,39 @@ def load_symbols(path: str | Path, symbols: Sequence[str] | None = None, *, tz: 
     """Every symbol of a long-format file (one ``symbol``/``ticker``/``pair`` column) as its own
     validated frame, parsed in one pass; ``symbols`` keeps only those. A file without a symbol
     column gives one frame named after the file. Same options and checks as :func:`load_csv`."""
-    path, layout, roles, picked, stamp_cols, raw, lines = _rows(path, None, overrides)
-    column = roles.get("symbol")
+    rows = _rows(path, None, overrides)
+    path, column = rows.path, rows.roles.get("symbol")
     if column is None:
-        return {path.name.split(".")[0]: _finish(raw, lines, roles, stamp_cols, picked, tz, overrides, path,
-                                                 str(path))}
-    names = raw[column].astype("string")
+        return {path.name.split(".")[0]: _finish(rows, tz, overrides, str(path))}
+    names = rows.raw[column].astype("string")
     wanted = list(dict.fromkeys(symbols)) if symbols else sorted(map(str, pd.unique(names.dropna())))
     missing = [s for s in wanted if not (names == s).any()]
     if missing:
         raise DataValidationError(f"{path}: symbol(s) {missing} not in column {column!r}. Fix: pass symbols= "
                                   "that the file has", cli_fix="pass --symbol names that the file has")
-    out = {}
-    for name in wanted:
-        mask = np.asarray(names == name, dtype=bool)
-        out[name] = _finish(raw.loc[mask].reset_index(drop=True), lines[mask], roles, stamp_cols, picked, tz,
-                            overrides, path, f"{path}:{name}")
-    return out
+    return {name: _finish(rows.subset(np.asarray(names == name, dtype=bool)), tz, overrides, f"{path}:{name}")
+            for name in wanted}
 
 
-def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> tuple[Any, ...]:
-    """Sniff and read the file: path, layout, roles, whether a wide column was picked, the
-    timestamp columns, the raw rows (blank ones dropped) and their file lines."""
+@dataclass
+class _Rows:
+    """A file read as text rows: where from, which column plays which role, the timestamp
+    column(s), whether a wide file's column was picked as close, and each row's file line."""
+
+    path: Path
+    roles: dict[str, str]
+    stamp_cols: list[str]
+    picked: bool
+    raw: pd.DataFrame
+    lines: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> _Rows:
+        return _Rows(self.path, self.roles, self.stamp_cols, self.picked,
+                     self.raw.loc[mask].reset_index(drop=True), self.lines[mask])
+
+
+def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> _Rows:
+    """Sniff and read the file (blank rows dropped)."""
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise TypeError(f"load_csv: unknown option(s) {unknown}; valid: {sorted(OVERRIDES)}")
@@ -497,14 +508,14 @@ def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> tu
     if blank.any():
         log.info("%s: ignoring %d blank line(s)", path, int(blank.sum()))
         raw, lines = raw.loc[~blank].reset_index(drop=True), lines[~blank]
-    return path, layout, roles, picked, stamp_cols, raw, lines
+    return _Rows(path, roles, stamp_cols, picked, raw, lines)
 
 
-def _finish(raw: pd.DataFrame, lines: np.ndarray, roles: dict[str, str], stamp_cols: list[str], picked: bool,
-            tz: str | None, overrides: dict[str, Any], path: Path, source: str) -> pd.DataFrame:
+def _finish(rows: _Rows, tz: str | None, overrides: dict[str, Any], source: str) -> pd.DataFrame:
     """Rows of one symbol to the validated frame: timestamps, prices, order, repeats, checks."""
-    index = _to_utc_naive(_parse_stamps(raw, stamp_cols, overrides, path, lines), tz, path)
-    df = _frame(raw, roles, overrides, path, lines, picked or bool(overrides.get("close_only")))
+    path, raw, lines = rows.path, rows.raw, rows.lines
+    index = _to_utc_naive(_parse_stamps(raw, rows.stamp_cols, overrides, path, lines), tz, path)
+    df = _frame(raw, rows.roles, overrides, path, lines, rows.picked or bool(overrides.get("close_only")))
     df.index = index.rename("datetime")
     df, lines, unsorted = _order(df, lines, bool(overrides.get("sort")), path)
     if overrides.get("sort"):
