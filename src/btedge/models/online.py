@@ -158,10 +158,15 @@ class OnlineClassifier:
         self.learner = OnlineLearner("class", 1, n_features)
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
+        """One pass over the rows before the validation tail (which scores it)."""
         self.learner = OnlineLearner("class", 1, X.shape[2])
         for row, label in zip(X[:, -1, :], y):
             self.learner.learn(row, label)
-        return {"n_learned": self.learner.n_learned}
+        return {"n_learned": self.learner.n_learned, "epochs": 1}
+
+    def refit(self, X: np.ndarray, y: np.ndarray, epochs: int) -> dict:
+        """One pass over the whole training window, the validation tail (the newest rows) included."""
+        return self.fit(X, y, X[:0], y[:0])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.array([self.learner.predict(row) for row in X[:, -1, :]]).reshape(len(X), N_CLASSES)
