@@ -298,11 +298,11 @@ def benchmark_stats(
     ``asset`` held and the ``invested`` fraction of the portfolio (1.0 for a return series of
     the asset itself) that :func:`benchmark_label` shows."""
     stats = performance_stats(returns, periods_per_year, riskfree)
+    spacing = _spacing(returns.index)
     stats.update(
         exposure=1.0, periods_per_year=periods_per_year, bars=len(returns),
         first_bar=returns.index[0] if len(returns) else None, last_bar=returns.index[-1] if len(returns) else None,
-        timeframe=_spacing(returns.index).timeframe_name if _spacing(returns.index) else None,
-        asset=asset, invested=invested,
+        timeframe=spacing.timeframe_name if spacing else None, asset=asset, invested=invested,
     )
     return stats
 
@@ -310,12 +310,6 @@ def benchmark_stats(
 # -- tear sheet and chart --------------------------------------------------------------------
 def _spacing(index: pd.Index) -> BarSpacing | None:
     return infer_spacing(index) if pd.Index(index).nunique() >= 3 else None
-
-
-def is_intraday(index: pd.Index) -> bool:
-    """True when the bars are shorter than a day (more than one bar per session)."""
-    spacing = _spacing(index)
-    return spacing is not None and spacing.bars_per_session > 1.0
 
 
 def _naive(returns: pd.Series) -> pd.Series:
@@ -386,10 +380,6 @@ def _with_start(series: pd.Series) -> pd.Series:
     return pd.concat([start, series])
 
 
-def _fmt_or_na(value: Any, fmt: Callable[[Any], str]) -> str:
-    return fmt(value) if not _is_missing(value) else NA
-
-
 def _differences(
     table: Mapping[str, Any] | None, daily: pd.Series, days: float, spacing: BarSpacing | None,
     riskfree: float,
@@ -409,8 +399,8 @@ def _differences(
     if table:
         here = performance_stats(daily, days, riskfree)
         notes.append(
-            f"btedge table (per bar): Sharpe {_fmt_or_na(table.get('sharpe'), _num)}, max drawdown "
-            f"{_fmt_or_na(table.get('max_drawdown'), _pct)}, exposure {_fmt_or_na(table.get('exposure'), _pct)}. "
+            f"btedge table (per bar): Sharpe {_num(table.get('sharpe'))}, max drawdown "
+            f"{_pct(table.get('max_drawdown'))}, exposure {_pct(table.get('exposure'))}. "
             f"This sheet (daily): Sharpe {_num(here['sharpe'])}, max drawdown {_pct(here['max_drawdown'])}. "
             "They differ when bars are intraday: daily returns hide intraday swings (a lower drawdown, a "
             "different Sharpe), and quantstats' 'Time in Market' counts days with a non-zero return while the "
