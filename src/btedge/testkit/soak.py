@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import logging
 import random
 import time
@@ -24,6 +25,7 @@ import backtrader as bt
 
 from btedge.live.config import IBConfig
 from btedge.live.journal import Journal, exec_base
+from btedge.live.orders import transition
 from btedge.live.risk import RiskGate, RiskLimits
 from btedge.live.session import build_session
 from btedge.testkit.fakegateway import Bar, FakeGateway, stock
@@ -121,6 +123,7 @@ class Soak:
         cuts = [self.total_steps * (i + 1) // (spec.restarts + 1) for i in range(spec.restarts)]
         self.segment_ends = cuts + [self.total_steps]
         self.live_seen: dict[str, list[float]] = collections.defaultdict(list)
+        self.all_seen: dict[str, float] = {}
         self.gw: FakeGateway | None = None
         self.segment_end = 0
         self.awaiting: float | None = None  # time of the step pushed last, until every feed has it
@@ -169,6 +172,8 @@ class Soak:
 
     def on_bar(self, strat: bt.Strategy) -> None:
         for data in strat.datas:
+            if len(data):
+                self.all_seen[data._name] = max(self.all_seen.get(data._name, 0.0), float(_epoch(data)))
             if data._laststatus == data.LIVE and len(data):
                 seen = self.live_seen[data._name]
                 stamp = data.datetime[0]
@@ -255,6 +260,7 @@ class Soak:
             self._compare_positions(journal, report)
             self._compare_orders(journal, report)
             self._compare_fills(journal, report)
+            self._check_journal(journal, report)
         finally:
             journal.close()
         for symbol, seen in self.live_seen.items():
@@ -306,6 +312,22 @@ class Soak:
                 report.mismatches.append(f"execution {ex.exec_id}: journal {row['shares']:g} shares, gateway {ex.shares:g}")
         for base in booked:
             report.mismatches.append(f"journal execution {base} the gateway never made")
+
+    def _check_journal(self, journal: Journal, report: SoakReport) -> None:
+        """No gaps: every order's journaled history is a chain of legal moves ending in its state,
+        and the last bar journaled per symbol is the last one the strategy saw."""
+        for record in journal.orders():
+            path = [state for _, state, _ in journal.order_events(record.client_ref)]
+            broken = [f"{a}->{b}" for a, b in zip(path, path[1:]) if not transition(a, b).legal]
+            if not path or broken or path[-1] != record.state:
+                report.mismatches.append(f"{record.client_ref}: journaled history {path} "
+                                         f"({'illegal ' + ', '.join(broken) if broken else 'ends elsewhere'}), "
+                                         f"state {record.state}")
+        for symbol, seen in self.all_seen.items():
+            last = journal.last_bar(symbol)
+            if last is None or abs(last.timestamp() - seen) > 1e-6:
+                report.mismatches.append(f"{symbol}: journal's last bar {last}, the strategy's "
+                                         f"{dt.datetime.fromtimestamp(seen, dt.timezone.utc)}")
 
 
 def _epoch(data: Any) -> float:
