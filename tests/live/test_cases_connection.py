@@ -117,6 +117,13 @@ def test_case09_cli_exits_4_after_max_outage(fake_gateway, ib_lib, capsys):
     assert "--max-outage 0.5" in err and "Traceback" not in err
 
 
+def test_case09_first_connect_failure_exits_4_naming_the_port(capsys):
+    code = run_live.main(cli_args(1))  # nothing listens on port 1
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_NO_CONNECTION
+    assert "could not connect to IB at 127.0.0.1:1" in err and "--port" in err and "Traceback" not in err
+
+
 # -- case 10: a drop during reconciliation --------------------------------------------------------
 def _drop_twice(strat: Scripted) -> None:
     strat.p.gw.drop_on("reqExecutions", after=1)  # the client's start-up sync passes, our reconciliation drops

@@ -197,3 +197,26 @@ def test_ml_strategy_runs_live_on_models_a_backtest_trained(ib_lib, tmp_path, ca
             assert run_live.main(argv) == 0
     assert sum(" live" in line for line in capsys.readouterr().out.splitlines()) == 3
     assert sorted(p.name for p in models.iterdir()) == trained  # nothing trained live
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        run_live.main(["--version"])
+    assert done.value.code == 0
+    assert "btedge-live (btedge " in capsys.readouterr().out
+
+
+def test_new_flags_reach_the_config():
+    args = run_live.build_parser().parse_args(
+        ["--strategy", "laguerre_cross", "--symbol", "SPY", "--state-dir", "/tmp/x", "--run-name", "spy1",
+         "--max-outage", "600", "--port", "4002", "--client-id", "9"])
+    _, _, config = run_live.check_args(args)
+    assert (config.port, config.client_id, config.max_outage, config.run_name, str(config.state_dir)) == \
+        (4002, 9, 600.0, "spy1", "/tmp/x")
+
+
+@pytest.mark.parametrize("flag, value, message", [("--max-outage", "0", "--max-outage"), ("--run-name", "a/b", "--run-name")])
+def test_bad_state_and_outage_flags(flag, value, message, capsys):
+    assert run_live.main(["--strategy", "laguerre_cross", "--symbol", "SPY", flag, value]) == run_live.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
