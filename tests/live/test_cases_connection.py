@@ -142,6 +142,16 @@ def test_case10_drop_during_reconciliation_reconnects_again(fake_gateway, ib_lib
     assert_in_order_no_gap(strat)
 
 
+@pytest.mark.parametrize("name, after", [("reqExecutions", 1), ("reqHistoricalData", 0)])
+def test_case10_drop_at_start_up_reconciliation_or_subscription_reconnects(fake_gateway, ib_lib, name, after):
+    """A drop during the first connect's reconciliation, or during the first historical request."""
+    fake_gateway.drop_on(name, after=after)
+    strat, store, _ = run_session(fake_gateway, ib_lib, actions={0: lambda s: s.sent(s.buy(size=1))}, live_bars=3)
+    assert store.drops == 1 and store.reconnects == 1
+    assert strat.live == 3 and len(fake_gateway.messages("placeOrder")) == 1
+    assert_in_order_no_gap(strat)
+
+
 # -- case 11: watchdogs -----------------------------------------------------------------------------
 def _unanswered_open_orders(strat: Scripted) -> None:
     strat.p.gw.leave_unanswered("reqOpenOrders", 2)  # the client's own start-up sync, then ours
