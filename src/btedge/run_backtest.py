@@ -163,6 +163,10 @@ def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str)
         payload = {"strategy": result.metrics, "trades": result.trades, "buy_and_hold": result.benchmark_metrics}
         args.json.write_text(to_json(payload))
         print(f"metrics JSON: {args.json}")
+        from btedge.dashboard.runs import write_run_files  # returns/trades beside the JSON (btedge-dashboard)
+
+        for path in write_run_files(result, args.json):
+            print(f"run file: {path}")
 
 
 def run(args: argparse.Namespace) -> int:

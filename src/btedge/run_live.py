@@ -243,6 +243,9 @@ def build(args: argparse.Namespace, confirmed: bool, write: Callable[[str], None
         data_kw={"backfill": args.backfill, "rtbar": args.rtbar},
         broker_kw={"risk": RiskGate(limits), "order_ref": args.order_ref, "live": args.live, "confirmed": confirmed})
     session.cerebro.addanalyzer(StatusLine, write=write, max_bars=args.max_bars, _name="status")
+    from btedge.dashboard.tape import BarTape  # bars beside the journal, for btedge-dashboard
+
+    session.cerebro.addanalyzer(BarTape, journal=lambda: session.store.journal, _name="tape")
     session.cerebro.adddatacb(lambda data, status, *a, **k: write(f"{data._name}: {data._getstatusname(status)}"))
     return session
 

@@ -1,0 +1,152 @@
+"""The Streamlit script behind ``btedge-dashboard`` (``streamlit run app.py``): three pages over
+the plain functions of :mod:`btedge.dashboard`. Settings come from the environment
+(:class:`~btedge.dashboard.settings.Settings`)."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from btedge.dashboard import charts
+from btedge.dashboard.live import LiveState, live_state, model_columns
+from btedge.dashboard.news import NewsCache
+from btedge.dashboard.runs import equity_curves, list_runs, load_run
+from btedge.dashboard.settings import Settings
+
+PAGES = ("Live", "Backtest", "Screener")
+
+
+@st.cache_resource
+def _news_fetcher(folder: str, url: str) -> dict:
+    """One background fetcher per process: the page never waits for a feed."""
+    return {"cache": NewsCache(folder, url), "last": 0.0, "thread": None, "lock": threading.Lock()}
+
+
+def _news(settings: Settings, symbols: list[str]) -> None:
+    if not settings.news_url or not symbols:
+        return
+    fetcher = _news_fetcher(str(settings.news_folder), settings.news_url)
+    with fetcher["lock"]:
+        busy = fetcher["thread"] is not None and fetcher["thread"].is_alive()
+        if not busy and time.time() - fetcher["last"] >= settings.news_every:
+            fetcher["last"] = time.time()
+            fetcher["thread"] = threading.Thread(target=fetcher["cache"].refresh, args=(symbols,), daemon=True)
+            fetcher["thread"].start()
+    headlines = fetcher["cache"].headlines(symbols)
+    st.subheader("News")
+    if headlines.offline:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(headlines.fetched)) if headlines.fetched else "never"
+        st.warning(f"offline: showing cached headlines (last fetched {when}): {headlines.offline}")
+    if not headlines.items:
+        st.caption("no headlines cached yet")
+    for item in headlines.items[:15]:
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(item["published"] or item["seen"]))
+        st.markdown(f"- `{item['symbol']}` {stamp} [{item['title']}]({item['link']})")
+
+
+def _chart(key: tuple, build) -> None:  # type: ignore[no-untyped-def]
+    """Draw a Vega-Lite spec, rebuilt only when ``key`` (what the chart shows) changed."""
+    cache = st.session_state.setdefault("_specs", {})
+    name = key[0]
+    if cache.get(name, (None,))[0] != key:
+        cache[name] = (key, build().to_dict(validate=False))
+    st.vega_lite_chart(cache[name][1], width="stretch")
+
+
+def _render_live(state: LiveState, settings: Settings) -> None:
+    if state.waiting:
+        st.info(state.waiting)
+        return
+    cols = st.columns(len(state.status))
+    for col, (name, value) in zip(cols, state.status.items()):
+        col.metric(name, value)
+    st.markdown(f"**journal** `{state.view.path.name}` · {state.latest}")
+    if not state.bars:
+        st.info("waiting for bars on the tape (btedge-live writes it beside the journal on each bar)")
+    n_fills = len(state.fills)
+    for symbol in state.symbols:
+        bars, lines = state.bars[symbol], state.lines[symbol]
+        version = (bars.index[-1], float(bars["written"].iloc[-1]), n_fills, len(bars))
+        fills = state.fills[state.fills["symbol"] == symbol] if n_fills else None
+        _chart(("candles", symbol, *version), lambda: charts.candles(bars, lines, fills, title=symbol))
+        _chart(("anomaly", symbol, *version), lambda: charts.series(lines, ["score", "threshold"], "anomaly"))
+        model = model_columns(bars)
+        if model:
+            _chart(("model", symbol, *version), lambda: charts.series(bars, model, "model"))
+    if len(state.pnl):
+        last = state.pnl.iloc[-1]
+        st.caption(f"P&L marked to market {last['pnl']:,.2f} · drawdown {last['drawdown']:,.2f}")
+        _chart(("pnl", state.pnl.index[-1], float(last["pnl"]), n_fills),
+               lambda: charts.series(state.pnl, ["pnl", "drawdown"], "P&L"))
+    left, right = st.columns(2)
+    left.subheader("Positions")
+    left.dataframe(state.view.positions[["symbol", "size", "avg_price"]], hide_index=True)
+    right.subheader("Working orders")
+    working = state.view.working_orders
+    right.dataframe(working[["symbol", "side", "size", "filled", "order_type", "limit_price", "stop_price", "state"]]
+                    if len(working) else working, hide_index=True)
+    _news(settings, state.symbols)
+
+
+def live_page(settings: Settings) -> None:
+    st.header("Live")
+
+    @st.fragment(run_every=settings.refresh)
+    def refresh() -> None:
+        _render_live(live_state(settings.journal, settings.bars), settings)
+
+    refresh()
+
+
+def backtest_page(settings: Settings) -> None:
+    st.header("Backtest")
+    runs = list_runs(settings.runs) if settings.runs else []
+    if not runs:
+        st.info(f"no backtest runs in {settings.runs or '(no --runs folder)'}: run btedge-backtest --json "
+                "DIR/NAME.json (it writes NAME.returns.csv beside it), then start with --runs DIR")
+        return
+    chosen = st.selectbox("run", [p.stem for p in runs])
+    run = load_run(next(p for p in runs if p.stem == chosen))
+    curves = equity_curves(run.returns)
+    st.altair_chart(charts.series(curves, [c for c in ("strategy", "buy_and_hold") if c in curves], "equity"),
+                    width="stretch")
+    st.altair_chart(charts.series(curves, [c for c in curves if c.endswith("_drawdown")], "drawdown"),
+                    width="stretch")
+    table = pd.DataFrame({k: run.metrics.get(k) or {} for k in ("strategy", "buy_and_hold")})
+    st.dataframe(table.astype(str), width="stretch")
+    if "close" in run.returns and run.trades is not None:
+        bars = pd.DataFrame({c: run.returns["close"] for c in ("open", "high", "low", "close")})
+        fills = run.trades.rename(columns={"time": "bar_time", "size": "shares"})
+        st.altair_chart(charts.candles(bars, None, fills, title="close"), width="stretch")
+        st.caption(f"{len(run.trades)} fills")
+    if run.tearsheet:
+        st.markdown(f"tear sheet: [{run.tearsheet.name}]({Path(run.tearsheet).resolve().as_uri()}) "
+                    f"(`{run.tearsheet}`)")
+
+
+def screener_page(settings: Settings) -> None:
+    st.header("Screener")
+    if not settings.panel:
+        st.info("no panel: start with --panel CLOSES.csv (a wide close file, one column per ticker)")
+        return
+    from btedge.dashboard.screener import scan
+    from btedge.universe import load_closes
+
+    closes = load_closes(settings.panel)
+    lookback = st.number_input("lookback bars", 20, 5000, 252)
+    clusters = st.number_input("clusters", 2, 20, 4)
+    result = scan(closes, lookback=int(lookback), n_clusters=int(clusters))
+    st.dataframe(result, width="stretch")
+
+
+def main() -> None:
+    st.set_page_config(page_title="btedge cockpit", layout="wide")
+    settings = Settings.from_env()
+    page = st.sidebar.radio("page", PAGES)
+    {"Live": live_page, "Backtest": backtest_page, "Screener": screener_page}[page](settings)
+
+
+main()

@@ -1,0 +1,91 @@
+"""What the live page shows, computed from the journal and the tape (no Streamlit here)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from btedge.dashboard.journal_view import JournalView, Waiting, read_journal
+from btedge.dashboard.overlays import overlays
+from btedge.dashboard.pnl import fill_bars, marked_pnl
+from btedge.dashboard.tape import MODEL_LINES, read_bars, tape_path
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: Bars read before the shown ones so the overlays' windows are full.
+WARMUP = 100
+
+
+@dataclass
+class LiveState:
+    """One refresh of the live page. ``waiting``: what the page waits for (then nothing else is set)."""
+
+    waiting: str | None = None
+    view: JournalView | None = None
+    bars: dict[str, pd.DataFrame] = field(default_factory=dict)
+    lines: dict[str, pd.DataFrame] = field(default_factory=dict)
+    fills: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pnl: pd.DataFrame = field(default_factory=pd.DataFrame)
+    status: dict[str, str] = field(default_factory=dict)
+    latest: str = ""
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.bars)
+
+
+def _stamp(epoch: float) -> str:
+    return pd.Timestamp(epoch, unit="s", tz="UTC").strftime(TIME_FORMAT)
+
+
+def status(view: JournalView, now: float) -> dict[str, str]:
+    """Connection state and the heartbeat's age (the journal beats on each connection change), the
+    age of the newest bar, risk state and halt reason, as display strings."""
+    age = view.heartbeat_age(now)
+    out = {
+        "connection": str(view.heartbeat["state"]) if view.heartbeat else "no heartbeat yet",
+        "heartbeat": f"{age:.1f} s ago" if age is not None else "none",
+        "last bar": f"{now - float(view.bars['updated'].max()):.1f} s ago" if len(view.bars) else "none yet",
+        "risk": view.risk_state(now),
+        "kill switch": "HALTED: " + view.risk["halt"] if view.risk.get("halt") else "off",
+    }
+    return out
+
+
+def latest_line(view: JournalView) -> str:
+    """The journal's newest bar per symbol and its newest fill, on one line (the browser test and
+    a glance read this)."""
+    bars = " ".join(f"last bar {row.symbol} {_stamp(row.bar_time)}" for row in view.bars.itertuples())
+    fills = view.fills()
+    if len(fills):
+        last = fills.iloc[-1]
+        side = "BUY" if last["shares"] > 0 else "SELL"
+        fill = f"fills {len(fills)} · last fill {last.get('symbol', '?')} {side} {abs(last['shares']):g} @ " \
+               f"{last['price']:.6g} ({last['exec_id']})"
+    else:
+        fill = "fills 0"
+    return f"{bars or 'no bars yet'} · {fill}"
+
+
+def live_state(journal: str | None, last: int = 300, now: float | None = None) -> LiveState:
+    """Read the journal and its tape and compute the page: bars and overlays per symbol, fills
+    on their bars, marked P&L and drawdown, status."""
+    now = time.time() if now is None else now
+    view = read_journal(journal or None)
+    if isinstance(view, Waiting):
+        return LiveState(waiting=view.reason)
+    all_bars = read_bars(tape_path(view.path), last=(last + WARMUP) * max(1, len(view.bars)))
+    state = LiveState(view=view, status=status(view, now), latest=latest_line(view))
+    for symbol, bars in all_bars.groupby("symbol"):
+        bars = bars.drop(columns="symbol")
+        state.lines[symbol] = overlays(bars).iloc[-last:]
+        state.bars[symbol] = bars.iloc[-last:]
+    fills = view.fills()
+    state.fills = fill_bars(fills, all_bars) if len(fills) else fills.assign(bar_time=[])
+    state.pnl = marked_pnl(state.fills, all_bars)
+    return state
+
+
+def model_columns(bars: pd.DataFrame) -> list[str]:
+    """The model lines the tape holds values for (``p_long``, ``p_short``, ``confidence``, ``regime``)."""
+    return [c for c in MODEL_LINES if c in bars and bars[c].notna().any()]

@@ -1,0 +1,115 @@
+"""Backtest run folders for the dashboard's backtest page.
+
+``btedge-backtest --json DIR/run.json`` also writes, beside the JSON (:func:`write_run_files`):
+
+- ``run.returns.csv``: ``time``, ``strategy`` and ``buy_and_hold`` bar returns and the first
+  data's ``close``;
+- ``run.trades.csv``: every completed fill, ``time``, ``symbol``, ``size`` (signed), ``price``,
+  ``commission`` (backtrader engine only; the vector engine writes none).
+
+:func:`list_runs` finds the runs of a folder, :func:`load_run` reads one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+def _companion(json_path: Path, what: str) -> Path:
+    return json_path.with_name(f"{json_path.stem}.{what}.csv")
+
+
+def _fills(strategy: Any) -> pd.DataFrame:
+    import backtrader as bt
+
+    rows = []
+    for order in getattr(strategy, "_orders", ()):
+        if order.status != order.Completed or not order.executed.size:
+            continue
+        rows.append({"time": bt.num2date(order.executed.dt), "symbol": order.data._name,
+                     "size": float(order.executed.size), "price": float(order.executed.price),
+                     "commission": float(order.executed.comm)})
+    return pd.DataFrame(rows, columns=["time", "symbol", "size", "price", "commission"])
+
+
+def _closes(strategy: Any, index: pd.Index) -> pd.Series | None:
+    import backtrader as bt
+
+    if strategy is None or not strategy.datas:
+        return None
+    data = strategy.datas[0]
+    n = len(data)
+    times = [bt.num2date(x) for x in data.datetime.get(size=n)]
+    close = pd.Series(list(data.close.get(size=n)), index=pd.DatetimeIndex(times))
+    close = close[~close.index.duplicated(keep="last")]
+    return close.reindex(pd.DatetimeIndex(index).tz_localize(None) if getattr(index, "tz", None) else index)
+
+
+def write_run_files(result: Any, json_path: str | Path) -> list[Path]:
+    """Write ``<stem>.returns.csv`` and (with a backtrader strategy) ``<stem>.trades.csv``
+    beside ``json_path``; returns the paths written."""
+    json_path = Path(json_path)
+    frame = pd.DataFrame({"strategy": result.returns})
+    if result.benchmark_returns is not None:
+        frame["buy_and_hold"] = result.benchmark_returns.reindex(frame.index)
+    close = _closes(result.strategy, frame.index)
+    if close is not None:
+        frame["close"] = close.to_numpy()
+    frame.index.name = "time"
+    written = [_companion(json_path, "returns")]
+    frame.to_csv(written[0])
+    if result.strategy is not None:
+        written.append(_companion(json_path, "trades"))
+        _fills(result.strategy).to_csv(written[1], index=False)
+    return written
+
+
+@dataclass
+class Run:
+    """One backtest run: its metrics JSON and the frames written beside it."""
+
+    name: str
+    path: Path
+    metrics: dict[str, Any]
+    returns: pd.DataFrame
+    trades: pd.DataFrame | None
+    tearsheet: Path | None
+
+
+def list_runs(folder: str | Path) -> list[Path]:
+    """Metrics JSON files in ``folder`` (not recursive) that have a returns file, newest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.glob("*.json") if _companion(p, "returns").exists()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def load_run(json_path: str | Path) -> Run:
+    """The run at ``json_path``; its tear sheet is the ``.html`` of the same stem, when present."""
+    path = Path(json_path)
+    metrics = json.loads(path.read_text())
+    returns = pd.read_csv(_companion(path, "returns"), index_col="time", parse_dates=["time"])
+    trades_path = _companion(path, "trades")
+    trades = pd.read_csv(trades_path, parse_dates=["time"]) if trades_path.exists() else None
+    html = path.with_suffix(".html")
+    return Run(path.stem, path, metrics, returns, trades, html if html.exists() else None)
+
+
+def equity_curves(returns: pd.DataFrame) -> pd.DataFrame:
+    """Growth of 1 for each return column (``strategy``, ``buy_and_hold``) and their drawdowns
+    (``<column>_drawdown``, fraction below the running peak)."""
+    out = pd.DataFrame(index=returns.index)
+    for column in ("strategy", "buy_and_hold"):
+        if column in returns:
+            equity = (1.0 + returns[column].fillna(0.0)).cumprod()
+            out[column] = equity
+            out[f"{column}_drawdown"] = equity / equity.cummax() - 1.0
+    return out
