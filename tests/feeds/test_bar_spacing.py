@@ -168,3 +168,12 @@ def test_needs_three_timestamps():
         infer_spacing(pd.DatetimeIndex(["2020-01-01", "2020-01-02"]))
     with pytest.raises(ValueError, match="timestamps"):
         infer_spacing(["a", "b", "c"])
+
+
+def test_a_sunday_bar_alone_is_not_a_weekend_market():
+    days = pd.date_range("2020-01-01", periods=400, freq="D")
+    sunday_to_thursday = days[days.day_of_week.isin([6, 0, 1, 2, 3])]
+    fx_with_sunday_bars = days[days.day_of_week != 5]
+    assert infer_periods_per_year(sunday_to_thursday) == 252
+    assert infer_periods_per_year(fx_with_sunday_bars) == 252
+    assert infer_periods_per_year(days) == 365

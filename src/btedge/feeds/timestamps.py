@@ -352,13 +352,16 @@ def _timeframe(bar: pd.Timedelta) -> tuple[int, int]:
 
 
 def trades_weekends(days: pd.DatetimeIndex) -> bool:
-    """True when at least half of the Saturdays and Sundays in the span of ``days`` (trading-day
-    labels) have a session (crypto); False when the span holds no weekend day (a slice from
-    Monday to Friday reads as a weekday market)."""
+    """True when at least half of the Saturdays, and at least half of the Sundays, in the span of
+    ``days`` (trading-day labels) have a session (crypto). A vendor's Sunday bar for FX or a
+    Sunday-to-Thursday market is not enough; a span without a weekend day (a slice from Monday
+    to Friday) reads as a weekday market."""
     days = days.unique()
     span = pd.date_range(days.min(), days.max(), freq="D")
-    weekend = int((span.day_of_week >= 5).sum())
-    return weekend > 0 and int((days.day_of_week >= 5).sum()) >= 0.5 * weekend
+    kinds = [day for day in (5, 6) if (span.day_of_week == day).any()]
+    return bool(kinds) and all(
+        (days.day_of_week == day).sum() >= 0.5 * (span.day_of_week == day).sum() for day in kinds
+    )
 
 
 def _bars_per_session(labels: pd.DatetimeIndex) -> tuple[float, int]:
@@ -378,8 +381,9 @@ def infer_spacing(index: object) -> BarSpacing:
     (the median over complete sessions, so missing bars count as missing and a half day does
     not move it) times sessions per year (365 when the market trades at weekends, 252
     otherwise). Sessions are those of :meth:`BarSpacing.session_labels`, so sessions that cross
-    midnight UTC (US extended hours in UTC, FX opening Sunday 22:00) stay whole. Bars of 20 h or more are daily (252 or 365 a year); of 5
-    days or more weekly (52), 25 days monthly (12), 80 days quarterly (4), 300 days yearly (1).
+    midnight UTC (US extended hours in UTC, FX opening Sunday 22:00) stay whole. Bars of 20 h or
+    more are daily (252 or 365 a year); of 5 days or more weekly (52), 25 days monthly (12),
+    80 days quarterly (4), 300 days yearly (1).
 
     Examples: 1-minute crypto 1440 * 365 = 525,600; 4-hour crypto 6 * 365 = 2,190; daily stocks
     252; 1-minute US equities in regular hours 391 * 252 = 98,532.
