@@ -3,8 +3,9 @@
 ``run_backtest(StrategyClass, [("BTC", df)], params, BacktestConfig(...))`` builds cerebro with
 :class:`btedge.feeds.FrameData` feeds (timeframe inferred from the timestamps), percentage
 commission and slippage, the :class:`~btedge.analyzers.Performance` and
-:class:`~btedge.analyzers.TradeStats` analyzers, and runs buy-and-hold of the first data through
-the same engine, costs and analyzers as the benchmark.
+:class:`~btedge.analyzers.TradeStats` analyzers, and computes buy-and-hold of the first data with
+the same costs, fill rule and sizing as the benchmark (in closed form, :mod:`btedge.vector.buyhold`,
+equal to a BuyAndHold run through this engine).
 """
 from __future__ import annotations
 
@@ -128,14 +129,18 @@ def run_backtest(
 ) -> BacktestResult:
     """Run ``strategy`` over ``frames`` and return its metrics beside buy-and-hold."""
     config = config or BacktestConfig()
+    bench_metrics: dict[str, Any] = {}
+    bench_returns = None
+    if config.benchmark:
+        # closed form, equal to a BuyAndHold run through this engine (tests/vector/test_buyhold.py);
+        # computed first, so its temporary arrays are freed before cerebro's peak
+        from btedge.vector.buyhold import buy_and_hold
+
+        (bench_name, bench_df), = _benchmark_frames(frames, config.benchmark_name)
+        bench_metrics, bench_returns = buy_and_hold(bench_df, config, BENCHMARK_FRACTION)
+        bench_metrics.update(asset=bench_name, invested=BENCHMARK_FRACTION)
     strat = build_cerebro(strategy, frames, params or {}, config).run()[0]
     metrics, returns = _performance(strat)
     trades = dict(strat.analyzers.tradestats.get_analysis())
     trades["skipped_entries"] = int(getattr(strat, "skipped_entries", 0))
-    result = BacktestResult(strat, metrics, trades, returns)
-    if config.benchmark:
-        bench_frames = _benchmark_frames(frames, config.benchmark_name)
-        bench = build_cerebro(BuyAndHold, bench_frames, {"integer": False}, config).run()[0]
-        result.benchmark_metrics, result.benchmark_returns = _performance(bench)
-        result.benchmark_metrics.update(asset=bench_frames[0][0], invested=float(bench.p.fraction))
-    return result
+    return BacktestResult(strat, metrics, trades, returns, bench_metrics, bench_returns)
