@@ -451,7 +451,8 @@ def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = No
     mask = _select_symbol(rows.raw, rows.roles, symbol, rows.path)
     if mask is not None:
         rows = rows.subset(mask)
-    return _finish(rows, tz, overrides, str(rows.path))
+    df = _parsed(rows, tz, overrides)
+    return _checked(df, rows.lines, overrides, rows.path, str(rows.path))
 
 
 def load_symbols(path: str | Path, symbols: Sequence[str] | None = None, *, tz: str | None = None,
@@ -462,15 +463,18 @@ def load_symbols(path: str | Path, symbols: Sequence[str] | None = None, *, tz: 
     rows = _rows(path, None, overrides)
     path, column = rows.path, rows.roles.get("symbol")
     if column is None:
-        return {path.name.split(".")[0]: _finish(rows, tz, overrides, str(path))}
+        return {path.name.split(".")[0]: _checked(_parsed(rows, tz, overrides), rows.lines, overrides, path,
+                                                  str(path))}
     names = rows.raw[column].astype("string")
     wanted = list(dict.fromkeys(symbols)) if symbols else sorted(map(str, pd.unique(names.dropna())))
     missing = [s for s in wanted if not (names == s).any()]
     if missing:
         raise DataValidationError(f"{path}: symbol(s) {missing} not in column {column!r}. Fix: pass symbols= "
                                   "that the file has", cli_fix="pass --symbol names that the file has")
-    return {name: _finish(rows.subset(np.asarray(names == name, dtype=bool)), tz, overrides, f"{path}:{name}")
-            for name in wanted}
+    everything = _parsed(rows, tz, overrides)  # timestamps and prices parsed once for all symbols
+    positions = names.groupby(names).indices
+    return {name: _checked(everything.iloc[positions[name]], rows.lines[positions[name]], overrides, path,
+                           f"{path}:{name}") for name in wanted}
 
 
 @dataclass
@@ -511,12 +515,17 @@ def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> _R
     return _Rows(path, roles, stamp_cols, picked, raw, lines)
 
 
-def _finish(rows: _Rows, tz: str | None, overrides: dict[str, Any], source: str) -> pd.DataFrame:
-    """Rows of one symbol to the validated frame: timestamps, prices, order, repeats, checks."""
+def _parsed(rows: _Rows, tz: str | None, overrides: dict[str, Any]) -> pd.DataFrame:
+    """Timestamps and float prices of the rows, in file order."""
     path, raw, lines = rows.path, rows.raw, rows.lines
     index = _to_utc_naive(_parse_stamps(raw, rows.stamp_cols, overrides, path, lines), tz, path)
     df = _frame(raw, rows.roles, overrides, path, lines, rows.picked or bool(overrides.get("close_only")))
     df.index = index.rename("datetime")
+    return df
+
+
+def _checked(df: pd.DataFrame, lines: np.ndarray, overrides: dict[str, Any], path: Path, source: str) -> pd.DataFrame:
+    """One symbol's bars put in time order (repeats dropped with ``sort``) and validated."""
     df, lines, unsorted = _order(df, lines, bool(overrides.get("sort")), path)
     if overrides.get("sort"):
         rows = len(df)
