@@ -71,3 +71,15 @@ def test_unsupported_strategy_falls_back_with_one_line(frames, caplog):
 def test_engine_name_is_checked(frames):
     with pytest.raises(ValueError, match="engine must be one of"):
         run_sweep("laguerre_cross", frames, {"gamma_fast": [0.1]}, engine="numpy")
+
+
+def test_cli_reports_the_backtrader_agreement(frames, tmp_path, capsys):
+    from btedge.sweeps.cli import main
+
+    csv = tmp_path / "btc.csv"
+    frames[0][1].iloc[:600].to_csv(csv, index_label="timestamp")
+    code = main(["--strategy", "laguerre_cross", "--data", str(csv), "--grid", "gamma_fast=0.1,0.3",
+                 "--grid", "gamma_slow=0.7,0.8", "--param", "integer=False", "--verify-top", "2",
+                 "--bootstrap", "50", "--no-progress", "--out", str(tmp_path / "out")])
+    assert code == 0
+    assert "engine: vector; the 2 best re-run in backtrader: 2 of 2 agree" in capsys.readouterr().out

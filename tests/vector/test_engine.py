@@ -1,6 +1,7 @@
 """btedge.vector.engine: run_backtest's figures, the fallback, parameter checks."""
 from __future__ import annotations
 
+import json
 import logging
 import math
 
@@ -70,3 +71,20 @@ def test_bad_params_raise_as_in_backtrader(strategy, params, message):
 
 def test_tie_tolerance_is_the_strategies():
     assert VECTOR_TIE == TIE
+
+
+def test_cli_engine_vector_writes_the_backtrader_figures(tmp_path, capsys):
+    from btedge.run_backtest import main
+
+    csv = tmp_path / "btc.csv"
+    btc(800).to_csv(csv, index_label="timestamp")
+    outputs = {}
+    for engine in ("backtrader", "vector"):
+        out = tmp_path / f"{engine}.json"
+        assert main(["--strategy", "laguerre_cross", "--data", str(csv), "--param", "integer=False",
+                     "--engine", engine, "--json", str(out)]) == 0
+        outputs[engine] = json.loads(out.read_text())
+    for part in ("strategy", "trades", "buy_and_hold"):
+        want, got = outputs["backtrader"][part], outputs["vector"][part]
+        assert set(got) == set(want)
+        assert all(_same(got[k], want[k]) for k in want), part
