@@ -1,0 +1,74 @@
+"""An outside audit of loading and annualisation on real files and slices the feed tests do not
+use: a number the user cannot trust must at least say so."""
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from btedge.feeds import load_csv
+from btedge.feeds.timestamps import infer_spacing
+from btedge.run_backtest import build_parser
+from tests.support.shared import require_shared
+
+pytestmark = pytest.mark.shared
+
+
+def _stamps(*parts: str) -> pd.DatetimeIndex:
+    raw = pd.read_csv(require_shared(*parts), usecols=[0])
+    return pd.DatetimeIndex(pd.to_datetime(raw.iloc[:, 0], utc=True)).tz_localize(None)
+
+
+def _warned_about_annualisation(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(r.levelno >= logging.WARNING and "periods" in r.getMessage().lower() for r in caplog.records)
+
+
+@pytest.mark.xfail(strict=True, reason="F (feeds/timestamps.py): a Monday-Friday slice of 24/7 crypto "
+                                       "minutes reads as a weekday market: 362,880 periods a year instead "
+                                       "of 525,600 (-31%), silently")
+def test_five_weekday_sessions_of_24_7_crypto_are_annualised_as_crypto_or_flagged(caplog):
+    """BTC-perp 1-minute bars from Monday 2022-01-03 to Friday 2022-01-07: five whole sessions,
+    the length issue 9 promises to be within 10% of the whole file (525,600). A weekday slice of
+    a 24/7 market cannot be told from FX by its stamps alone, so a WARNING naming the ambiguity
+    (and --periods-per-year) would also do; a silent -31% (Sharpe x0.83) would not."""
+    index = _stamps("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz")
+    whole = infer_spacing(index).periods_per_year
+    assert whole == 525_600
+    week = index[(index >= "2022-01-03") & (index < "2022-01-08")]
+    with caplog.at_level(logging.WARNING):
+        part = infer_spacing(week)
+    assert part.sessions == 5
+    assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog)
+
+
+@pytest.mark.xfail(strict=True, reason="F (feeds/timestamps.py): a slice shorter than one session takes "
+                                       "its own length for a session: 2 h of FX minutes -> 121 * 252 = "
+                                       "30,492 periods a year (12x too few), silently")
+def test_part_of_one_session_is_not_taken_for_a_whole_session(caplog):
+    """`--from '2012-02-02 10:00' --to '2012-02-02 12:00'` on the GBPUSD minute file: 121 bars of a
+    24-hour market. The whole file gives about 1,435 bars a session; the slice must not claim 121
+    (Sharpe understated sqrt(12) = 3.5x) without a WARNING that it cannot tell."""
+    index = _stamps("repos", "intraday", "nautilus_fxcm_gbpusd_m1_bid_2012-02.csv.gz")
+    whole = infer_spacing(index).periods_per_year
+    part_index = index[(index >= "2012-02-02 10:00") & (index <= "2012-02-02 12:00")]
+    assert len(part_index) == 121
+    with caplog.at_level(logging.WARNING):
+        part = infer_spacing(part_index)
+    assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog)
+
+
+@pytest.mark.xfail(strict=True, reason="F (feeds/loader.py, run_backtest.py): a Yahoo file's 'Adj Close' "
+                                       "column is dropped silently and the CLI has no flag for the loader's "
+                                       "adjust=True (a fix only Python can apply)")
+def test_an_adj_close_column_is_either_usable_from_the_cli_or_reported(caplog):
+    """nvda-1999-2014.txt has Close and Adj Close; the backtest uses Close (no dividends) and says
+    nothing. Either the CLI offers the adjustment the loader has, or loading says the column is
+    not used."""
+    path = require_shared("repos", "backtrader", "nvda-1999-2014.txt")
+    with caplog.at_level(logging.INFO):
+        frame = load_csv(path)
+    assert frame["close"].iloc[-1] == pytest.approx(20.049999)  # Close, not Adj Close 19.425875
+    reported = any("adj" in r.getMessage().lower() for r in caplog.records)
+    cli_flag = "adj" in build_parser().format_help().lower()
+    assert reported or cli_flag

@@ -1,0 +1,184 @@
+"""An outside audit of the live path on the fake gateway, with both clients: restarts in the
+middle of partially filled orders, corrections that arrive while no process runs, the kill
+switch on a partial fill, a drop during a restart's reconciliation. At the end of each, the
+gateway's position equals the journal's and the strategy's, and no order went out twice."""
+from __future__ import annotations
+
+import logging
+
+import backtrader as bt
+import pytest
+
+from btedge.live import RiskGate, RiskLimits
+from tests.support.live_session import Scripted, run_session
+
+pytestmark = pytest.mark.usefixtures("time_limit")
+
+
+@pytest.fixture(autouse=True)
+def _no_tracebacks(caplog):
+    caplog.set_level(logging.INFO)
+    yield
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not tracebacks, f"tracebacks logged: {tracebacks}"
+
+
+def _limit_buy(size: float):
+    def action(strat: Scripted) -> None:
+        strat.sent(strat.buy(size=size, exectype=bt.Order.Limit, price=round(strat.data.close[0] * 0.5, 2)))
+    return action
+
+
+def _gw_position(gw) -> float:
+    return sum(p.quantity for p in gw.positions() if p.instrument.symbol == "SPY")
+
+
+def _journal_positions(broker) -> float:
+    return sum(size for _, size, _ in broker.journal.positions().values())
+
+
+def _placed(gw) -> list[tuple[int, str, float]]:
+    placed = [(m.int("orderId"), m.get("action"), m.float("totalQuantity")) for m in gw.messages("placeOrder")]
+    ids = [p[0] for p in placed]
+    assert len(ids) == len(set(ids)), f"an order id was sent twice: {placed}"
+    return placed
+
+
+def _agree(gw, broker, strat) -> float:
+    mine = strat.getposition().size
+    assert _journal_positions(broker) == pytest.approx(mine)
+    assert _gw_position(gw) == pytest.approx(mine)
+    return mine
+
+
+def test_restart_with_a_partially_filled_order_more_filled_while_down(fake_gateway, ib_lib):
+    """Process 1: BUY 5 limit, 2 filled, process ends with it working. While no process runs 1
+    more fills. Process 2 starts at +3 (not 2, not 5), resumes the order (no second placeOrder),
+    and the last 2 complete it: +5 everywhere, the journal's order Filled with 5 booked."""
+    def partial(strat: Scripted) -> None:
+        strat.p.gw.partial_fill(strat.ib_id(strat.orders[0]), 2, price=50.0)
+
+    first, _, broker1 = run_session(fake_gateway, ib_lib, actions={0: _limit_buy(5), 1: partial}, live_bars=3)
+    assert _agree(fake_gateway, broker1, first) == 2
+    (orphan,) = fake_gateway.orders()
+    fake_gateway.partial_fill(orphan.order_id, 1, price=51.0)
+    seen: list[float] = []
+    actions = {0: lambda s: seen.append(s.getposition().size),
+               1: lambda s: s.p.gw.fill(orphan.order_id, price=52.0)}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=4)
+    assert seen == [3]
+    assert _placed(fake_gateway) == [(orphan.order_id, "BUY", 5)]
+    assert broker.journal.order(orphan.order_ref).state == "Filled"
+    assert sum(e["shares"] for e in broker.journal.executions()) == 5
+    assert _agree(fake_gateway, broker, strat) == 5
+
+
+def test_restart_resumed_partial_order_is_taken_over_by_the_strategys_same_order(fake_gateway, ib_lib):
+    """After the restart the strategy asks again for what is left (BUY 3 limit): that is the
+    resumed order's remainder, not a second order."""
+    def partial(strat: Scripted) -> None:
+        strat.p.gw.partial_fill(strat.ib_id(strat.orders[0]), 2, price=50.0)
+
+    run_session(fake_gateway, ib_lib, actions={0: _limit_buy(5), 1: partial}, live_bars=3)
+    (orphan,) = fake_gateway.orders()
+    actions = {0: _limit_buy(3), 2: lambda s: s.p.gw.fill(orphan.order_id, price=52.0)}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=4)
+    assert _placed(fake_gateway) == [(orphan.order_id, "BUY", 5)]
+    (order,) = strat.orders
+    assert strat.ib_id(order) == orphan.order_id and order.executed.size == 3
+    assert strat.statuses_of(order)[-1] == "Completed"
+    assert _agree(fake_gateway, broker, strat) == 5
+
+
+def test_correction_issued_while_no_process_runs_replaces_at_restart(fake_gateway, ib_lib):
+    """A fill of 3 is booked by process 1; IB corrects it to 2 shares at another price while no
+    process runs. Process 2's reconciliation replaces the booking (never adds): +2 everywhere."""
+    def fill(strat: Scripted) -> None:
+        strat.p.gw.fill(strat.ib_id(strat.orders[0]), price=50.0)
+
+    first, _, broker1 = run_session(fake_gateway, ib_lib, actions={0: _limit_buy(3), 1: fill}, live_bars=3)
+    assert _agree(fake_gateway, broker1, first) == 3
+    (execution,) = fake_gateway.executions()
+    fake_gateway.correct_execution(execution.exec_id, shares=2, price=49.0)
+    assert _gw_position(fake_gateway) == 2
+    seen: list[tuple[float, float]] = []
+    strat, _, broker = run_session(fake_gateway, ib_lib,
+                                   actions={0: lambda s: seen.append((s.getposition().size, s.getposition().price))},
+                                   live_bars=2)
+    assert seen == [(2, pytest.approx(49.0))]
+    (booked,) = broker.journal.executions()
+    assert booked["shares"] == 2 and booked["price"] == pytest.approx(49.0)
+    assert fake_gateway.messages("placeOrder")[1:] == []
+    assert _agree(fake_gateway, broker, strat) == 2
+
+
+def test_kill_switch_on_a_partially_filled_entry_cancels_the_rest_and_flattens_the_part(fake_gateway, ib_lib,
+                                                                                      tmp_path):
+    """BUY 5 limit, 2 filled, then the kill switch: the rest is cancelled (never filled later)
+    and one SELL 2 flattens; nothing ends long or short."""
+    switch = tmp_path / "STOP"
+    risk = RiskGate(RiskLimits(kill_switch=switch))
+
+    def partial(strat: Scripted) -> None:
+        strat.p.gw.partial_fill(strat.ib_id(strat.orders[0]), 2, price=50.0)
+
+    actions = {0: _limit_buy(5), 1: partial, 2: lambda s: switch.touch()}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6, broker_kw={"risk": risk})
+    entry = strat.orders[0]
+    assert strat.statuses_of(entry)[-1] == "Canceled" and entry.executed.size == 2
+    gw_entry = next(o for o in fake_gateway.orders() if o.order_id == strat.ib_id(entry))
+    assert gw_entry.status == "Cancelled" and gw_entry.filled == 2
+    sides = [(a, q) for _, a, q in _placed(fake_gateway)]
+    assert sides == [("BUY", 5), ("SELL", 2)]
+    assert broker.risk_status()["state"] == "halted"
+    assert _agree(fake_gateway, broker, strat) == 0
+
+
+def test_drop_during_the_restarts_reconciliation_books_the_orphans_fill_once(fake_gateway, ib_lib):
+    """The previous process's order fills while none runs; the restart's first reqExecutions is
+    answered by a dropped socket. The reconciliation is retried after the reconnect and books the
+    fill exactly once; the strategy starts at +4 and sends nothing."""
+    run_session(fake_gateway, ib_lib, actions={0: _limit_buy(4)}, live_bars=2)
+    (orphan,) = fake_gateway.orders()
+    fake_gateway.fill(orphan.order_id, price=48.0)
+    fake_gateway.drop_on("reqExecutions", count=1)
+    seen: list[float] = []
+    strat, store, broker = run_session(fake_gateway, ib_lib, actions={0: lambda s: seen.append(s.getposition().size)},
+                                       live_bars=2)
+    assert store.reconnects >= 1
+    assert seen == [4]
+    assert len(broker.journal.executions()) == 1
+    assert broker.journal.order(orphan.order_ref).state == "Filled"
+    assert _placed(fake_gateway) == [(orphan.order_id, "BUY", 4)]
+    assert _agree(fake_gateway, broker, strat) == 4
+
+
+def test_kill_switch_halt_outlives_a_restart_after_the_file_is_removed(fake_gateway, ib_lib, tmp_path):
+    """Halted and flattened by the kill switch; the file is removed and the process restarted:
+    the new process is still halted (resuming is the explicit ``.resume`` step), refuses BUY 1."""
+    switch = tmp_path / "STOP"
+    buy = lambda s: s.sent(s.buy(size=2))  # noqa: E731
+    run_session(fake_gateway, ib_lib, actions={0: buy, 2: lambda s: switch.touch()}, live_bars=5,
+                broker_kw={"risk": RiskGate(RiskLimits(kill_switch=switch))})
+    assert _gw_position(fake_gateway) == 0
+    switch.unlink()
+    risk = RiskGate(RiskLimits(kill_switch=switch))
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: lambda s: s.orders.append(s.buy(size=1))},
+                                   live_bars=2, broker_kw={"risk": risk})
+    assert risk.halted and strat.statuses_of(strat.orders[0]) == ["Rejected"]
+    assert [a for _, a, _ in _placed(fake_gateway)] == ["BUY", "SELL"]
+    assert _agree(fake_gateway, broker, strat) == 0
+
+
+def test_max_position_counts_a_working_order_resumed_from_the_previous_process(fake_gateway, ib_lib):
+    """Process 1 leaves BUY 2 limit working under max_position=2. Process 2's market BUY 1 would
+    make the projected position 3: refused, although the strategy's own position is 0."""
+    limits = RiskLimits(max_position=2)
+    run_session(fake_gateway, ib_lib, actions={0: _limit_buy(2)}, live_bars=2, broker_kw={"risk": RiskGate(limits)})
+    (orphan,) = fake_gateway.orders()
+    actions = {0: lambda s: s.orders.append(s.buy(size=1)), 2: lambda s: s.p.gw.fill(orphan.order_id, price=50.0)}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=4,
+                                   broker_kw={"risk": RiskGate(limits)})
+    assert strat.statuses_of(strat.orders[0]) == ["Rejected"]
+    assert _placed(fake_gateway) == [(orphan.order_id, "BUY", 2)]
+    assert _agree(fake_gateway, broker, strat) == 2
