@@ -47,7 +47,7 @@ from btedge.live.config import IBConfig
 from btedge.live.parsing import parse_bar, parse_contract
 from btedge.live.risk import MaskAccounts
 from btedge.live.session import LiveSession, build_session
-from btedge.live.store import FatalConnectError, OutageExceeded
+from btedge.live.store import FatalConnectError
 from btedge.strategies import available, parse_params
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,6 @@ def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> in
     if args.live and not confirmed:
         raise UsageError("--live was not confirmed: nothing done")
     session = build(args, confirmed, checked=checked)
-    previous = _stop_on_sigterm()
     code = EXIT_OK
     try:
         session.cerebro.run(runonce=False, preload=False)
@@ -272,8 +271,6 @@ def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> in
         code = EXIT_INTERRUPTED
     finally:
         _shutdown(session, args.cancel_on_exit)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     return code
 
 
@@ -341,12 +338,18 @@ def main(argv: Sequence[str] | None = None, ask: Callable[[str], str] | None = N
     def body() -> int:
         try:
             return run(args, ask)
-        except (LiveTradingRefused, OutageExceeded, FatalConnectError) as exc:
-            return _exit_code(exc)
-        except ConnectionError as exc:
+        except Terminated:  # before the session ran (at the prompt, while checking): nothing to stop
+            print(f"{PROG}: SIGTERM, stopped", file=sys.stderr)
+            return EXIT_OK
+        except (LiveTradingRefused, ConnectionError) as exc:  # OutageExceeded, FatalConnectError too
             return _exit_code(exc)
 
-    return cli.run_cli(PROG, body)
+    previous = _stop_on_sigterm()
+    try:
+        return cli.run_cli(PROG, body)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -342,6 +342,17 @@ def test_case16_ctrl_c_at_the_live_prompt(capsys):
     assert "interrupted" in err and "Traceback" not in err
 
 
+def test_case16_sigterm_at_the_live_prompt(capsys):
+    def ask(prompt: str) -> str:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.0)  # the handler raises here
+        return "LIVE"
+
+    code = run_live.main(["--strategy", "laguerre_cross", "--symbol", "SPY", "--live"], ask=ask)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_OK and "SIGTERM, stopped" in err and "Traceback" not in err
+
+
 def _interrupt_when(predicate: Any, times: int = 1, gap: Any = None) -> threading.Thread:
     def run() -> None:
         deadline = time.monotonic() + 15
