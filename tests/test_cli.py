@@ -62,6 +62,7 @@ def test_list_params_gives_meaning_type_default_and_allowed_values() -> None:
     ml = "\n".join(param_list("ensemble"))
     assert "train_bars = 2000  (int)\n      bars before the first fold" in ml  # from WalkForwardIndicator
     assert "min_confidence = 0.45  (float; allowed: in [0, 1])" in ml
+    assert "mode = 'ols'  (str; allowed: ols, kalman)" in "\n".join(param_list("pairs"))  # from HedgeRatio
     for name in available():
         assert "(no description)" not in "\n".join(param_list(name)), name
 

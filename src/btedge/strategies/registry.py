@@ -142,6 +142,7 @@ DOC_SOURCES: dict[str, tuple[str, ...]] = {
     "lagnet_forecast": ("btedge.indicators.ml:LagNet", "btedge.indicators.ml:WalkForwardIndicator"),
     "anomaly_breakout": ("btedge.indicators.anomaly_ml:IsolationForestAnomaly",
                          "btedge.indicators.ml:WalkForwardIndicator"),
+    "pairs": ("btedge.indicators.pairs:HedgeRatio",),
 }
 
 #: Meanings of params that no docstring above describes ("strategy:param" before "param").
@@ -163,7 +164,7 @@ _BULLET = re.compile(r"^\s*-\s+(.*)$")
 _PARAMS_HEAD = re.compile(r"^\s*Params\b")
 _DESC_START = re.compile(r"(?:\)|``)\s*:\s+")
 _QUOTED = re.compile(r"``('[^'`]*')``")
-_RANGE = re.compile(r"(in [\[(][^\])]*[\])]|>= ?[\w.]+|> ?[\w.]+|<= ?[\w.]+)")
+_RANGE = re.compile(r"(in [\[(][^\])]*[\])]|[<>]=? ?-?\d[\d.]*)")
 
 
 @dataclass(frozen=True)
@@ -222,19 +223,23 @@ def _doc_classes(cls: type) -> list[type]:
     return [*cls.__mro__, *sources]
 
 
-def _described(cls: type) -> dict[str, str]:
-    """Param name -> description from the Params sections of :func:`_doc_classes` (first wins,
-    except that a bare "as :class:`X`" gives way to X's own description)."""
+def _described(cls: type) -> dict[str, list[str]]:
+    """Param name -> its descriptions in the Params sections of :func:`_doc_classes`, in that
+    order (the first is shown, unless it is a bare "as :class:`X`"; all give allowed values)."""
     names = set(param_defaults(cls))
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     for klass in _doc_classes(cls):
         for bullet in _param_bullets(klass.__dict__.get("__doc__") or ""):
             split = _DESC_START.search(bullet)
             head, text = (bullet[: split.start() + 1], bullet[split.end():]) if split else (bullet, "")
             for name in re.findall(r"``(\w+)``", head):
-                if name in names and text.strip() and (name not in out or out[name].startswith("as :class:")):
-                    out[name] = text.strip()
+                if name in names and text.strip():
+                    out.setdefault(name, []).append(text.strip())
     return out
+
+
+def _shown(texts: list[str]) -> str:
+    return next((t for t in texts if not t.startswith("as :class:")), texts[0] if texts else "")
 
 
 def _allowed(default: Any, description: str) -> str:
@@ -242,7 +247,7 @@ def _allowed(default: Any, description: str) -> str:
         return "true, false"
     if isinstance(default, str):
         values = list(dict.fromkeys([repr(default), *_QUOTED.findall(description)]))
-        return ", ".join(v.strip("'") for v in values) if len(values) > 1 else "text"
+        return ", ".join(v.strip("'") for v in values) if len(values) > 1 else "any text"
     found = _RANGE.search(description)
     return found.group(1) if found else ""
 
@@ -254,7 +259,8 @@ def param_docs(cls: type[bt.Strategy]) -> list[ParamDoc]:
     docs = []
     for name, default in param_defaults(cls).items():
         registry_name = getattr(cls, "registry_name", "")
-        text = described.get(name) or PARAM_NOTES.get(f"{registry_name}:{name}") or PARAM_NOTES.get(name, "")
+        texts = described.get(name, [])
+        text = _shown(texts) or PARAM_NOTES.get(f"{registry_name}:{name}") or PARAM_NOTES.get(name, "")
         kind = "any (None default)" if default is None else type(default).__name__
-        docs.append(ParamDoc(name, default, kind, text, _allowed(default, text)))
+        docs.append(ParamDoc(name, default, kind, text, _allowed(default, " ".join([text, *texts]))))
     return docs
