@@ -16,19 +16,9 @@ import pytest
 from btedge import run_live
 from btedge.live.store import OutageExceeded
 from btedge.testkit.fakegateway import FakeGateway, random_walk_bars
-from tests.support.live_session import Scripted, run_session
+from tests.support.live_session import Scripted, keep_root_logging, run_session  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("time_limit")
-
-
-@pytest.fixture(autouse=True)
-def _keep_root_logging():
-    """btedge-live sets up logging on the test's captured stderr; put the root handlers back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
 
 
 HOUR = 3600

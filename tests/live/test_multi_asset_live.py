@@ -11,9 +11,9 @@ import pytest
 
 from btedge.strategies import get_strategy
 from btedge.testkit.fakegateway import Bar, FakeGateway, stock
-from tests.support.live_session import run_session
+from tests.support.live_session import keep_root_logging, run_session  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("time_limit")
+pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
 
 HISTORY = 40
 LIVE_STEPS = 12
@@ -128,3 +128,36 @@ def test_dual_momentum_runs_live_with_three_feeds(ib_lib):
         gw.stop()
     assert len(strat.rebalances) >= 3
     assert strat.completed, "the rebalances on live bars must trade"
+
+
+def test_pairs_through_the_cli(ib_lib, capsys):
+    """btedge-live with two --symbol: one status line per bar showing both feeds."""
+    import threading
+
+    from btedge import run_live
+
+    symbols = ["KO", "PEP"]
+    gw = gateway(symbols)
+    done = threading.Event()
+
+    def push() -> None:
+        gw.wait_for_subscription("historical", timeout=10.0)
+        while not done.wait(0.05) and gw.push_bars(1):
+            pass
+
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    argv = ["--strategy", "pairs", "--symbol", "KO", "--symbol", "PEP", "--bar", "1h", "--port", str(gw.port),
+            "--client-id", "23", "--backfill", "864000", "--max-bars", "3",
+            *[a for k, v in PAIRS.items() for a in ("--param", f"{k}={v}")]]
+    try:
+        code = run_live.main(argv)
+    finally:
+        done.set()
+        pusher.join(2.0)
+        gw.stop()
+    out = capsys.readouterr().out
+    assert code == run_live.EXIT_OK
+    lines = [line for line in out.splitlines() if " live" in line and "KO close=" in line and "PEP close=" in line]
+    assert len(lines) >= 3
+    assert "KO: LIVE" in out and "PEP: LIVE" in out

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from btedge import run_live
-from tests.support.live_session import HISTORY, sample_bars
+from tests.support.live_session import HISTORY, keep_root_logging, sample_bars  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("time_limit")
+pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
 
 
 @pytest.fixture

@@ -123,3 +123,15 @@ def gateway_bars() -> pd.DataFrame:
 @pytest.fixture
 def gateway_options() -> dict[str, Any]:
     return {"history": HISTORY, "auto_fill": True}
+
+
+@pytest.fixture
+def keep_root_logging() -> Any:
+    """btedge-live sets up logging on the test's captured stderr: put the root handlers back after."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
