@@ -272,3 +272,11 @@ def test_tearsheet_uses_the_tables_year_on_sessions_crossing_midnight(tmp_path):
     html = write_tearsheet(returns, None, tmp_path / "spy.html", "SPY",
                            table=benchmark_stats(returns, 178_542)).read_text(encoding="utf-8")
     assert "Periods/Year: 252" in html and "252 sessions a year" in html
+
+
+def test_a_run_of_one_session_gets_a_page_not_an_exception(tmp_path, caplog):
+    df = pd.read_csv(require_shared("repos", "intraday", "skender_SPY_1min_2020-12-15_18.csv"), encoding="utf-8-sig")
+    close = pd.Series(df["close"].to_numpy(), index=pd.DatetimeIndex(pd.to_datetime(df["date"])))
+    returns = buy_and_hold_returns(close.loc["2020-12-15"])
+    path = write_tearsheet(returns, returns, tmp_path / "short.html", "one day")
+    assert "No tear sheet" in path.read_text(encoding="utf-8") and "at least 2" in caplog.text

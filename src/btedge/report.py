@@ -427,6 +427,19 @@ def _insert_note(path: Path, notes: Sequence[str]) -> None:
     path.write_text(text[:at] + block + text[at:], encoding="utf-8")
 
 
+def _write_short_run(path: Path, title: str, days: int) -> Path:
+    """A page in place of the tear sheet when the run spans fewer than two trading days."""
+    import html
+
+    log.warning("tear sheet: the run spans %d trading day(s); quantstats needs at least 2, so %s only says so "
+                "(the table, PNG and JSON have the figures)", days, path)
+    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+                    f"<body><h1>{html.escape(title)}</h1><div id='btedge-note'><p>No tear sheet: the run spans "
+                    f"{days} trading day(s) and quantstats needs at least 2. The metrics table, the PNG and the "
+                    "JSON have the run's figures.</p></div></body></html>", encoding="utf-8")
+    return path
+
+
 def write_tearsheet(
     returns: pd.Series,
     benchmark: pd.Series | None,
@@ -448,7 +461,8 @@ def write_tearsheet(
     first daily return is a loss gets a zero return the day before (equity 1 before the first
     return, as the table counts drawdowns), so an open drawdown from the first day is listed.
     A run without trades (constant returns) is written without the benchmark comparison, which
-    quantstats cannot regress on a constant, and says so. quantstats' ``match_dates`` is off so
+    quantstats cannot regress on a constant, and says so; a run shorter than two trading days
+    gets a page that says why there is no tear sheet (and a WARNING), never an exception. quantstats' ``match_dates`` is off so
     the whole series is reported, and the benchmark is a Series: nothing is downloaded.
 
     Args:
@@ -459,8 +473,9 @@ def write_tearsheet(
     """
     spacing = _spacing(returns.index)
     daily, bench = _daily_pair(returns, benchmark, spacing)
+    path = Path(path)
     if len(daily) < 2:
-        raise ValueError(f"write_tearsheet needs returns on at least 2 dates, got {len(daily)}")
+        return _write_short_run(path, title, len(daily))
     days = _days_per_year(spacing, periods_per_year, daily.index)
     notes = _differences(table, daily, days, spacing, riskfree)
     if trades is not None and trades.get("trades") == 0:
@@ -477,7 +492,6 @@ def write_tearsheet(
         bench = None
         notes.append("Buy & hold is not compared here: quantstats cannot regress on a constant return series; "
                      "the table and the PNG show it.")
-    path = Path(path)
     import quantstats as qs
 
     with _quiet_fonts():
