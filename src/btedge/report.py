@@ -260,7 +260,7 @@ def buy_and_hold_returns(df_or_close: Any, index: Sequence[Any] | pd.Index | Non
     Args:
       df_or_close: an OHLC DataFrame (its ``close`` column, any case), a close Series, or an
         array of closes
-      index: timestamps to put on the result (e.g. ``perf["returns"].index``); must have one
+      index: timestamps to put on the result (e.g. ``Performance.returns.index``); must have one
         entry per close. ``None`` keeps the input's index.
 
     Returns:
