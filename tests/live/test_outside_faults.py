@@ -182,3 +182,21 @@ def test_max_position_counts_a_working_order_resumed_from_the_previous_process(f
     assert strat.statuses_of(strat.orders[0]) == ["Rejected"]
     assert _placed(fake_gateway) == [(orphan.order_id, "BUY", 2)]
     assert _agree(fake_gateway, broker, strat) == 2
+
+
+def test_an_account_change_halt_is_lifted_by_the_restart_the_docs_prescribe(fake_gateway, ib_lib):
+    """docs/live_journal.md: an account that changes across a reconnect "halts without flattening;
+    restart to trade it". Once the gateway serves the original account again, a restart trades:
+    the halt was about that connection, and without --kill-switch there is no FILE.resume step."""
+    def switch_account(strat: Scripted) -> None:
+        strat.p.gw.configure(accounts=("DU7654321",))
+        strat.p.gw.drop_connections()
+
+    buy = lambda s: s.sent(s.buy(size=1))  # noqa: E731
+    _, _, first = run_session(fake_gateway, ib_lib, actions={0: buy, 1: switch_account}, live_bars=3)
+    assert first.risk_status()["state"] == "halted"
+    fake_gateway.configure(accounts=("DU1234567",))
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: buy}, live_bars=2)
+    assert broker.risk_status()["state"] == "active"
+    assert strat.statuses_of(strat.orders[0])[-1] == "Completed"
+    assert _agree(fake_gateway, broker, strat) == 2

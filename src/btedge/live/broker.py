@@ -184,13 +184,13 @@ class IBBroker(bt.broker.BrokerBase):
             check_accounts(accounts, live=self.p.live, confirmed=self.p.confirmed)
         except LiveTradingRefused as exc:
             if self._account is not None:
-                self.risk.halt(f"after a reconnect: {exc}", flatten=False)
+                self.risk.halt(f"after a reconnect: {exc}", flatten=False, persist=False)
             raise
         wanted = self.p.account or accounts[0]
         if self._account is not None and self._account not in accounts:
             self.risk.halt(f"the account changed across a reconnect: was {mask_account(self._account)}, "
                            f"IB now manages {', '.join(map(mask_account, accounts))}; restart to trade "
-                           "the new account (its own journal)", flatten=False)
+                           "the new account (its own journal)", flatten=False, persist=False)
             return
         if self._account is None:
             if wanted not in accounts:

@@ -279,12 +279,16 @@ class RiskGate:
             log.info("risk: the daily-loss halt was for an earlier day: lifted")
             self._clear_halt()
 
-    def halt(self, reason: str, flatten: bool = True) -> bool:
-        """Halt trading (persisted); True if this call started the halt and it flattens."""
+    def halt(self, reason: str, flatten: bool = True, persist: bool = True) -> bool:
+        """Halt trading; True if this call started the halt and it flattens.
+
+        ``persist=False`` keeps the halt out of the journal: a halt about one connection (the
+        account changed across a reconnect) ends with the process, and the account guard runs
+        again on the next start."""
         if self.halted:
             return False
         self.halted, self.halt_reason, self.flatten_required = True, reason, flatten
-        if self._record is not None:
+        if self._record is not None and persist:
             self._record.set_risk("halt", reason)
             self._record.set_risk("halt_flatten", "1" if flatten else "")
             self._record.set_risk("halt_day", self._day or "")
