@@ -38,7 +38,7 @@ def tape_path(journal_path: str | Path) -> Path:
     return path.with_name(path.name.removesuffix(".sqlite") + ".tape.sqlite")
 
 
-def _model_lines(strategy: bt.Strategy) -> dict[str, Any]:
+def model_lines(strategy: bt.Strategy) -> dict[str, Any]:
     """The strategy's indicator lines named in :data:`MODEL_LINES` (first indicator that has each)."""
     found: dict[str, Any] = {}
     for indicator in strategy.getindicators():
@@ -99,7 +99,7 @@ class BarTape(bt.Analyzer):
         self._tape: TapeWriter | None = None
         self._failed = False
         self._clock: Callable[[], float] = self.p.clock or time.time
-        self._lines = _model_lines(self.strategy)
+        self._lines = model_lines(self.strategy)
 
     def _connect(self) -> TapeWriter | None:
         if self._tape is not None or self._failed:

@@ -1,0 +1,114 @@
+"""Runs the advisor outside the strategy's ``next()``.
+
+``next()`` only hands the bars over (:meth:`AdvisorWorker.submit`, a queue put) and looks up
+advice already given (:meth:`AdvisorWorker.result`, a dict read). A thread renders the snapshot,
+asks the advisor and journals the exchange. ``inline=True`` does the same work synchronously
+(backtests: deterministic).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from btedge.copilot.advice import Advice, AdviceError
+from btedge.copilot.journal import AdviceJournal, iso
+from btedge.copilot.snapshot import frame_snapshot, render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Bars up to and including ``bar_time`` (``open, high, low, close``) and the context."""
+
+    symbol: str
+    bar_time: pd.Timestamp
+    bars: pd.DataFrame
+    context: dict
+
+
+class AdvisorWorker:
+    """Params: ``advisor`` (``advise(snapshot, context) -> Advice``), ``journal`` (an
+    :class:`AdviceJournal` or None), ``last`` bars per snapshot, ``folder`` to save every PNG
+    (None: not saved), ``draw``: render a PNG (the image advisors need it; the rules advisor
+    does not), ``inline``: no thread."""
+
+    def __init__(self, advisor: Any, journal: AdviceJournal | None = None, last: int = 60,
+                 folder: str | Path | None = None, draw: bool = True, inline: bool = False) -> None:
+        self.advisor, self.journal, self.last = advisor, journal, last
+        self.folder, self.draw, self.inline = folder, draw or folder is not None, inline
+        self._results: dict[tuple[str, str], Advice | AdviceError] = {}
+        self._queue: queue.Queue[Request | None] = queue.Queue(maxsize=8)
+        self._thread: threading.Thread | None = None
+        if not inline:
+            self._thread = threading.Thread(target=self._loop, name="copilot-advisor", daemon=True)
+            self._thread.start()
+
+    def submit(self, request: Request) -> None:
+        """Queue a request (never blocks: when the advisor lags, the oldest waiting request is dropped)."""
+        if self.inline:
+            self._handle(request)
+            return
+        while True:
+            try:
+                self._queue.put_nowait(request)
+                return
+            except queue.Full:
+                try:
+                    dropped = self._queue.get_nowait()
+                    if dropped is not None:
+                        log.info("copilot: advisor lagging, dropped the request for %s", dropped.bar_time)
+                except queue.Empty:
+                    pass
+
+    def result(self, symbol: str, bar_time: Any) -> Advice | AdviceError | None:
+        """The advice for that bar, the error it ended with, or None while it is not in."""
+        return self._results.get((symbol, iso(bar_time)))
+
+    def _loop(self) -> None:
+        while True:
+            request = self._queue.get()
+            if request is None:
+                return
+            self._handle(request)
+
+    def _handle(self, request: Request) -> None:
+        key = (request.symbol, iso(request.bar_time))
+        start = time.perf_counter()
+        advice: Advice | AdviceError
+        try:
+            snapshot = (render(request.bars, request.symbol, self.last, self.folder) if self.draw
+                        else frame_snapshot(request.bars, request.symbol, self.last))
+        except (ValueError, OSError) as exc:
+            self._results[key] = AdviceError(f"snapshot failed: {exc}")
+            return
+        try:
+            advice = self.advisor.advise(snapshot, request.context)
+        except AdviceError as exc:
+            advice = exc
+        except Exception as exc:  # an advisor bug or library error must not stop trading: no trade
+            log.warning("copilot: advisor %s failed: %s", getattr(self.advisor, "name", "?"), exc)
+            advice = AdviceError(f"{type(exc).__name__}: {exc}")
+        self._results[key] = advice
+        if self.journal is not None:
+            self.journal.write({
+                "kind": "advice", "symbol": request.symbol, "bar_time": key[1], "image_sha256": snapshot.sha256,
+                "bars_sha256": snapshot.bars_sha256,
+                "advisor": getattr(self.advisor, "name", type(self.advisor).__name__),
+                "prompt": getattr(self.advisor, "last_prompt", ""), "reply": getattr(self.advisor, "last_reply", ""),
+                "advice": advice.to_dict() if isinstance(advice, Advice) else None,
+                "error": None if isinstance(advice, Advice) else str(advice),
+                "seconds": round(time.perf_counter() - start, 6)})
+
+    def close(self, wait: float = 5.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(wait)
+            self._thread = None
