@@ -210,7 +210,7 @@ class IBData(bt.feed.DataBase):
                         "(delivered as DELAYED)", name, _stamp(bar[0]), age)
             if self._laststatus != self.DELAYED:
                 self.put_notification(self.DELAYED)
-        elif self._laststatus != self.LIVE:
+        elif self._laststatus == self.DELAYED:  # a fresh bar after late ones: tradable again
             self.put_notification(self.LIVE)
 
     def _check_stall(self) -> None:
