@@ -52,10 +52,11 @@ def test_a_planted_future_extreme_moves_nothing_before_it():
     assert not np.array_equal(*(sequence_windows(f, rows[early], L) for f in frame))
 
 
-def test_trained_member_outputs_before_the_extreme_do_not_move_and_z_scaling_is_undone():
+@pytest.mark.parametrize("kind", ["minmax_cnn", "minmax_cnn2d"])
+def test_trained_member_outputs_before_the_extreme_do_not_move_and_z_scaling_is_undone(kind):
     x, planted = _series_and_planted()
     rows = np.arange(L - 1, K + 20)
-    model = build_model(ModelSpec(kind="minmax_cnn", seq_len=L, hidden=4, epochs=2), 3)
+    model = build_model(ModelSpec(kind=kind, seq_len=L, hidden=4, epochs=2), 3)
     model.fit(sequence_windows(x, rows, L), rows % 3, np.empty((0, L, 3)), np.empty(0))
     early = rows < K
     p = model.predict(sequence_windows(x, rows, L))
@@ -67,11 +68,16 @@ def test_positive_control_reaches_080_balanced_accuracy_out_of_sample():
     assert positive_control(ModelSpec(kind="minmax_cnn", seq_len=8, hidden=16, epochs=30)) >= 0.8
 
 
+@pytest.mark.slow
+def test_image_variant_positive_control_reaches_080_balanced_accuracy_out_of_sample():
+    assert positive_control(ModelSpec(kind="minmax_cnn2d", seq_len=8, hidden=8, epochs=30)) >= 0.8
+
+
 SMALL = dict(train_bars=300, retrain_every=100, seq_len=12, hidden=8, epochs=2, min_samples=50)
 
 
 def member(cache):
-    return lambda s: EnsembleSignal(s.data, members="minmax_cnn", cache_dir=str(cache), **SMALL)
+    return lambda s: EnsembleSignal(s.data, members="minmax_cnn,minmax_cnn2d", cache_dir=str(cache), **SMALL)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ import numpy as np
 MODEL_CODE_VERSION = 2
 TORCH_CLASSIFIERS = ("cnn", "lstm", "tcn", "cnn_lstm")
 #: Second-generation members (docs/models.md): window models read ``seq_len`` bars, the rest one row.
-WINDOW_KINDS = ("s4d", "minmax_cnn")
+WINDOW_KINDS = ("s4d", "minmax_cnn", "minmax_cnn2d")
 KINDS = TORCH_CLASSIFIERS + ("xgb", "iforest", "lagnet") + WINDOW_KINDS + ("kan", "online")
 _BUILDERS = {
     **{k: "btedge.models.torch_models:TorchClassifier" for k in TORCH_CLASSIFIERS},
@@ -32,6 +32,7 @@ _BUILDERS = {
     "lagnet": "btedge.models.lagnet:LagNetModel",
     "s4d": "btedge.models.s4d:S4DClassifier",
     "minmax_cnn": "btedge.models.minmax:MinMaxCNN",
+    "minmax_cnn2d": "btedge.models.minmax:MinMaxImageCNN",
     "kan": "btedge.models.kan:KANClassifier",
     "online": "btedge.models.online:OnlineClassifier",
 }

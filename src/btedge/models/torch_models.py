@@ -237,8 +237,12 @@ class TorchClassifier:
     def __init__(self, spec: ModelSpec, n_features: int) -> None:
         self.spec = spec
         with deterministic_torch(spec.seed):
-            self.net = make_net(spec, n_features)
+            self.net = self._make_net(n_features)
         self._infer: nn.Module | None = None
+
+    def _make_net(self, n_features: int) -> nn.Module:
+        """An untrained net (subclasses with another architecture override this)."""
+        return make_net(self.spec, n_features)
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
         """Early-stopped on ``(X_val, y_val)`` when given (see :func:`fit_net`)."""
@@ -250,7 +254,7 @@ class TorchClassifier:
 
     def _fit(self, X, y, X_val, y_val, epochs: int | None) -> dict:
         with deterministic_torch(self.spec.seed):
-            self.net = make_net(self.spec, X.shape[2])
+            self.net = self._make_net(X.shape[2])
             weights = torch.as_tensor(class_weights(y), dtype=torch.float32)
             loss_fn = nn.CrossEntropyLoss(weight=weights)
             yv = None if y_val is None else y_val.astype(np.int64)
