@@ -44,16 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from btedge.models.persist import load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
-from btedge.models.torch_models import (
-    N_CLASSES,
-    class_weights,
-    deterministic_torch,
-    fit_net,
-    inference_threads,
-    is_sliding,
-)
+from btedge.models.torch_models import N_CLASSES, TorchClassifier, inference_threads, is_sliding
 
 log = logging.getLogger(__name__)
 INITS = ("lin", "inv")
@@ -236,43 +228,32 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-class S4DClassifier:
-    """S4D behind the fold-model contract; ``predict`` of consecutive single windows streams."""
+class S4DClassifier(TorchClassifier):
+    """S4D behind the fold-model contract (training, early stopping, refit and persistence of
+    :class:`~btedge.models.torch_models.TorchClassifier`); ``predict`` of consecutive single
+    windows streams."""
 
     init = "lin"
 
     def __init__(self, spec: ModelSpec, n_features: int) -> None:
-        self.spec = spec
-        with deterministic_torch(spec.seed):
-            self.net = S4DNet(n_features, spec.hidden, spec.layers, spec.seq_len, self.init)
-        self._infer: S4DNet | None = None
         self._stream: S4DStream | None = None
         self._last: np.ndarray | None = None
+        super().__init__(spec, n_features)
 
-    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray) -> dict:
-        """Early-stopped on ``(X_val, y_val)`` when given (``torch_models.fit_net``)."""
-        return self._fit(X, y, X_val, y_val, None)
-
-    def refit(self, X: np.ndarray, y: np.ndarray, epochs: int) -> dict:
-        """A fresh net (same seed) trained for exactly ``epochs`` on ``X``."""
-        return self._fit(X, y, None, None, epochs)
+    def _make_net(self, n_features: int) -> nn.Module:
+        return S4DNet(n_features, self.spec.hidden, self.spec.layers, self.spec.seq_len, self.init)
 
     def _fit(self, X, y, X_val, y_val, epochs: int | None) -> dict:
-        with deterministic_torch(self.spec.seed):
-            self.net = S4DNet(X.shape[2], self.spec.hidden, self.spec.layers, self.spec.seq_len, self.init)
-            loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(class_weights(y), dtype=torch.float32))
-            yv = None if y_val is None else y_val.astype(np.int64)
-            info = fit_net(self.net, X, y.astype(np.int64), loss_fn, self.spec, "s4d", X_val, yv, epochs)
+        info = super()._fit(X, y, X_val, y_val, epochs)
         self._forget()
         return info
 
+    def load(self, folder: Path) -> None:
+        super().load(folder)
+        self._forget()
+
     def _forget(self) -> None:
         self._infer, self._stream, self._last = None, None, None
-
-    def _inference_net(self) -> S4DNet:
-        if self._infer is None:
-            self._infer = copy.deepcopy(self.net).double().eval()
-        return self._infer
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -292,11 +273,3 @@ class S4DClassifier:
         if last is not None and last.shape == window.shape and np.array_equal(last[1:], window[:-1]):
             return self._stream.step(window[-1])
         return self._stream.reset(window)
-
-    def save(self, folder: Path) -> None:
-        save_state_dict(self.net, Path(folder) / "model.pt")
-
-    def load(self, folder: Path) -> None:
-        self.net.load_state_dict(load_state_dict(Path(folder) / "model.pt"))
-        self.net.eval()
-        self._forget()
