@@ -91,3 +91,17 @@ def test_reliability_grid_counts_and_accuracy_and_heatmap(tmp_path):
     assert np.abs(grid["gap"][both]).max() < 0.2
     path = plot_reliability(grid, tmp_path / "reliability.png", "calibrated by construction")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fold_importance_table_has_one_normalised_row_per_trained_fold(tmp_path):
+    from btedge.models.explain import fold_importance_table
+    from tests.support.planted import planted_features, planted_labels, walk
+
+    X = planted_features(900)
+    y = planted_labels(X)
+    wf, _ = walk("xgb", X, y, str(tmp_path), train_bars=500, every=200, n_estimators=30)
+    folds = {b: wf.fitted(b, X, y) for b in (500, 700)}
+    table = fold_importance_table(folds, X, [f"f{i}" for i in range(X.shape[1])], every=200)
+    assert list(table.index) == [500, 700]
+    np.testing.assert_allclose(table.sum(axis=1), 1.0)
+    assert (table.idxmax(axis=1) == "f0").all()  # the planted score is x0 - 0.8 x1

@@ -7,7 +7,8 @@
   f(x) - f(baseline) (completeness, tested to 1e-3). A small own implementation: captum is not
   a dependency.
 - :func:`feature_importance`: mean absolute attribution per feature of one fold's model on the
-  windows it scored (TreeSHAP for XGBoost, integrated gradients for torch), for per-fold tables.
+  windows it scored (TreeSHAP for XGBoost, integrated gradients for torch);
+  :func:`fold_importance_table` puts every fold's in one table for the evaluation report.
 - :func:`randomisation_check`: Adebayo et al. (2018): attributions of the trained model
   against those of the same architecture with re-initialised weights (torch) or trained on
   permuted labels (XGBoost); a rank correlation near 1 means the explanation ignores the model.
@@ -135,6 +136,30 @@ def feature_importance(model, X: np.ndarray, tol: float = 0.05, max_panels: int 
     target = model.predict(X).argmax(axis=1)
     attr = integrated_gradients(forward, X, target, tol=tol, max_panels=max_panels)
     return np.abs(attr).sum(axis=1).mean(axis=0)
+
+
+def fold_importance_table(folds: dict, features: np.ndarray, names: list[str], every: int):
+    """Per-fold feature importance as a DataFrame (one row per fold boundary, one column per
+    feature, each row summing to 1): each fold's model on the windows it scored, bars
+    ``[boundary, boundary + every)``, scaled by its own training-slice scaler.
+
+    ``folds`` maps boundary -> :class:`~btedge.training.walkforward.FittedFold` (None skipped).
+    """
+    import pandas as pd
+
+    from btedge.models.features import sequence_windows
+
+    rows = {}
+    for b, fitted in sorted(folds.items()):
+        if fitted is None:
+            continue
+        scored = np.arange(b, min(b + every, len(features)))
+        windows = sequence_windows(features, scored, fitted.model.spec.window)
+        windows = windows[np.isfinite(windows).all(axis=(1, 2))]
+        if len(windows):
+            imp = feature_importance(fitted.model, fitted.scale(windows))
+            rows[b] = imp / imp.sum() if imp.sum() > 0 else imp
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(names)).rename_axis("boundary")
 
 
 def randomised_copy(model, X: np.ndarray, y: np.ndarray, seed: int = 12345):
