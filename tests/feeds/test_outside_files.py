@@ -58,9 +58,6 @@ def test_part_of_one_session_is_not_taken_for_a_whole_session(caplog):
     assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog)
 
 
-@pytest.mark.xfail(strict=True, reason="F (feeds/loader.py, run_backtest.py): a Yahoo file's 'Adj Close' "
-                                       "column is dropped silently and the CLI has no flag for the loader's "
-                                       "adjust=True (a fix only Python can apply)")
 def test_an_adj_close_column_is_either_usable_from_the_cli_or_reported(caplog):
     """nvda-1999-2014.txt has Close and Adj Close; the backtest uses Close (no dividends) and says
     nothing. Either the CLI offers the adjustment the loader has, or loading says the column is
@@ -72,3 +69,18 @@ def test_an_adj_close_column_is_either_usable_from_the_cli_or_reported(caplog):
     reported = any("adj" in r.getMessage().lower() for r in caplog.records)
     cli_flag = "adj" in build_parser().format_help().lower()
     assert reported or cli_flag
+
+
+def test_a_file_without_prices_is_not_answered_with_text_columns_as_closes(capsys):
+    """Every column a 'Fix: pass --symbol ...' proposes must hold numbers: the user will try them."""
+    import re
+
+    from btedge.run_backtest import main
+
+    path = require_shared("repos", "daily", "arbitragelab_sp500_constituents_gics.csv")
+    assert main(["--data", str(path)]) == 2
+    message = capsys.readouterr().err
+    proposed = re.findall(r"'([^']+)'", message.split("Fix:", 1)[1]) if "Fix:" in message else []
+    table = pd.read_csv(path)
+    text_columns = [c for c in proposed if c in table and pd.to_numeric(table[c], errors="coerce").notna().mean() < 0.9]
+    assert not text_columns, f"proposed as closes: {text_columns}\n{message}"

@@ -200,3 +200,48 @@ def test_an_account_change_halt_is_lifted_by_the_restart_the_docs_prescribe(fake
     assert broker.risk_status()["state"] == "active"
     assert strat.statuses_of(strat.orders[0])[-1] == "Completed"
     assert _agree(fake_gateway, broker, strat) == 2
+
+
+def _forget_executions(gw) -> None:
+    """IB keeps executions for a limited time (the current day by default); completed orders outlive them."""
+    gw.call(lambda: gw.server.book.executions.clear())
+
+
+def test_fill_whose_executions_ib_forgot_is_booked_from_the_completed_order(fake_gateway, ib_lib, caplog):
+    """The previous process's BUY 2 limit fills while none runs, and by the restart IB reports its
+    completed order Filled but no longer its executions. The 2 are the strategy's (its own order),
+    not 'foreign': booked once from the completed order, so the strategy starts at +2 and does not
+    buy them again."""
+    run_session(fake_gateway, ib_lib, actions={0: _limit_buy(2)}, live_bars=2)
+    (orphan,) = fake_gateway.orders()
+    fake_gateway.fill(orphan.order_id, price=48.0)
+    _forget_executions(fake_gateway)
+    seen: list[tuple[float, float]] = []
+    strat, _, broker = run_session(fake_gateway, ib_lib,
+                                   actions={0: lambda s: seen.append((s.getposition().size, s.getposition().price))},
+                                   live_bars=2)
+    assert seen == [(2, pytest.approx(48.0))]
+    assert broker.journal.order(orphan.order_ref).state == "Filled"
+    (booked,) = broker.journal.executions()
+    assert booked["shares"] == 2 and booked["exec_id"].startswith("btedge-completed.")
+    assert "are not the strategy's" not in caplog.text
+    assert "booked +2 SPY from IB's completed order" in caplog.text
+    assert _placed(fake_gateway) == [(orphan.order_id, "BUY", 2)]
+    assert _agree(fake_gateway, broker, strat) == 2
+    # a third process: booked once, never again
+    strat, _, broker = run_session(fake_gateway, ib_lib, live_bars=2)
+    assert len(broker.journal.executions()) == 1 and _agree(fake_gateway, broker, strat) == 2
+
+
+def test_partial_fill_of_a_cancelled_order_whose_executions_ib_forgot(fake_gateway, ib_lib):
+    """BUY 5 limit: 2 fill, IB cancels the rest, and its executions are gone by the restart: the
+    completed order's filled quantity (2) is booked; the order ends Cancelled with 2 filled."""
+    run_session(fake_gateway, ib_lib, actions={0: _limit_buy(5)}, live_bars=2)
+    (orphan,) = fake_gateway.orders()
+    fake_gateway.partial_fill(orphan.order_id, 2, price=47.0)
+    fake_gateway.cancel(orphan.order_id)
+    _forget_executions(fake_gateway)
+    strat, _, broker = run_session(fake_gateway, ib_lib, live_bars=2)
+    record = broker.journal.order(orphan.order_ref)
+    assert record.state == "Cancelled" and record.filled == 2
+    assert _agree(fake_gateway, broker, strat) == 2

@@ -27,7 +27,7 @@ import backtrader as bt
 
 from btedge.live import orders as states
 from btedge.live import parsing
-from btedge.live.journal import ExecutionReport, Journal, OrderRecord
+from btedge.live.journal import UNREPORTED_EXEC_PREFIX, ExecutionReport, Journal, OrderRecord
 from btedge.live.reconcile import Reconciliation, foreign_holdings, settle_orders
 from btedge.live.risk import LiveTradingRefused, RiskGate, check_accounts, mask_account
 from btedge.live.store import IBStore
@@ -234,6 +234,8 @@ class IBBroker(bt.broker.BrokerBase):
         view = Reconciliation(self.journal, self._account, store.client_id, self.journal.process,
                               open_trades, completed)
         for verdict in settle_orders(view):
+            if verdict.unreported > _EPS:
+                self._book_unreported(verdict, held)
             self._apply_verdict(verdict)
         for trade in open_trades:
             self._report_unknown(trade)
@@ -274,6 +276,35 @@ class IBBroker(bt.broker.BrokerBase):
                                 self.p.run_name)
         if verdict.state != record.state:
             self._move(record.client_ref, verdict.state, verdict.why, force=True)
+
+    def _book_unreported(self, verdict: Any, held: Any) -> None:
+        """Book the shares a completed order filled whose executions IB no longer reports (one
+        booking per order; its price is estimated and said so, its commission unknown)."""
+        record = verdict.record
+        signed = verdict.unreported if record.side == "BUY" else -verdict.unreported
+        price, source = self._unreported_price(record, signed, held)
+        ident = record.perm_id or getattr(verdict.trade.order, "permId", 0) or record.order_id or 0
+        self.journal.book_execution(ExecutionReport(
+            f"{UNREPORTED_EXEC_PREFIX}{ident}.01", record.client_ref, record.client_id, record.account,
+            record.order_id or 0, record.con_id, signed, price, time.time()))
+        log.error("order %s: booked %+g %s from IB's completed order at %.6g (%s; IB no longer reports its "
+                  "executions, so price and commission are estimates)", record.client_ref, signed, record.symbol,
+                  price, source)
+
+    def _unreported_price(self, record: OrderRecord, signed: float, held: Any) -> tuple[float, str]:
+        own, own_avg = self.journal.position(record.con_id)
+        ib = next((p for p in held if p.account == self._account and p.contract.conId == record.con_id), None)
+        if ib is not None and own * signed >= 0 and abs(float(ib.position) - own - signed) <= _EPS:
+            ib_avg = ib.avgCost / float(ib.contract.multiplier or 1.0)
+            return (float(ib.position) * ib_avg - own * own_avg) / signed, "from the account's average cost"
+        limit = record.limit_price if record.limit_price is not None else record.stop_price
+        if limit is not None:
+            return limit, "its limit or stop price"
+        data = self._data_for(record.con_id)
+        if data is not None and len(data):
+            return float(data.close[0]), "the last close"
+        return (ib.avgCost / float(ib.contract.multiplier or 1.0) if ib is not None else 0.0,
+                "the account's average cost")
 
     def _report_unknown(self, trade: Any) -> None:
         order = trade.order

@@ -79,6 +79,10 @@ def default_state_dir() -> Path:
     return Path(platformdirs.user_state_dir("btedge"))
 
 
+#: execId prefix of a fill booked from IB's completed order because IB no longer reports its executions.
+UNREPORTED_EXEC_PREFIX = "btedge-completed."
+
+
 def exec_base(exec_id: str) -> tuple[str, str]:
     """Split an IB execId into its base and correction suffix:
     ``'0000e0d5.6576e5a1.01.02'`` -> ``('0000e0d5.6576e5a1.01', '02')``."""
@@ -383,8 +387,10 @@ class Journal:
         return [dict(r) for r in rows]
 
     def last_execution_time(self) -> float | None:
-        """Time of the newest booked execution (epoch seconds), None if none."""
-        return self._db.execute("SELECT max(time) FROM executions").fetchone()[0]
+        """Time of the newest execution IB reported (epoch seconds), None if none; bookings made
+        from a completed order (:data:`UNREPORTED_EXEC_PREFIX`) carry the booking time, not IB's."""
+        return self._db.execute("SELECT max(time) FROM executions WHERE exec_id NOT LIKE ?",
+                                (f"{UNREPORTED_EXEC_PREFIX}%",)).fetchone()[0]
 
     # -- positions -----------------------------------------------------------------------------------
     def position(self, con_id: int) -> tuple[float, float]:

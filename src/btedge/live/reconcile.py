@@ -45,6 +45,7 @@ class Verdict:
     trade: Any
     state: str
     why: str
+    unreported: float = 0.0  # shares IB says filled that none of the executions it reports account for
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,15 @@ def _settle(record: OrderRecord, working: Any, done: Any) -> Verdict:
     if done is not None:
         status = done.orderStatus.status
         final = _COMPLETED.get(status, states.CANCELLED)
-        if final == states.FILLED and record.filled < record.size - _EPS:
-            log.error("order %s: IB completed it Filled but the journal has executions for %g of %g only "
-                      "(IB no longer reports the rest): position differences are reported below",
-                      record.client_ref, record.filled, record.size)
-            return Verdict(record, done, states.FILLED, f"completed at IB: {status}")
+        unreported = max(0.0, _ib_filled(done, record, final) - record.filled)
+        if unreported > _EPS:
+            log.error("order %s: IB completed it (%s) with %g filled, but the executions IB still reports "
+                      "account for %g only (IB keeps them for a limited time): the other %g are booked from the "
+                      "completed order", record.client_ref, status, record.filled + unreported, record.filled,
+                      unreported)
+            return Verdict(record, done, states.settle(record.state, record.filled + unreported, record.size,
+                                                       None if final == states.FILLED else final),
+                           f"completed at IB: {status}", unreported)
         ib_final = None if final == states.FILLED else final
         return Verdict(record, done, states.settle(record.state, record.filled, record.size, ib_final),
                        f"completed at IB: {status}")
@@ -113,6 +118,18 @@ def _settle(record: OrderRecord, working: Any, done: Any) -> Verdict:
     log.error("order %s (%s %g) is in none of IB's open orders, completed orders or executions: Lost (not resent)",
               record.client_ref, record.side, record.size)
     return Verdict(record, None, states.LOST, "IB's open orders, completed orders and executions all lack it")
+
+
+def _ib_filled(trade: Any, record: OrderRecord, final: str) -> float:
+    """Unsigned shares IB says a completed order filled: all of it when Filled, else the order's
+    ``filledQuantity`` (0 when IB leaves it unset)."""
+    if final == states.FILLED:
+        return record.size
+    try:
+        filled = float(getattr(trade.order, "filledQuantity", 0.0) or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return filled if 0.0 <= filled < 1e300 else 0.0
 
 
 def foreign_holdings(journal: Journal, account: str, held: Sequence[Any]) -> list[Gap]:
