@@ -118,3 +118,12 @@ def test_issue10_positive_control_on_planted_features(tmp_path):
     y = planted_labels(X)
     _, out = walk("kan", X, y, str(tmp_path))
     assert balanced_accuracy(out[700:].argmax(axis=1), y[700:]) >= 0.8
+
+
+def test_weights_of_another_size_are_one_clear_error(tmp_path):
+    from btedge.models.persist import ModelFileError
+
+    a = build_model(ModelSpec(kind="kan", hidden=4), 5)
+    a.save(tmp_path)
+    with pytest.raises(ModelFileError, match="model.pt"):
+        build_model(ModelSpec(kind="kan", hidden=6), 5).load(tmp_path)

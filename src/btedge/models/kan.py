@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from scipy.special import expit
 from torch import nn
 
-from btedge.models.persist import load_state_dict, save_state_dict
+from btedge.models.persist import load_into, load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
 from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net
 
@@ -241,7 +241,8 @@ class KANClassifier:
         save_state_dict(self.net, Path(folder) / "model.pt")
 
     def load(self, folder: Path) -> None:
-        self.net.load_state_dict(load_state_dict(Path(folder) / "model.pt"))
+        path = Path(folder) / "model.pt"
+        load_into(self.net, load_state_dict(path), path)
         self.net.eval()
         self._infer = None
 
