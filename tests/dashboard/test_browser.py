@@ -52,7 +52,7 @@ class _News(BaseHTTPRequestHandler):
 @pytest.fixture
 def news_url():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _News)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/rss?s={{symbol}}"
     server.shutdown()
     server.server_close()

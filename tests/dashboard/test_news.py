@@ -60,7 +60,7 @@ class _Feeds(BaseHTTPRequestHandler):
 @pytest.fixture
 def feed_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Feeds)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/feed?s={{symbol}}"
     server.shutdown()

@@ -108,7 +108,13 @@ class AdvisorWorker:
                 "seconds": round(time.perf_counter() - start, 6)})
 
     def close(self, wait: float = 5.0) -> None:
+        """Stop the thread: requests still waiting are dropped, the one in progress may finish."""
         if self._thread is not None:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
             self._queue.put(None)
             self._thread.join(wait)
             self._thread = None
