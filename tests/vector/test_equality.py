@@ -128,3 +128,15 @@ def test_trading_cases_make_trades(name):
     """The defaults on BTC minutes trade (so equality above is not vacuous)."""
     df = load(*FILES[18], stop=2000)
     assert assert_same_run(get_strategy(name), df, {"integer": False}, BacktestConfig(benchmark=False)) > 0
+
+
+@pytest.mark.parametrize("fraction, slippage, direction", [(1.0, 0.0001, "long"), (0.9995, 0.001, "long")])
+def test_cash_rejections_match(fraction, slippage, direction):
+    """Orders the cash cannot pay: rejected at submission (fraction 1 plus commission) or at the
+    fill (an open above the sizing close): both engines reject the same orders."""
+    df = load(*FILES[18], stop=3000)
+    config = BacktestConfig(benchmark=False, slippage=slippage)
+    params = {"integer": False, "fraction": fraction, "direction": direction}
+    fills = assert_same_run(get_strategy("laguerre_cross"), df, params, config)
+    signals = assert_same_run(get_strategy("laguerre_cross"), df, {**params, "fraction": 0.5}, config)
+    assert fills < signals  # some entries were rejected
