@@ -134,7 +134,7 @@ def test_trading_cases_make_trades(name):
 def test_cash_rejections_match(fraction, slippage, direction):
     """Orders the cash cannot pay: rejected at submission (fraction 1 plus commission) or at the
     fill (an open above the sizing close): both engines reject the same orders."""
-    df = load(*FILES[18], stop=3000)
+    df = load(*FILES[18], stop=1200)
     config = BacktestConfig(benchmark=False, slippage=slippage)
     params = {"integer": False, "fraction": fraction, "direction": direction}
     fills = assert_same_run(get_strategy("laguerre_cross"), df, params, config)
