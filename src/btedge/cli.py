@@ -132,6 +132,9 @@ def add_data_options(parser: argparse.ArgumentParser, *, window: bool = True) ->
                        help="sort rows by time and drop exact duplicate rows (counts are logged)")
     group.add_argument("--close-only", action="store_true",
                        help="fill missing open/high/low columns from close (otherwise an error)")
+    group.add_argument("--adjust", action="store_true",
+                       help="scale open/high/low/close by the file's adjusted close (dividends, splits), as "
+                            "backtrader's Yahoo feed (volume inversely)")
     group.add_argument("--ffill", action="store_true",
                        help="wide close panels: carry the last close over gaps inside a column")
     if window:
@@ -147,7 +150,7 @@ def load_options(args: argparse.Namespace) -> Any:
 
     return LoadOptions(
         datetime=args.datetime_column, sep=args.sep, date_format=args.date_format, tz=args.tz, sort=args.sort,
-        close_only=args.close_only, ffill=args.ffill, symbol=args.symbol,
+        close_only=args.close_only, adjust=args.adjust, ffill=args.ffill, symbol=args.symbol,
         fromdate=getattr(args, "fromdate", None), todate=getattr(args, "todate", None),
         interval=getattr(args, "interval", "1d"), offline=bool(getattr(args, "offline", False)),
     )

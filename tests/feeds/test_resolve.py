@@ -119,3 +119,14 @@ def test_a_symbol_without_bars_in_the_window_is_left_out_by_name(caplog) -> None
     assert [name for name, _ in frames] == ["AAPL", "GOOG"]
     assert frames[0][1].index[0] == pd.Timestamp("2004-08-19")  # aligned on GOOG's listing
     assert "left out 1 column(s) with no bars between --from None and --to 2010-12-31: FB" in caplog.text
+
+
+def test_adjust_flag_uses_the_adjusted_close() -> None:
+    """--adjust (LoadOptions.adjust) scales NVDA's Yahoo bars by Adj Close / Close, as backtrader's
+    Yahoo feed does; without it the Close is used and the unused column is logged at INFO."""
+    path = str(require_shared("repos", "backtrader", "nvda-1999-2014.txt"))
+    [(_, raw)] = resolve_datas([path])
+    [(_, adjusted)] = resolve_datas([path], LoadOptions(adjust=True))
+    assert raw["close"].iloc[-1] == pytest.approx(20.049999) and adjusted["close"].iloc[-1] == pytest.approx(19.425875)
+    ratio = adjusted["close"] / raw["close"]
+    assert np.allclose(adjusted["open"] / raw["open"], ratio) and np.allclose(raw["volume"] / ratio, adjusted["volume"])

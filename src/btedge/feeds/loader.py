@@ -297,20 +297,41 @@ def _select_symbol(raw: pd.DataFrame, roles: dict[str, str], symbol: str | None,
     return mask
 
 
-def _wide_close(roles: dict[str, str], names: list[str], symbol: str | None, path: Path) -> bool:
+def _numeric_columns(layout: _Layout, exclude: Sequence[str]) -> list[str]:
+    """Columns whose sampled values are (at least 90 %) numbers: the only ones that can be closes."""
+    out = []
+    for k, name in enumerate(layout.names):
+        values = [row[k].strip() for row in layout.sample if len(row) > k and row[k].strip()]
+        if name not in exclude and values and sum(ts.is_number(v) for v in values) >= 0.9 * len(values):
+            out.append(name)
+    return out
+
+
+def _wide_close(roles: dict[str, str], layout: _Layout, symbol: str | None, path: Path) -> bool:
     """A wide file of closes (one column per symbol): ``symbol`` picks the close column (True)."""
+    names = layout.names
     if "close" in roles and (symbol is None or "symbol" in roles or symbol not in names):
         if symbol is not None and "symbol" not in roles:
             log.info("%s: no symbol column; symbol=%r only names the data", path, symbol)
         return False
-    candidates = [n for n in names if n not in roles.values()]
+    candidates = [] if "symbol" in roles else _numeric_columns(layout, list(roles.values()))
     if symbol is None or symbol not in names:
-        hint = f"pass symbol= one of {candidates[:30]}" if candidates else "pass close='<column>'"
+        missing = f"no close column{'' if symbol is None else f' and no column {symbol!r}'} among {names}"
+        if "symbol" in roles:  # a long file: one close column for all symbols, under another name
+            raise DataValidationError(
+                f"{path}: {missing} (a long file, symbols in {roles['symbol']!r}): not a price file, or its close "
+                "column has a name btedge does not know. Fix: pass close='<column>'",
+                cli_fix="check the path, or rename the file's close column to 'close'",
+            )
+        if not candidates:
+            raise DataValidationError(
+                f"{path}: {missing}, and no other column holds numbers: this is not a file of prices. "
+                "Fix: check the path (a price file has a close column, or one column of closes per symbol)",
+            )
         raise DataValidationError(
-            f"{path}: no close column{'' if symbol is None else f' and no column {symbol!r}'} "
-            f"among {names}. Fix: {hint} (a wide file of closes), or close='<column>'",
-            cli_fix=f"pass --symbol one of {candidates[:30]} (a wide file of closes)" if candidates else
-            "name the close column 'close' in the header",
+            f"{path}: {missing}. Fix: pass symbol= one of {candidates[:30]} (a wide file of closes), or "
+            "close='<column>'",
+            cli_fix=f"pass --symbol one of {candidates[:30]} (a wide file of closes)",
         )
     roles["close"] = symbol
     for role in ("open", "high", "low", "volume", "openinterest", "adjclose"):
@@ -337,7 +358,7 @@ def _adjust(out: dict[str, np.ndarray], adj: np.ndarray, path: Path) -> None:
     """Backtrader's YahooFinanceCSVData adjclose: prices / (close / adj close), volume * it."""
     if np.isnan(adj).any():
         raise DataValidationError(f"{path}: adjust=True but the adj close column has empty values. "
-                                  "Fix: load without adjust")
+                                  "Fix: load without adjust", cli_fix="leave out --adjust")
     factor = out["close"] / adj
     for role in PRICE_ROLES:
         out[role] = out[role] / factor
@@ -370,9 +391,13 @@ def _frame(raw: pd.DataFrame, roles: dict[str, str], overrides: dict[str, Any], 
         log.info("%s: no volume column; volume = 0", path)
         out["volume"] = np.zeros(len(raw))
     _fill_missing_prices(out, roles, close_only, path)
+    if "adjclose" in roles and not overrides.get("adjust"):
+        log.info("%s: column %r (adjusted close) not used: prices are as traded. adjust=True (CLI: --adjust) "
+                 "scales open/high/low/close by it (dividends and splits)", path, roles["adjclose"])
     if overrides.get("adjust"):
         if "adjclose" not in roles:
-            raise DataValidationError(f"{path}: adjust=True but no adj close column. Fix: load without adjust")
+            raise DataValidationError(f"{path}: adjust=True but no adj close column. Fix: load without adjust",
+                                  cli_fix="leave out --adjust (the file has no adjusted close)")
         _adjust(out, _numbers(raw, roles["adjclose"], "adjclose", path, lines), path)
     order = [r for r in OUTPUT_ROLES if r in out]
     return pd.DataFrame({r: out[r] for r in order})
@@ -505,7 +530,7 @@ def _rows(path: str | Path, symbol: str | None, overrides: dict[str, Any]) -> _R
     layout = _sniff(path, overrides)
     roles = _roles(layout.names, overrides, path)
     stamp_cols = _stamp_columns(roles, layout, path)
-    picked = _wide_close(roles, layout.names, symbol, path)
+    picked = _wide_close(roles, layout, symbol, path)
     raw = _read(path, layout, stamp_cols)
     lines = np.arange(len(raw)) + layout.skip + 1  # 1-based file line of each row
     blank = np.asarray(raw.isna().all(axis=1))

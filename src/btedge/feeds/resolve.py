@@ -46,6 +46,7 @@ class LoadOptions:
         tz: zone of naive timestamps (``--tz``).
         sort: sort rows and drop exact duplicates (``--sort``).
         close_only: fill missing open/high/low from close (``--close-only``).
+        adjust: scale open/high/low/close by the file's adjusted close (``--adjust``).
         ffill: carry a panel's last close over gaps inside a column (``--ffill``).
         symbol: a long file's symbol(s) or a panel's column(s), ``"A,B"`` for several (``--symbol``).
         fromdate, todate: inclusive window (``--from``/``--to``).
@@ -58,6 +59,7 @@ class LoadOptions:
     tz: str | None = None
     sort: bool = False
     close_only: bool = False
+    adjust: bool = False
     ffill: bool = False
     symbol: str | None = None
     fromdate: pd.Timestamp | str | None = None
@@ -74,7 +76,7 @@ class LoadOptions:
         for key in ("sep", "date_format"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
-        for key in ("sort", "close_only"):
+        for key in ("sort", "close_only", "adjust"):
             if getattr(self, key):
                 out[key] = True
         return out

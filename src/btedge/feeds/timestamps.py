@@ -110,7 +110,8 @@ def stamp_role(name: object) -> str | None:
     return None
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """True when ``text`` reads as a float."""
     try:
         float(text)
     except ValueError:
@@ -121,7 +122,7 @@ def _is_number(text: str) -> bool:
 def looks_like_data(row: Sequence[str]) -> bool:
     """A data row: after the first field, numbers (or blanks) in all but at most one field."""
     values = [f.strip() for f in row[1:]]
-    numbers = sum(_is_number(f) for f in values)
+    numbers = sum(is_number(f) for f in values)
     return len(row) > 1 and numbers >= 1 and numbers + values.count("") >= len(row) - 2
 
 
@@ -147,7 +148,7 @@ def table_start(rows: Sequence[Sequence[str]], known_names: Callable[[Sequence[s
 def looks_like_timestamps(values: Sequence[str]) -> bool:
     """True when every non-blank value parses as a date or timestamp (not plain numbers)."""
     sample = pd.Series([str(v).strip() for v in values if str(v).strip()], dtype="string")
-    if sample.empty or sample.map(_is_number).all():
+    if sample.empty or sample.map(is_number).all():
         return False
     try:
         stamps, _ = parse_timestamps(sample)
