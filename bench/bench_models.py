@@ -148,7 +148,8 @@ def filter_and_online(df: pd.DataFrame, feats, labels) -> dict[str, Clock]:
     r = np.diff(np.log(close))
     model = fit_hmm((r / r.std())[:3000, None], 2)
     f = RegimeFilter(model)
-    out = {k: Clock() for k in ("hmm_update", "online_learn_predict", "feature_stream_update")}
+    out = {k: Clock() for k in ("hmm_update", "online_learn_predict", "online_kan_learn_predict",
+                                "feature_stream_update")}
     for x in r / r.std():
         with out["hmm_update"]:
             f.update(np.array([x]))
@@ -157,6 +158,11 @@ def filter_and_online(df: pd.DataFrame, feats, labels) -> dict[str, Clock]:
         if np.isfinite(feats[t]).all():
             with out["online_learn_predict"]:
                 learner.step(t, feats[t], lambda s: labels[s])
+    kan = OnlineLearner("class", 5, feats.shape[1], lr=0.01, model="kan")
+    for t in range(100, 2100):
+        if np.isfinite(feats[t]).all():
+            with out["online_kan_learn_predict"]:
+                kan.step(t, feats[t], lambda s: labels[s])
     stream = FeatureStream(FeatureSpec())
     for bar in df[["open", "high", "low", "close", "volume"]].to_numpy(float):
         with out["feature_stream_update"]:

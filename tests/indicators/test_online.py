@@ -64,3 +64,20 @@ def test_array_runner_equals_the_indicator_lines(target):
         got = run_online(feats, make_labels(c, c, c, LabelSpec(horizon=3)), 3, "class", min_learned=20)[:, 2]
         ref = indicator_lines(df, signal())["p_long"]
     np.testing.assert_allclose(got, ref, atol=1e-12, rtol=0, equal_nan=True)
+
+
+@pytest.mark.slow
+def test_kan_partial_fit_modes_agree_no_lookahead_and_learns_the_planted_signal():
+    make = signal(model="kan", lr=0.01)
+    assert_modes_agree(btc(250), make)
+    assert_no_lookahead(btc(250), make, cuts=[150, 153])
+    df = planted_ohlcv(1200)
+    lines = indicator_lines(df, lambda s: OnlineSignal(s.data, horizon=1, min_learned=20, model="kan", lr=0.01))
+    truth = np.sign(np.log(df["volume"].to_numpy()) - 8.0)
+    late = np.arange(800, 1199)
+    assert (lines["signal"][late] == truth[late]).mean() >= 0.8
+
+
+def test_kan_is_for_classes_only():
+    with pytest.raises(ValueError, match="model 'kan' learns the direction classes only"):
+        indicator_lines(btc(100), forecast(model="kan"))

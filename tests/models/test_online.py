@@ -92,3 +92,15 @@ def test_issue10_positive_control_on_planted_features(tmp_path):
     y = planted_labels(X)
     _, out = walk("online", X, y, str(tmp_path))
     assert balanced_accuracy(out[700:].argmax(axis=1), y[700:]) >= 0.8
+
+
+def test_kan_partial_fit_journal_replays_the_same_model(tmp_path):
+    rows, labels = _stream("class", 1)
+    a = OnlineLearner("class", 1, 4, lr=0.01, model="kan")
+    for r, y in zip(rows[:100], labels[:100]):
+        a.learn(r, y)
+    a.save(tmp_path / "j.npy")
+    b = OnlineLearner("class", 1, 4, lr=0.01, model="kan")
+    b.load(tmp_path / "j.npy")
+    for r in rows[100:120]:
+        np.testing.assert_array_equal(a.predict(r), b.predict(r))

@@ -26,7 +26,7 @@ class _OnlineIndicator(bt.Indicator):
     """Shared per-bar machinery of the online indicators (not used directly)."""
 
     params = (("horizon", 5), ("band", 0.5), ("vol_window", 60), ("gamma", 0.5), ("lr", LEARNING_RATE),
-              ("min_learned", 50))
+              ("min_learned", 50), ("model", "linear"))
     _target = ""
 
     def __init__(self) -> None:
@@ -37,7 +37,8 @@ class _OnlineIndicator(bt.Indicator):
             raise ValueError(f"min_learned must be >= 1, got {self.p.min_learned!r}")
         self.label_spec = LabelSpec(int(self.p.horizon), float(self.p.band), "fixed", int(self.p.vol_window))
         self.feature_spec = FeatureSpec(float(self.p.gamma), FEATURES)
-        self.learner = OnlineLearner(self._target, self.label_spec.horizon, len(FEATURES), float(self.p.lr))
+        self.learner = OnlineLearner(self._target, self.label_spec.horizon, len(FEATURES), float(self.p.lr),
+                                     self.p.model)
         self._stream = FeatureStream(self.feature_spec)
         self._keep = self.label_spec.vol_window + self.label_spec.horizon + 2
         self._closes: list[float] = []  # the last ``_keep`` closes
@@ -102,6 +103,8 @@ class OnlineSignal(_OnlineIndicator):
       - ``gamma`` (default: ``0.5``): Laguerre gamma of the features
       - ``lr`` (default: ``0.05``): SGD step
       - ``min_learned`` (default: ``50``): labels learned before the lines start
+      - ``model`` (default: ``'linear'``): or ``'kan'``, a KAN partially fitted on each learned
+        label (one Adam step; use ``lr=0.01``)
 
     See:
       - Montiel et al. (2021), "River: machine learning for streaming data in Python"

@@ -15,7 +15,8 @@ old curves, so the layer's outputs do not change (tested to 1e-4).
 feature row (the engineered features are a small tabular vector, where KANs fit), knots moved to
 the training data before training, trained by the ensemble's loop (``torch_models.fit_net``:
 class weights, early stopping, refit), weights as a state_dict.
-:func:`plot_edges` draws every learned edge function to PNG.
+:func:`plot_edges` draws every learned edge function to PNG. :class:`KANOnline` is the per-bar
+partial fit (``OnlineSignal(model='kan')``).
 
 See:
   - Liu et al. (2024), "KAN: Kolmogorov-Arnold Networks", arXiv:2404.19756
@@ -35,7 +36,7 @@ from torch import nn
 
 from btedge.models.persist import load_into, load_state_dict, save_state_dict
 from btedge.models.spec import ModelSpec
-from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net
+from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net, inference_threads
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,52 @@ class KANClassifier:
         load_into(self.net, load_state_dict(path), path)
         self.net.eval()
         self._infer = None
+
+
+class KANOnline:
+    """Per-bar partial fit of a ``[F, hidden, 3]`` KAN with River's one-sample interface
+    (``learn_one`` / ``predict_proba_one`` on dicts): inputs standardised by running means and
+    variances (Welford, the current row included, as River's ``StandardScaler``) and clipped to
+    the grid [-3, 3]; one Adam step (float64, one thread) per learned row."""
+
+    def __init__(self, hidden: int = 4, lr: float = 1e-2, seed: int = 0) -> None:
+        self.hidden, self.lr, self.seed = hidden, lr, seed
+        self.net: KAN | None = None
+        self.n = 0
+        self.mean: np.ndarray | None = None
+        self.m2: np.ndarray | None = None
+
+    def _build(self, n_features: int) -> None:
+        torch.manual_seed(self.seed)
+        self.net = KAN([n_features, self.hidden, N_CLASSES], grid_range=(-3.0, 3.0)).double()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        self.mean, self.m2 = np.zeros(n_features), np.zeros(n_features)
+
+    def _scaled(self, v: np.ndarray) -> torch.Tensor:
+        std = np.sqrt(self.m2 / self.n) if self.n else np.ones_like(v)
+        z = np.where(std > 0, (v - self.mean) / np.where(std > 0, std, 1.0), 0.0)
+        return torch.as_tensor(np.clip(z, -3.0, 3.0))[None]
+
+    def learn_one(self, x: dict, y: int) -> None:
+        v = np.fromiter(x.values(), dtype=float)
+        if self.net is None:
+            self._build(len(v))
+        self.n += 1
+        delta = v - self.mean
+        self.mean = self.mean + delta / self.n
+        self.m2 = self.m2 + delta * (v - self.mean)
+        with inference_threads(1):
+            self.opt.zero_grad()
+            loss = F.cross_entropy(self.net(self._scaled(v)), torch.tensor([int(y)]))
+            loss.backward()
+            self.opt.step()
+
+    def predict_proba_one(self, x: dict) -> dict[int, float]:
+        if self.net is None:
+            return {k: 1.0 / N_CLASSES for k in range(N_CLASSES)}
+        with torch.no_grad(), inference_threads(1):
+            p = torch.softmax(self.net(self._scaled(np.fromiter(x.values(), dtype=float)))[0], dim=0).numpy()
+        return {k: float(p[k]) for k in range(N_CLASSES)}
 
 
 def plot_edges(net: KAN, folder: str | Path, names: list[str] | None = None, points: int = 200) -> list[Path]:

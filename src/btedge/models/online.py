@@ -30,15 +30,25 @@ from btedge.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 TARGETS = ("class", "return")
+MODELS = ("linear", "kan")
 N_CLASSES = 3
 #: SGD step of the online learners (River's default is 0.01; the features are standardised online).
 LEARNING_RATE = 0.05
 
 
-def make_pipeline(target: str, lr: float = LEARNING_RATE):
-    """A fresh River pipeline for ``target`` (``'class'`` or ``'return'``)."""
+def make_pipeline(target: str, lr: float = LEARNING_RATE, model: str = "linear"):
+    """A fresh online model for ``target`` (``'class'`` or ``'return'``): a River pipeline, or
+    with ``model='kan'`` (classes only) a KAN partially fitted per row."""
     from river import compose, linear_model, optim, preprocessing
 
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if model == "kan":
+        if target != "class":
+            raise ValueError(f"model 'kan' learns the direction classes only (target='class'), got target={target!r}")
+        from btedge.models.kan import KANOnline
+
+        return KANOnline(lr=lr)
     if target == "class":  # River's softmax has no intercept: a constant input after scaling is one
         return compose.Pipeline(preprocessing.StandardScaler(), compose.FuncTransformer(_with_bias),
                                 linear_model.SoftmaxRegression(optimizer=optim.SGD(lr)))
@@ -61,14 +71,16 @@ class OnlineLearner:
       horizon: bars until a row's label is known
       n_features: length of every row
       lr: SGD step
+      model: ``'linear'`` (River) or ``'kan'`` (:class:`btedge.models.kan.KANOnline`)
     """
 
-    def __init__(self, target: str, horizon: int, n_features: int, lr: float = LEARNING_RATE) -> None:
+    def __init__(self, target: str, horizon: int, n_features: int, lr: float = LEARNING_RATE,
+                 model: str = "linear") -> None:
         if int(horizon) < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon!r}")
-        self.target, self.horizon, self.lr = target, int(horizon), lr
+        self.target, self.horizon, self.lr, self.kind = target, int(horizon), lr, model
         self.names = [f"f{i}" for i in range(int(n_features))]
-        self.model = make_pipeline(target, lr)
+        self.model = make_pipeline(target, lr, model)
         self.pending: deque[tuple[int, np.ndarray]] = deque()
         self.journal: list[np.ndarray] = []
         self.n_learned = 0
@@ -122,7 +134,7 @@ class OnlineLearner:
         if journal.ndim != 2 or journal.shape[1] != len(self.names) + 1:
             raise ValueError(f"{path}: journal of shape {journal.shape}, expected (n, {len(self.names) + 1}); "
                              "delete it to retrain")
-        self.model, self.journal, self.n_learned = make_pipeline(self.target, self.lr), [], 0
+        self.model, self.journal, self.n_learned = make_pipeline(self.target, self.lr, self.kind), [], 0
         for rec in journal:
             self.learn(rec[:-1], rec[-1])
 
