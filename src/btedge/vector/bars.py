@@ -32,9 +32,6 @@ class Bars:
         return self.memoised(("laguerre", float(gamma), bool(seed)),
                              lambda: laguerre_filter_series(self.close, gamma, seed))
 
-    def window(self, start: int, stop: int) -> "Bars":
-        return Bars(*(np.ascontiguousarray(a[start:stop]) for a in (self.open, self.high, self.low, self.close)))
-
 
 def _column(df: pd.DataFrame, name: str) -> np.ndarray | None:
     lower = {str(c).lower(): c for c in df.columns}

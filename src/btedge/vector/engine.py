@@ -11,7 +11,6 @@ backtrader and logs one line saying why.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Sequence
@@ -158,15 +157,6 @@ def _reenter(params: dict[str, Any], reenter: bool | None) -> bool:
     if reenter is not None:
         return reenter
     return bool(params.get("reenter", False))
-
-
-def describe(run: VectorRun) -> str:
-    """A few lines for the CLI's quick look."""
-    m, t = run.metrics, run.trade_stats
-    return (f"vector engine: {len(run.index)} bars, {t['trades']} closed trades, total return "
-            f"{m['total_return']:.2%}, Sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.1%}"
-            if math.isfinite(m.get("sharpe", math.nan)) else
-            f"vector engine: {len(run.index)} bars, {t['trades']} closed trades, total return {m['total_return']:.2%}")
 
 
 def vector_backtest(strategy: type, frames: Frames, params: dict[str, Any] | None = None, config: Any = None) -> Any:
