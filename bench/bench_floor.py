@@ -69,7 +69,7 @@ def _child(row: str, bars: int) -> dict:
         cerebro.broker.set_slippage_perc(config.slippage, slip_open=True, slip_limit=True, slip_match=True)
         cerebro.addstrategy(LaguerreCross, **PARAMS)
         strat = cerebro.run()[0]
-        trades = len(strat._trades[strat.data][0])
+        trades = sum(t.isclosed for t in strat._trades[strat.data][0])  # closed, as TradeStats counts
     elif row in ("run_backtest", "run_backtest_old"):
         old = row == "run_backtest_old"
         result = run_backtest(LaguerreCross, [("BTC", df)], PARAMS, BacktestConfig(benchmark=not old))
