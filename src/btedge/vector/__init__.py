@@ -7,12 +7,25 @@
 - :mod:`btedge.vector.buyhold`: buy-and-hold in closed form (the benchmark of every run)
 - :mod:`btedge.vector.sweep`: a whole grid × windows at once
 
-Equality with backtrader (fills, trades, equity to 1e-9) is tested in ``tests/vector``.
+Equality with backtrader (fills, trades, equity to 1e-9) is tested in ``tests/vector``. Names load
+lazily: the closed-form buy-and-hold that every backtest uses does not import numba.
 """
-from btedge.vector.bars import Bars, bars_from_frame
-from btedge.vector.buyhold import buy_and_hold, hold_values
-from btedge.vector.engine import VectorRun, run_vector, unsupported
-from btedge.vector.signals import KEEP, Signals
+from __future__ import annotations
 
-__all__ = ["Bars", "bars_from_frame", "buy_and_hold", "hold_values", "VectorRun", "run_vector", "unsupported",
-           "KEEP", "Signals"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Bars": "bars", "bars_from_frame": "bars",
+    "buy_and_hold": "buyhold", "hold_values": "buyhold",
+    "VectorRun": "engine", "run_vector": "engine", "unsupported": "engine", "vector_backtest": "engine",
+    "KEEP": "signals", "Signals": "signals",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'btedge.vector' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"btedge.vector.{_EXPORTS[name]}"), name)
