@@ -21,6 +21,15 @@ from tests.support.live_session import Scripted, keep_root_logging, run_session 
 pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
 
 
+@pytest.fixture(autouse=True)
+def _no_logged_tracebacks(caplog):
+    """No case may end in a logged exception (the client libraries' or asyncio's)."""
+    caplog.set_level(logging.WARNING)
+    yield
+    tracebacks = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.exc_info]
+    assert not tracebacks, f"tracebacks logged: {tracebacks}"
+
+
 HOUR = 3600
 
 

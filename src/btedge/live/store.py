@@ -242,14 +242,28 @@ class IBStore:
         return time.time() + self._clock_offset
 
     def stop(self) -> None:
-        """Disconnect for good; feeds then end."""
-        if not self.closed:
-            self.closed = True
-            if self._owns_client_id:
-                _IN_USE.discard((self.host, self.port, self.client_id))
-                self._owns_client_id = False
+        """Disconnect for good (also after the store gave up by itself); feeds then end."""
+        self.closed = True
+        if self._owns_client_id:
+            _IN_USE.discard((self.host, self.port, self.client_id))
+            self._owns_client_id = False
+        if self.ib.isConnected():
             self.ib.disconnect()
             log.info("disconnected from %s:%s", self.host, self.port)
+        self._settle_tasks()
+
+    def _settle_tasks(self) -> None:
+        """End the client's requests still pending on this thread's loop (a Ctrl-C or SIGTERM
+        inside a blocking request leaves one): cancelled and collected here, none can report a
+        'Task exception was never retrieved' traceback later."""
+        loop = self.lib.util.getLoop()
+        if loop.is_running() or loop.is_closed():
+            return
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
     @property
     def connected(self) -> bool:
