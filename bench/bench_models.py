@@ -49,7 +49,7 @@ from btedge.training.walkforward import WalkForward
 
 DATA = (Path(__file__).resolve().parents[2] / "shared" / "data" / "repos" / "intraday"
         / "nautilus_btc-perp_1m_20211231-20220201.csv.gz")
-MEMBERS = ("cnn", "xgb", "s4d", "kan", "online", "minmax_cnn")
+MEMBERS = ("cnn", "xgb", "s4d", "kan", "online", "minmax_cnn", "mamba")
 SPEC = dict(seq_len=32, hidden=16, epochs=10)
 
 

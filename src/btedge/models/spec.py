@@ -23,7 +23,7 @@ import numpy as np
 MODEL_CODE_VERSION = 2
 TORCH_CLASSIFIERS = ("cnn", "lstm", "tcn", "cnn_lstm")
 #: Second-generation members (docs/models.md): window models read ``seq_len`` bars, the rest one row.
-WINDOW_KINDS = ("s4d", "minmax_cnn", "minmax_cnn2d")
+WINDOW_KINDS = ("s4d", "minmax_cnn", "minmax_cnn2d", "mamba")
 KINDS = TORCH_CLASSIFIERS + ("xgb", "iforest", "lagnet") + WINDOW_KINDS + ("kan", "online")
 _BUILDERS = {
     **{k: "btedge.models.torch_models:TorchClassifier" for k in TORCH_CLASSIFIERS},
@@ -33,6 +33,7 @@ _BUILDERS = {
     "s4d": "btedge.models.s4d:S4DClassifier",
     "minmax_cnn": "btedge.models.minmax:MinMaxCNN",
     "minmax_cnn2d": "btedge.models.minmax:MinMaxImageCNN",
+    "mamba": "btedge.models.mamba:MambaClassifier",
     "kan": "btedge.models.kan:KANClassifier",
     "online": "btedge.models.online:OnlineClassifier",
 }
