@@ -245,3 +245,36 @@ def test_partial_fill_of_a_cancelled_order_whose_executions_ib_forgot(fake_gatew
     record = broker.journal.order(orphan.order_ref)
     assert record.state == "Cancelled" and record.filled == 2
     assert _agree(fake_gateway, broker, strat) == 2
+
+
+def _bracket(size: float):
+    def action(strat: Scripted) -> None:
+        close = strat.data.close[0]
+        strat.sent(*strat.buy_bracket(size=size, exectype=bt.Order.Market, stopprice=round(close * 0.5, 2),
+                                      limitprice=round(close * 2.0, 2)))
+    return action
+
+
+def test_restart_then_exit_cancels_the_resumed_bracket_legs(fake_gateway, ib_lib, caplog):
+    """Process 1 buys 2 with a stop and a take-profit leg and ends with the legs working. Process
+    2 (the strategy knows nothing of the legs) closes its +2: the legs, which now protect nothing,
+    are cancelled instead of waiting to sell 2 more (a long-only strategy must never end short)."""
+    run_session(fake_gateway, ib_lib, actions={0: _bracket(2)}, live_bars=3)
+    legs = [o for o in fake_gateway.orders() if o.parent_id]
+    assert [o.status for o in legs] == ["Submitted", "Submitted"]
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: lambda s: s.sent(s.close())}, live_bars=4)
+    by_id = {o.order_id: o for o in fake_gateway.orders()}
+    assert [by_id[o.order_id].status for o in legs] == ["Cancelled", "Cancelled"]
+    assert "protects a position that is closed: cancelled" in caplog.text
+    assert [(a, q) for _, a, q in _placed(fake_gateway)] == [("BUY", 2), ("SELL", 2), ("SELL", 2), ("SELL", 2)]
+    assert _agree(fake_gateway, broker, strat) == 0
+
+
+def test_bracket_legs_left_by_the_strategys_own_exit_are_cancelled(fake_gateway, ib_lib):
+    """In one process: the strategy exits with a plain close() and forgets its legs; the broker
+    cancels them on the next bar, so a later stop never takes the account short."""
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: _bracket(1), 2: lambda s: s.sent(s.close())},
+                                   live_bars=5)
+    legs = [o for o in fake_gateway.orders() if o.parent_id]
+    assert [o.status for o in legs] == ["Cancelled", "Cancelled"]
+    assert _agree(fake_gateway, broker, strat) == 0

@@ -154,6 +154,7 @@ class IBBroker(bt.broker.BrokerBase):
         # no pump here: the feeds pump while they wait
         self._flush_stale_fills()
         self._bind_resumed_orders()
+        self._cancel_stale_legs()
         if self.risk.resume_requested():
             self._resume()
         self.risk.update_value(self.getvalue())
@@ -590,6 +591,26 @@ class IBBroker(bt.broker.BrokerBase):
             data = self._data_for(record.con_id)
             if data is not None and len(data):  # a bt order reads the feed's current bar
                 self._resumed_order(record, data, owner=None)
+
+    def _cancel_stale_legs(self) -> None:
+        """Cancel the working stop / take-profit legs whose parent filled but whose position is
+        gone (closed by the strategy or the account is flat or reversed in that contract): such
+        a leg would open a new position. After a restart the strategy does not know the legs it
+        resumed, so its own exit cannot cancel them."""
+        if self.journal is None or self._needs_reconcile or not self.store.connected:
+            return
+        for record in self.journal.working_orders():
+            if not record.parent_ref or record.client_ref not in self._ib_orders \
+                    or record.client_ref in self._cancel_requested:
+                continue
+            parent = self.journal.order(record.parent_ref)
+            if parent is None or parent.state != states.FILLED:
+                continue  # still waiting for its entry
+            protected = self.journal.position(record.con_id)[0] * (1.0 if record.side == "SELL" else -1.0)
+            if protected <= _EPS:
+                log.warning("bracket leg %s (%s %g %s) protects a position that is closed: cancelled (it would "
+                            "open a new one)", record.client_ref, record.side, abs(record.remaining), record.symbol)
+                self._cancel_ref(record.client_ref)
 
     def _resumed_order(self, record: OrderRecord, data: Any, owner: Any) -> bt.Order:
         cls = bt.BuyOrder if record.side == "BUY" else bt.SellOrder

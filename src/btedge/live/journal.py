@@ -344,6 +344,7 @@ class Journal:
             pending = self._db.execute("DELETE FROM commissions WHERE exec_id = ? RETURNING commission",
                                        (report.exec_id,)).fetchone()
             commission = pending[0] if pending else None
+            estimated = old is None and self._absorb_estimate(record.client_ref, report.exec_id, report.shares)
             self._db.execute(
                 "INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(exec_base) DO UPDATE SET "
                 "exec_id = excluded.exec_id, shares = excluded.shares, price = excluded.price, "
@@ -351,7 +352,7 @@ class Journal:
                 "booked = excluded.booked",
                 (base, report.exec_id, record.client_ref, report.order_id, report.con_id, report.shares,
                  report.price, report.time, commission, time.time()))
-            if old is None:
+            if old is None and not estimated:
                 size, price = self._move_position(report.con_id, record.symbol, report.shares, report.price)
             else:
                 size, price = self._rebuild_position(report.con_id, record.symbol)
@@ -363,6 +364,23 @@ class Journal:
         if commission is None and old is not None:
             commission = old["commission"]
         return Booking(kind, record.client_ref, delta, report.price, commission, size, price)
+
+    def _absorb_estimate(self, client_ref: str, exec_id: str, shares: float) -> bool:
+        """A real execution of an order that has a booking made from its completed order (IB had
+        stopped reporting its executions) takes its shares out of that estimate, so nothing is
+        counted twice; True if there was one."""
+        if exec_id.startswith(UNREPORTED_EXEC_PREFIX):
+            return False
+        row = self._db.execute("SELECT exec_base, shares FROM executions WHERE client_ref = ? AND exec_id LIKE ?",
+                               (client_ref, f"{UNREPORTED_EXEC_PREFIX}%")).fetchone()
+        if row is None:
+            return False
+        left = row["shares"] - shares
+        if left * row["shares"] <= _EPS:
+            self._db.execute("DELETE FROM executions WHERE exec_base = ?", (row["exec_base"],))
+        else:
+            self._db.execute("UPDATE executions SET shares = ? WHERE exec_base = ?", (left, row["exec_base"]))
+        return True
 
     def record_commission(self, exec_id: str, commission: float) -> bool:
         """Attach a commission report; True if its execution is booked, else it waits for it."""
