@@ -1,5 +1,6 @@
 """A short soak (two simulated days, five symbols, a nightly gateway restart, random drops, partial
-fills, rejects and two process restarts) with both clients: at the end the journal and the
+fills, rejects and two process restarts, each leaving orders working that fill while no process
+runs) with both clients: at the end the journal and the
 gateway agree on every position, order and execution, and nothing was traded twice.
 The full week is ``bench/bench_soak.py``."""
 from __future__ import annotations
@@ -22,6 +23,7 @@ def test_short_soak_ends_with_journal_and_gateway_agreeing(client, tmp_path):
     assert report.drops >= report.nights and report.reconnects == report.drops
     assert report.orders > 10 and report.fills == report.gateway_fills > 0
     assert report.rejects + report.partials > 0
+    assert report.left_working > 0  # orders working while no process ran, booked by the next one
 
 
 class _HandTrade(Soak):

@@ -5,7 +5,8 @@ with the gateway's clock accelerated (a bar is pushed as soon as the strategy ha
 last one). A seeded schedule injects the faults a week of IB brings: a gateway restart every
 night (refused connections, a dropped socket, ``nextValidId`` rolled back), random drops, partial
 fills and rejects; the process itself is restarted (a fresh store, broker and journal handle on
-the same run name) twice. At the end every position and order of the journal is compared with the
+the same run name, in this Python process) twice, each time leaving an order per symbol working
+that fills while no process runs. At the end every position and order of the journal is compared with the
 gateway's, every gateway execution must be booked once, no order may go out twice and no bar may
 reach the strategy as LIVE twice. ``tests/live/test_soak.py`` runs a short one;
 ``bench/bench_soak.py`` the full week.
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 START = 1_735_828_200  # 2025-01-02 14:30 UTC, a US session open
 BAR_SECONDS = 300
+RESTART_GAP = 2  # bars that happen while no process runs (orders left working fill meanwhile)
 _FINAL = {"Filled": "Filled", "Cancelled": "Cancelled", "ApiCancelled": "Cancelled", "Inactive": "Rejected"}
 
 
@@ -70,20 +72,22 @@ class SoakReport:
     rejects: int = 0
     partials: int = 0
     live_bars: int = 0
+    left_working: int = 0
     seconds: float = 0.0
     mismatches: list[str] = dataclasses.field(default_factory=list)
 
     def line(self) -> str:
         return (f"steps={self.steps} orders={self.orders} fills={self.fills} (gateway {self.gateway_fills}) "
                 f"drops={self.drops} reconnects={self.reconnects} restarts={self.restarts} nights={self.nights} "
-                f"rejects={self.rejects} partials={self.partials} live_bars={self.live_bars} "
+                f"rejects={self.rejects} partials={self.partials} left_working_at_restarts={self.left_working} "
+                f"live_bars={self.live_bars} "
                 f"mismatches={len(self.mismatches)} in {self.seconds:.1f} s")
 
 
 def week_bars(spec: SoakSpec) -> dict[str, list[Bar]]:
     """``days`` sessions of ``bars_per_day`` 5-minute bars (plus history before), one walk per symbol."""
     rng = random.Random(spec.seed)
-    total = spec.history + spec.days * spec.bars_per_day + spec.quiet_steps + 2
+    total = spec.history + spec.days * spec.bars_per_day + spec.quiet_steps + RESTART_GAP * spec.restarts + 2
     out: dict[str, list[Bar]] = {}
     for k, symbol in enumerate(spec.symbols):
         price, bars = 50.0 + 10 * k, []
@@ -144,6 +148,7 @@ class Soak:
                 if index:
                     self.report.restarts += 1
                     time.sleep(1.1)  # a new process: a new journal process id
+                    self._push_gap()
                 self.segment_end = end
                 self._segment()
             self._compare()
@@ -160,7 +165,6 @@ class Soak:
             compression=BAR_SECONDS // 60, quicknotify=False,
             data_kw={"backfill": 10 * 86_400, "qcheck": 0.01},
             broker_kw={"risk": RiskGate(RiskLimits(reject_cooldown=0.0)), "commission_wait": 0.5})
-        self.awaiting = None
         session.run()
         self.report.drops += session.store.drops
         self.report.reconnects += session.store.reconnects
@@ -190,6 +194,9 @@ class Soak:
             return
         self.report.steps += 1
         if self.report.steps >= self.segment_end:
+            if self.segment_end < self.total_steps:
+                self._trade(strat, chance=1.0)  # the process stops with these orders working at the gateway
+                self.report.left_working += len(strat.broker.open_orders())
             strat.env.runstop()
             return
         if self.report.steps <= self.total_steps - self.spec.quiet_steps:
@@ -200,18 +207,25 @@ class Soak:
     def _all_live(self, strat: bt.Strategy) -> bool:
         return all(d._laststatus == d.LIVE for d in strat.datas)
 
-    def _push(self, strat: bt.Strategy) -> None:
+    def _push_gap(self) -> None:
+        """Bars that happen between two processes: the next one backfills them and must book
+        the fills of the orders the last one left working."""
+        for _ in range(RESTART_GAP):
+            self._push(None)
+
+    def _push(self, strat: bt.Strategy | None) -> None:
         gw = self.gw
         if gw.push_bars(1):
             con_id = gw.instrument.con_id
             self.awaiting = float(gw.call(lambda: gw.server.scripts[con_id].last.time))
 
-    def _trade(self, strat: bt.Strategy) -> None:
+    def _trade(self, strat: bt.Strategy, chance: float | None = None) -> None:
+        chance = self.spec.p_trade if chance is None else chance
         broker = strat.broker
         busy = {o.data._name for o in broker.open_orders()}
         placed = []
         for data in strat.datas:
-            if data._name in busy or self.rng.random() >= self.spec.p_trade:
+            if data._name in busy or self.rng.random() >= chance:
                 continue
             target = self.rng.choice((-3, -2, -1, 0, 1, 2, 3))
             order = strat.order_target_size(data, target)
