@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 
 from btedge.copilot.advice import Advice, AdviceError
@@ -95,8 +96,20 @@ def test_worker_journals_failures(tmp_path):
     journal = AdviceJournal(tmp_path / "a.jsonl")
     worker = AdvisorWorker(_Broken(), journal, last=60, draw=False, inline=True)
     frame = sample_data().iloc[:120]
-    worker.submit(Request("BTC", frame.index[-1], frame, {}))
+    worker.submit(Request.from_frame("BTC", frame))
     assert isinstance(worker.result("BTC", frame.index[-1]), AdviceError)
     journal.close()
     (record,) = read_journal(tmp_path / "a.jsonl")
     assert record["advice"] is None and "model crashed" in record["error"] and record["bars_sha256"]
+
+
+def test_bt_index_equals_num2date():
+    import backtrader as bt
+
+    from btedge.copilot.worker import Request, bt_index
+
+    times = sample_data().index[:500]
+    numbers = [bt.date2num(t.to_pydatetime()) for t in times]
+    assert list(bt_index(numbers)) == [pd.Timestamp(bt.num2date(x)) for x in numbers] == list(times)
+    request = Request.from_frame("BTC", sample_data().iloc[:50])
+    assert request.bar_time == times[49] and request.bars.equals(sample_data().iloc[:50][["open", "high", "low", "close"]])

@@ -14,14 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import backtrader as bt
-import pandas as pd
+import numpy as np
 
 from btedge.copilot.advice import AdviceError
 from btedge.copilot.gate import SIDES, GateParams, decide
 from btedge.copilot.journal import AdviceJournal, ReplayAdvisor, iso
 from btedge.copilot.rules import RulesAdvisor
-from btedge.copilot.worker import AdvisorWorker, Request
+from btedge.copilot.worker import AdvisorWorker, Request, bt_index
 from btedge.dashboard.tape import model_lines
 
 #: Params the gate adds (names prefixed ``copilot``).
@@ -86,13 +85,12 @@ def copilot_gated(strategy: type) -> type:
             self.copilot_vetoes = 0
 
         def _request(self, ago: int) -> Request:
-            """The bars up to ``ago`` bars back (0: this bar), for the advisor."""
+            """The bars up to ``ago`` bars back (0: this bar), as raw arrays (cheap: ``next()`` pays this)."""
             d, symbol = self.data, self.data._name or "data0"
             n = min(len(d) + ago, int(self.p.copilot_bars) + int(self.p.copilot_warmup))
-            index = pd.DatetimeIndex([bt.num2date(x) for x in d.datetime.get(ago=ago, size=n)])
-            bars = pd.DataFrame({k: list(getattr(d, k).get(ago=ago, size=n)) for k in ("open", "high", "low", "close")},
-                                index=index)
-            return Request(symbol, index[-1], bars, {"symbol": symbol})
+            ohlc = np.column_stack([np.asarray(getattr(d, k).get(ago=ago, size=n), dtype=float)
+                                    for k in ("open", "high", "low", "close")])
+            return Request(symbol, np.asarray(d.datetime.get(ago=ago, size=n), dtype=float), ohlc, {"symbol": symbol})
 
         def next(self) -> None:
             # live (async) or saving every snapshot: ask on every bar; inline: only when an entry asks
@@ -104,7 +102,7 @@ def copilot_gated(strategy: type) -> type:
             if not super().entry_allowed(side):
                 return False
             symbol = self.data._name or "data0"
-            previous = bt.num2date(self.data.datetime[-1]) if len(self.data) > 3 else None
+            previous = bt_index([self.data.datetime[-1]])[0] if len(self.data) > 3 else None
             advice = None
             if previous is not None:
                 advice = self.copilot.result(symbol, previous)
@@ -119,7 +117,7 @@ def copilot_gated(strategy: type) -> type:
                               exposure_after=self.position_size(side), bars_since_entry=since)
             if self._copilot_journal is not None:
                 self._copilot_journal.write({
-                    "kind": "decision", "symbol": symbol, "bar_time": iso(bt.num2date(self.data.datetime[0])),
+                    "kind": "decision", "symbol": symbol, "bar_time": iso(bt_index([self.data.datetime[0]])[0]),
                     "advice_bar_time": iso(previous) if previous is not None else None, "side": SIDES[side],
                     "allowed": decision.allowed, "reason": decision.reason})
             if decision.allowed:

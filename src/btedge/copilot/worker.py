@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from btedge.copilot.advice import Advice, AdviceError
@@ -24,14 +25,42 @@ from btedge.copilot.snapshot import frame_snapshot, render
 log = logging.getLogger(__name__)
 
 
+#: backtrader's date numbers count days from 0001-01-01 (day 1); this is 1970-01-01.
+_EPOCH_DAY = 719163
+
+
+def bt_index(numbers: Any) -> pd.DatetimeIndex:
+    """backtrader date numbers as a UTC-naive DatetimeIndex, to the millisecond (vectorised
+    ``bt.num2date``)."""
+    days = np.asarray(numbers, dtype=float) - _EPOCH_DAY
+    return pd.DatetimeIndex(pd.to_datetime(np.round(days * 86_400_000).astype("int64"), unit="ms"))
+
+
 @dataclass(frozen=True)
 class Request:
-    """Bars up to and including ``bar_time`` (``open, high, low, close``) and the context."""
+    """The raw bars up to and including the last one: backtrader date numbers ``times`` and an
+    (n, 4) array of open, high, low, close; the frame is built in the worker, not in ``next()``."""
 
     symbol: str
-    bar_time: pd.Timestamp
-    bars: pd.DataFrame
+    times: np.ndarray
+    ohlc: np.ndarray
     context: dict
+
+    @property
+    def bar_time(self) -> pd.Timestamp:
+        return bt_index(self.times[-1:])[0]
+
+    @property
+    def bars(self) -> pd.DataFrame:
+        return pd.DataFrame(self.ohlc, index=bt_index(self.times), columns=["open", "high", "low", "close"])
+
+    @classmethod
+    def from_frame(cls, symbol: str, bars: pd.DataFrame, context: dict | None = None) -> "Request":
+        """A request from a frame indexed by time (tests, tools)."""
+        index = pd.DatetimeIndex(bars.index)
+        index = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+        times = index.as_unit("ms").asi8 / 86_400_000 + _EPOCH_DAY
+        return cls(symbol, times, bars[["open", "high", "low", "close"]].to_numpy(dtype=float), context or {})
 
 
 class AdvisorWorker:
@@ -84,8 +113,9 @@ class AdvisorWorker:
         start = time.perf_counter()
         advice: Advice | AdviceError
         try:
-            snapshot = (render(request.bars, request.symbol, self.last, self.folder) if self.draw
-                        else frame_snapshot(request.bars, request.symbol, self.last))
+            bars = request.bars
+            snapshot = (render(bars, request.symbol, self.last, self.folder) if self.draw
+                        else frame_snapshot(bars, request.symbol, self.last))
         except (ValueError, OSError) as exc:
             self._results[key] = AdviceError(f"snapshot failed: {exc}")
             return
