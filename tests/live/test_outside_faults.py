@@ -278,3 +278,16 @@ def test_bracket_legs_left_by_the_strategys_own_exit_are_cancelled(fake_gateway,
     legs = [o for o in fake_gateway.orders() if o.parent_id]
     assert [o.status for o in legs] == ["Cancelled", "Cancelled"]
     assert _agree(fake_gateway, broker, strat) == 0
+
+
+def test_kill_switch_flattens_only_the_strategys_shares_beside_foreign_ones(fake_gateway, ib_lib, tmp_path):
+    """The account holds 10 bought by hand; the strategy buys 2; the kill switch sells the
+    strategy's 2 only (split by max_order_size=1), and the hand-bought 10 stay."""
+    fake_gateway.hold_position(10, 90.0)
+    switch = tmp_path / "STOP"
+    risk = RiskGate(RiskLimits(kill_switch=switch, max_order_size=1))
+    actions = {0: lambda s: s.sent(s.buy(size=1)), 1: lambda s: s.sent(s.buy(size=1)), 3: lambda s: switch.touch()}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=7, broker_kw={"risk": risk})
+    assert [(a, q) for _, a, q in _placed(fake_gateway)] == [("BUY", 1), ("BUY", 1), ("SELL", 1), ("SELL", 1)]
+    assert strat.getposition().size == 0 and _journal_positions(broker) == 0
+    assert _gw_position(fake_gateway) == 10
