@@ -103,3 +103,28 @@ def test_truncation_at_fold_boundaries_across_the_fx_weekend_gap(tmp_path):
             for key, values in full.items():
                 np.testing.assert_allclose(short[key], values[:cut], rtol=0, atol=1e-12, err_msg=f"{key} cut {cut}")
                 assert np.isfinite(short[key][b:]).all()
+
+
+@pytest.mark.slow
+def test_lagnet_truncation_at_fold_boundaries_on_eth_btc_5_minutes(tmp_path):
+    """LagNet (a regression target over ``horizon`` bars and a smoothed lag) on the ETH/BTC
+    5-minute pair: cuts at b+1 .. b+h after each boundary, fresh caches, equal the full run."""
+    from btedge.indicators.ml import LagNet
+
+    raw = pd.read_csv(require_shared("repos", "intraday", "freqtrade_10pairs_BTC_5m_2018-01.csv.gz"),
+                      parse_dates=["date"])
+    frame = raw[raw["pair"] == "ETH/BTC"].set_index("date")[["open", "high", "low", "close", "volume"]].iloc[:420]
+    h = 3
+    kw = dict(SMALL, train_bars=250, retrain_every=80, horizon=h, max_lag=8)
+    kw.pop("members")
+
+    def make(cache):
+        return lambda s: LagNet(s.data, cache_dir=str(cache), **kw)
+
+    full = indicator_lines(frame, make(tmp_path / "full"))
+    for b in (250, 330):
+        for cut in range(b + 1, b + h + 1):
+            short = indicator_lines(frame.iloc[:cut], make(tmp_path / f"cut{cut}"))
+            for key, values in full.items():
+                np.testing.assert_allclose(short[key], values[:cut], rtol=0, atol=1e-12, err_msg=f"{key} cut {cut}")
+                assert np.isfinite(short[key][b:]).all()
