@@ -291,3 +291,20 @@ def test_kill_switch_flattens_only_the_strategys_shares_beside_foreign_ones(fake
     assert [(a, q) for _, a, q in _placed(fake_gateway)] == [("BUY", 1), ("BUY", 1), ("SELL", 1), ("SELL", 1)]
     assert strat.getposition().size == 0 and _journal_positions(broker) == 0
     assert _gw_position(fake_gateway) == 10
+
+
+def test_drop_right_after_an_unacknowledged_order_keeps_it_and_sends_nothing_twice(fake_gateway, ib_lib):
+    """The order reaches IB but its acknowledgement does not reach us before the socket drops.
+    After the reconnect it is IB's open order (not Lost, not resent); its later fill counts once."""
+    def send_then_drop(strat: Scripted) -> None:
+        strat.p.gw.hold_acknowledgements(1)
+        _limit_buy(3)(strat)
+        strat.p.gw.drop_connections()
+
+    actions = {0: send_then_drop, 3: lambda s: s.p.gw.fill(s.ib_id(s.orders[0]), price=50.0)}
+    strat, store, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6)
+    order = strat.orders[0]
+    assert store.reconnects == 1
+    assert "Rejected" not in strat.statuses_of(order) and strat.statuses_of(order)[-1] == "Completed"
+    assert len(_placed(fake_gateway)) == 1
+    assert _agree(fake_gateway, broker, strat) == 3
