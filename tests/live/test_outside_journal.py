@@ -47,3 +47,26 @@ def test_the_estimate_does_not_move_the_execution_filter(journal):
     journal.book_execution(ExecutionReport(f"{UNREPORTED_EXEC_PREFIX}1000001.01", ref, 11, ACCOUNT, 7, CON_ID, 2,
                                            10.0, 5e9))
     assert journal.last_execution_time() == 1.0
+
+
+def test_a_completed_orders_filled_quantity_is_read_with_care(journal):
+    """IB's filledQuantity may be unset (1.8e308) or, on a broken record, above the order's size:
+    never more than the order's unfilled size is booked from it."""
+    from types import SimpleNamespace
+
+    from btedge.live.reconcile import Reconciliation, settle_orders
+
+    def completed(ref: str, status: str, filled: float):
+        return SimpleNamespace(order=SimpleNamespace(orderRef=ref, clientId=0, account=ACCOUNT, orderId=7,
+                                                     filledQuantity=filled),
+                               orderStatus=SimpleNamespace(status=status))
+
+    unset, above, filled = _order(journal), _order(journal), _order(journal)
+    _book(journal, filled, "0000e0d5.000f4241.01.01", 1, 9.0)
+    view = Reconciliation(journal, ACCOUNT, 11, journal.process, [],
+                          [completed(unset, "Cancelled", 1.7976931348623157e308),
+                           completed(above, "Cancelled", 7.0), completed(filled, "Filled", 0.0)])
+    verdicts = {v.record.client_ref: v for v in settle_orders(view)}
+    assert verdicts[unset].unreported == 0 and verdicts[unset].state == "Cancelled"
+    assert verdicts[above].unreported == 3 and verdicts[above].state == "Filled"
+    assert verdicts[filled].unreported == 2 and verdicts[filled].state == "Filled"

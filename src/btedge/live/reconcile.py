@@ -100,7 +100,7 @@ def _settle(record: OrderRecord, working: Any, done: Any) -> Verdict:
     if done is not None:
         status = done.orderStatus.status
         final = _COMPLETED.get(status, states.CANCELLED)
-        unreported = max(0.0, _ib_filled(done, record, final) - record.filled)
+        unreported = max(0.0, min(_ib_filled(done, record, final), record.size) - record.filled)
         if unreported > _EPS:
             log.error("order %s: IB completed it (%s) with %g filled, but the executions IB still reports "
                       "account for %g only (IB keeps them for a limited time): the other %g are booked from the "
