@@ -166,6 +166,17 @@ def test_case11_unanswered_request_is_retried_with_a_warning(fake_gateway, ib_li
     assert len(fake_gateway.messages("reqOpenOrders")) >= 3
 
 
+def test_case11_unanswered_historical_request_is_retried(fake_gateway, ib_lib, caplog):
+    fake_gateway.leave_unanswered("reqHistoricalData")
+    caplog.set_level(logging.WARNING, logger="btedge.live.data")
+    strat, store, _ = run_session(fake_gateway, ib_lib, live_bars=2, config_kw={"timeout": 0.5},
+                                  data_kw={"pacing_wait": 0.05})
+    assert "historical request unanswered or empty; retrying" in caplog.text
+    assert len(fake_gateway.messages("reqHistoricalData")) == 2 and store.reconnects == 0
+    assert strat.live == 2
+    assert_in_order_no_gap(strat)
+
+
 def _silence(strat: Scripted) -> None:
     strat.p.gw.silence_streams()
     strat.p.gw.push_bars(2)
