@@ -193,10 +193,10 @@ def online_vs_static(ds: DataSet, n_boot: int, horizon: int = 1) -> ClaimRow:
 
 
 # -- CNN / SSM / CNN+SSM+XGB on ETH --------------------------------------------------------------
-def eth_cnn_ssm(settings: Settings, quick: bool = False) -> tuple[ClaimRow, DatasetResult | None]:
+def eth_cnn_ssm(settings: Settings, quick: bool = False) -> ClaimRow:
     claim = "CNN / SSM / CNN+SSM+XGB on ETH 15-minute: accuracy 64% / 68% / 73%, Sharpe 1.02 / 1.18 / 1.49"
     if "s4d" not in KINDS:
-        return ClaimRow(claim, "-", "-", NOT_TESTED, "no SSM member (s4d) in btedge.models"), None
+        return ClaimRow(claim, "-", "-", NOT_TESTED, "no SSM member (s4d) in btedge.models")
     ds = replace(ETH15, limit=1200, train_bars=600, retrain_every=300) if quick else ETH15
     result = evaluate_dataset(ds, replace(settings, members="cnn,s4d,xgb"), progress=False)
     rows = [("cnn alone", 0.64, 1.02), ("s4d alone", 0.68, 1.18), ("ensemble (learned weights)", 0.73, 1.49)]
@@ -215,7 +215,7 @@ def eth_cnn_ssm(settings: Settings, quick: bool = False) -> tuple[ClaimRow, Data
         SUPPORTED if all(verdicts) else NOT_SUPPORTED,
         "accuracy is 3-class (long/neutral/short); a claimed level counts as reached when our Sharpe interval "
         "reaches it and our accuracy is at least the claimed one",
-    ), result
+    )
 
 
 # -- rules: Laguerre cross, dual momentum -------------------------------------------------------------

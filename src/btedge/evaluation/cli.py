@@ -77,7 +77,7 @@ def _claims(names: list[str], results: list[DatasetResult], s: Settings, quick: 
             ds = replace(DATASETS["btc1m"], limit=3000, train_bars=1500, retrain_every=750) if quick else DATASETS["btc1m"]
             rows.append(C.online_vs_static(ds, s.n_boot))
         elif name == "eth":
-            rows.append(C.eth_cnn_ssm(s, quick)[0])
+            rows.append(C.eth_cnn_ssm(s, quick))
         elif name == "laguerre":
             rows.append(C.laguerre_cross(s.n_boot, limit=2000 if quick else 0))
         elif name == "momentum":

@@ -11,7 +11,6 @@ Nothing is tuned: every setting is fixed before the run, and every figure is out
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,7 +216,3 @@ def _overfitting(columns: dict[str, np.ndarray]) -> tuple[Any, Any]:
         log.warning("PBO undefined: %s", exc)
         pbo = None
     return dsr, pbo
-
-
-def finite_or_nan(x: float | None) -> float:
-    return math.nan if x is None else float(x)
