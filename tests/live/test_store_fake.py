@@ -123,3 +123,13 @@ def test_config_validates(bad, message):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         IBConfig().port = 1  # type: ignore[misc]
+
+
+def test_journal_gets_the_last_bar_and_heartbeats(fake_gateway, ib_lib, tmp_path):
+    strat, store, broker = run_session(fake_gateway, ib_lib, live_bars=3, config_kw={"state_dir": tmp_path,
+                                                                                    "run_name": "beats"})
+    last = broker.journal.last_bar("SPY")
+    assert last is not None and last.replace(tzinfo=None) == strat.bars[-1][0].to_pydatetime()
+    beat = broker.journal.last_heartbeat()
+    assert beat is not None and beat[1] in ("CONNECTED", "LIVE")
+    assert broker.journal.path.parent == tmp_path and "beats" in broker.journal.path.name
