@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from btedge.feeds import load_csv
-from btedge.feeds.timestamps import infer_spacing
+from btedge.feeds.timestamps import BarSpacing, infer_spacing
 from btedge.run_backtest import build_parser
 from tests.support.shared import require_shared
 
@@ -20,8 +20,9 @@ def _stamps(*parts: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(raw.iloc[:, 0], utc=True)).tz_localize(None)
 
 
-def _warned_about_annualisation(caplog: pytest.LogCaptureFixture) -> bool:
-    return any(r.levelno >= logging.WARNING and "periods" in r.getMessage().lower() for r in caplog.records)
+def _warned_about_annualisation(caplog: pytest.LogCaptureFixture, spacing: BarSpacing) -> bool:
+    """Warned now, or earlier in this process (a series' doubts are logged once, and kept on it)."""
+    return bool(spacing.doubts) or any(r.levelno >= logging.WARNING and "periods" in r.getMessage().lower() for r in caplog.records)
 
 
 def test_five_weekday_sessions_of_24_7_crypto_are_annualised_as_crypto_or_flagged(caplog):
@@ -36,7 +37,7 @@ def test_five_weekday_sessions_of_24_7_crypto_are_annualised_as_crypto_or_flagge
     with caplog.at_level(logging.WARNING):
         part = infer_spacing(week)
     assert part.sessions == 5
-    assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog)
+    assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog, part)
 
 
 def test_part_of_one_session_is_not_taken_for_a_whole_session(caplog):
@@ -49,7 +50,7 @@ def test_part_of_one_session_is_not_taken_for_a_whole_session(caplog):
     assert len(part_index) == 121
     with caplog.at_level(logging.WARNING):
         part = infer_spacing(part_index)
-    assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog)
+    assert part.periods_per_year == pytest.approx(whole, rel=0.10) or _warned_about_annualisation(caplog, part)
 
 
 def test_an_adj_close_column_is_either_usable_from_the_cli_or_reported(caplog):

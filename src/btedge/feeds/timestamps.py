@@ -7,7 +7,10 @@ sessions) are inferred here and nowhere else.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
+import hashlib
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ from typing import Callable, Sequence, TextIO
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 # --- parsing -----------------------------------------------------------------------------------
 #: Header names (normalised: lowercase, ``_`` read as space, BOM and quotes stripped) that hold
@@ -283,6 +288,9 @@ class BarSpacing:
         bars_per_session: typical bars in one session (median over the complete sessions).
         sessions_per_year: 365 when the market trades at weekends, else 252 (1 for long bars).
         sessions: sessions (trading days) in the series, see :meth:`session_labels`.
+        doubts: what the timestamps cannot tell about ``periods_per_year`` (logged at WARNING
+            once per series): a span of fewer than three sessions, or round-the-clock sessions
+            with no weekend day in the span.
     """
 
     bar: pd.Timedelta
@@ -292,6 +300,7 @@ class BarSpacing:
     bars_per_session: float
     sessions_per_year: float
     sessions: int
+    doubts: tuple[str, ...] = ()
 
     def session_labels(self, index: pd.DatetimeIndex) -> pd.DatetimeIndex:
         """The trading day of each timestamp of ``index`` (sorted): the date at the middle of
@@ -406,11 +415,50 @@ def infer_spacing(index: object) -> BarSpacing:
         days = stamps.normalize()
         per_year = CALENDAR_DAYS if trades_weekends(days) else TRADING_DAYS
         return BarSpacing(bar, DAYS, 1, per_year, 1.0, per_year, len(days.unique()))
+    key = hashlib.blake2b(stamps.asi8.tobytes(), digest_size=16).digest()
+    if key not in _INTRADAY_SEEN:
+        _INTRADAY_SEEN[key] = _intraday_spacing(stamps, bar)
+        while len(_INTRADAY_SEEN) > 16:
+            _INTRADAY_SEEN.pop(next(iter(_INTRADAY_SEEN)))
+    return _INTRADAY_SEEN[key]
+
+
+#: Spacing of the last intraday series seen: a run asks for it from the engine, the analyzers and
+#: the report, and its doubts are logged once.
+_INTRADAY_SEEN: dict[bytes, BarSpacing] = {}
+
+
+def _intraday_spacing(stamps: pd.DatetimeIndex, bar: pd.Timedelta) -> BarSpacing:
     labels = _session_labels(stamps, bar)
     per_session, sessions = _bars_per_session(labels)
     per_year = CALENDAR_DAYS if trades_weekends(labels) else TRADING_DAYS
     timeframe, compression = _timeframe(bar)
-    return BarSpacing(bar, timeframe, compression, per_session * per_year, per_session, per_year, sessions)
+    spacing = BarSpacing(bar, timeframe, compression, per_session * per_year, per_session, per_year, sessions)
+    doubts = tuple(f"{doubt}; pass periods_per_year explicitly (--periods-per-year on the CLI)"
+                   for doubt in _annualisation_doubts(spacing, labels))
+    for doubt in doubts:
+        log.warning("%s", doubt)
+    return dataclasses.replace(spacing, doubts=doubts)
+
+
+def _annualisation_doubts(spacing: BarSpacing, labels: pd.DatetimeIndex) -> list[str]:
+    """What the timestamps cannot tell: a session length from fewer than three sessions (a slice
+    may hold part of one), and, for round-the-clock sessions, a span without a weekend day
+    (24/7 crypto and weekday FX look the same from Monday to Friday)."""
+    doubts = []
+    if spacing.sessions < 3:
+        doubts.append(
+            f"only {spacing.sessions} session(s) in the data: {spacing.bars_per_session:.0f} bars a session "
+            f"may be part of one, so {spacing.periods_per_year:,.0f} periods a year may be too few"
+        )
+    days = pd.date_range(labels.min(), labels.max(), freq="D")
+    round_the_clock = spacing.bars_per_session * spacing.bar >= _DAILY
+    if round_the_clock and not (days.day_of_week >= 5).any():
+        doubts.append(
+            "no Saturday or Sunday in the span of round-the-clock sessions: a weekday market (252 sessions "
+            f"a year, assumed) cannot be told from a 24/7 one (365); {spacing.periods_per_year:,.0f} periods a year"
+        )
+    return doubts
 
 
 def infer_periods_per_year(index: object) -> float:
