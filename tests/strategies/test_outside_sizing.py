@@ -24,10 +24,6 @@ def test_fractional_units_at_095_trade():
     assert result.trades["trades"] > 20
 
 
-@pytest.mark.xfail(strict=True, reason="owner of strategies/base.py (issue 9 sizing): fraction=1.0 with "
-                                       "integer=False sizes every entry at the whole value, the broker refuses "
-                                       "each one (commission and slippage make it cost more than the cash): 0 "
-                                       "trades, 0 skipped entries, no message")
 def test_entries_refused_for_cash_are_reported_not_silent(caplog):
     """``fraction`` accepts (0, 1]; at 1.0 with fractional units every entry needs value * (1 +
     costs) and the broker refuses it (Margin). The user must get trades, or a WARNING and a count

@@ -46,7 +46,9 @@ class BaseStrategy(bt.Strategy):
     An entry whose size rounds to zero units (``integer=True`` and one unit costs more than
     the share of the portfolio it may use) is skipped and tried again on the next bar: the first
     one logs a WARNING with the fix, and ``skipped_entries`` counts the signals skipped (one per
-    change of the target, however many bars it is retried; the engine reports it).
+    change of the target, however many bars it is retried; the engine reports it). An entry the
+    broker refuses for cash (``Margin``: ``fraction=1.0`` leaves no room for commission and
+    slippage) is counted and warned about the same way.
     The same class runs unchanged against ``btedge.live.IBBroker``: it uses only ``buy``,
     ``sell``, ``buy_bracket``, ``sell_bracket``, ``close`` and ``cancel``.
 
@@ -100,6 +102,8 @@ class BaseStrategy(bt.Strategy):
         self._held_off = FLAT  # side a bracket exit closed: not re-entered until the target changes
         self.skipped_entries = 0  # signals whose entry size rounded to zero
         self._skipping = FLAT  # side whose entry is being skipped (counted once per signal)
+        self._skip_warned: set[str] = set()  # kinds of skipped entry already logged at WARNING
+        self._entries: dict[int, int] = {}  # refs of entry orders not yet done, and their side
         self.atr = bt.ind.ATR(self.data, period=self.p.atr_period, plot=False) if self.p.sizing == "atr" else None
         self.anomaly = None
         if self.p.anomaly != "off":
@@ -166,6 +170,9 @@ class BaseStrategy(bt.Strategy):
         )
         if order in self._pending:
             self._pending.remove(order)
+        side = self._entries.pop(order.ref, FLAT) if not order.alive() else FLAT
+        if side != FLAT and order.status == order.Margin:
+            self._skip_entry(side, refused=True)
         if order in self._bracket_legs and not order.alive():
             self._bracket_legs.remove(order)
             if order.status == order.Completed and not self.p.reenter:
@@ -204,24 +211,31 @@ class BaseStrategy(bt.Strategy):
                 size = min(size, self.p.risk * value / (self.p.atr_mult * atr))
         return math.floor(size) if self.p.integer else size
 
-    def _skip_entry(self, side: int) -> None:
-        """Count a signal whose entry size is zero; warn once, with the fix, when whole units did it."""
+    def _skip_entry(self, side: int, refused: bool = False) -> None:
+        """Count a signal whose entry did not happen: its size rounded to zero, or the broker
+        refused it for cash (``refused``). The first of each kind is a WARNING with the fix; the
+        rest are counted in ``skipped_entries`` (once per signal)."""
         if self._skipping == side:
             return  # the same signal, retried
         self._skipping = side
         self.skipped_entries += 1
         price, value = self.data.close[0], self.broker.getvalue()
-        if self.skipped_entries > 1 or not (self.p.integer and price > 0.0 and value > 0.0):
-            log.debug("%s entry skipped: size 0 (close %s, value %s)", self._now(), price, value)
+        kind = "refused" if refused else "zero"
+        if kind in self._skip_warned or not (price > 0.0 and value > 0.0) or not (refused or self.p.integer):
+            log.debug("%s entry skipped (%s): close %s, value %s", self._now(), kind, price, value)
             return
-        log.warning(
-            "%s %s: %s entry skipped: whole-unit sizing rounds it to 0 units (one unit costs %.6g, the "
-            "position may use %.6g = fraction %.3g of the value %.6g). Trade fractional units with "
-            "integer=False (CLI: --param integer=False), or raise the cash (--cash); later skipped "
-            "entries are counted in the results, not logged",
-            self._now(), self.data._name or "data0", "long" if side == LONG else "short", price,
-            self.p.fraction * value, self.p.fraction, value,
-        )
+        self._skip_warned.add(kind)
+        if refused:
+            why = ("the broker refused it for cash: fraction %.3g of the value %.6g plus commission and "
+                   "slippage costs more than the cash. Lower the fraction (CLI: --param fraction=0.95)"
+                   % (self.p.fraction, value))
+        else:
+            why = ("whole-unit sizing rounds it to 0 units (one unit costs %.6g, the position may use %.6g = "
+                   "fraction %.3g of the value %.6g). Trade fractional units with integer=False (CLI: --param "
+                   "integer=False), or raise the cash (--cash)"
+                   % (price, self.p.fraction * value, self.p.fraction, value))
+        log.warning("%s %s: %s entry skipped: %s; later skipped entries are counted in the results, not logged",
+                    self._now(), self.data._name or "data0", "long" if side == LONG else "short", why)
 
     def _enter(self, side: int) -> None:
         size = self.position_size(side)
@@ -233,6 +247,7 @@ class BaseStrategy(bt.Strategy):
         if not sl and not tp:
             order = self.buy(size=size) if side == LONG else self.sell(size=size)
             self._pending.append(order)
+            self._entries[order.ref] = side
             return
         stop = price * (1.0 - sl * side) if sl else None
         limit = price * (1.0 + tp * side) if tp else None
@@ -246,4 +261,5 @@ class BaseStrategy(bt.Strategy):
             limitexec=bt.Order.Limit if tp else None,
         )
         self._pending.append(main)
+        self._entries[main.ref] = side
         self._bracket_legs = [leg for leg in legs if leg is not None]
