@@ -6,6 +6,7 @@ the first trained fold and a re-run loads the cached fold models instead of retr
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import backtrader as bt
@@ -16,6 +17,7 @@ from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy
 from btedge.strategies.registry import register
 
 __all__ = ["LagNetForecast", "EnsembleStrategy", "AnomalyBreakout", "ForecastSignal"]
+log = logging.getLogger(__name__)
 
 #: Walk-forward params shared by the ML strategies and passed to their indicators: read from
 #: :class:`WalkForwardIndicator`, the one owner of their names and defaults.
@@ -107,8 +109,28 @@ class LagNetForecast(MLStrategy):
         self.lag_plot = LagNetLag(self.lagnet.lag)
         self.ml_signal = ForecastSignal(self.lagnet.forecast, threshold=self.p.cost * self.p.cost_mult)
 
+    def start(self) -> None:
+        super().start()
+        actual = _round_trip_cost(self.broker, self.data)
+        if actual is not None and abs(actual - self.p.cost) > 1e-12:
+            log.warning("lagnet_forecast: cost=%g, but this run's commission and slippage make a round trip "
+                        "cost %g, so the forecast must clear %g instead of %g. Fix: --param cost=%g (cost is "
+                        "2 x (commission + slippage))", self.p.cost, actual, self.p.cost_mult * self.p.cost,
+                        self.p.cost_mult * actual, actual)
+
     def target(self) -> int:
         return _side(self.ml_signal[0])
+
+
+def _round_trip_cost(broker: bt.BrokerBase, data: bt.AbstractDataBase) -> float | None:
+    """2 x (commission + slippage) of a backtest broker with percentage costs; None otherwise
+    (a live broker's costs are the exchange's)."""
+    if not isinstance(broker, bt.brokers.BackBroker):
+        return None
+    info = broker.getcommissioninfo(data)
+    if info._commtype != bt.CommInfoBase.COMM_PERC or broker.p.slip_fixed:
+        return None
+    return 2.0 * (float(info.p.commission) + float(broker.p.slip_perc or 0.0))
 
 
 @register("ensemble")
