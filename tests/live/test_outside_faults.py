@@ -308,3 +308,26 @@ def test_drop_right_after_an_unacknowledged_order_keeps_it_and_sends_nothing_twi
     assert "Rejected" not in strat.statuses_of(order) and strat.statuses_of(order)[-1] == "Completed"
     assert len(_placed(fake_gateway)) == 1
     assert _agree(fake_gateway, broker, strat) == 3
+
+
+def test_restart_while_the_kill_switch_flatten_is_still_working_ends_flat_not_short(fake_gateway, ib_lib, tmp_path):
+    """The kill switch's SELL 2 is working (the market does not fill it) when the process ends.
+    The restart is still halted and must flatten exactly once more at most: the account ends
+    flat, never -2, whether the old flatten or a new one does it."""
+    switch = tmp_path / "STOP"
+
+    def halt_unfilled(strat: Scripted) -> None:
+        strat.p.gw.configure(auto_fill=False)
+        switch.touch()
+
+    run_session(fake_gateway, ib_lib, actions={0: lambda s: s.sent(s.buy(size=2)), 2: halt_unfilled}, live_bars=5,
+                broker_kw={"risk": RiskGate(RiskLimits(kill_switch=switch))})
+    assert [(a, q) for _, a, q in _placed(fake_gateway)] == [("BUY", 2), ("SELL", 2)]
+    assert _gw_position(fake_gateway) == 2
+    fake_gateway.configure(auto_fill=True)
+    strat, _, broker = run_session(fake_gateway, ib_lib, live_bars=5,
+                                   broker_kw={"risk": RiskGate(RiskLimits(kill_switch=switch))})
+    assert broker.risk_status()["state"] == "halted"
+    assert _agree(fake_gateway, broker, strat) == 0
+    sells = [q for _, a, q in _placed(fake_gateway) if a == "SELL"]
+    assert sum(o.filled for o in fake_gateway.orders() if o.action == "SELL") == 2, sells
