@@ -331,3 +331,24 @@ def test_restart_while_the_kill_switch_flatten_is_still_working_ends_flat_not_sh
     assert _agree(fake_gateway, broker, strat) == 0
     sells = [q for _, a, q in _placed(fake_gateway) if a == "SELL"]
     assert sum(o.filled for o in fake_gateway.orders() if o.action == "SELL") == 2, sells
+
+
+def test_a_rejected_flatten_is_retried_until_flat(fake_gateway, ib_lib, tmp_path):
+    """The kill switch's flatten is rejected by IB (error 201): the broker flattens again on a
+    later bar, once, and the account ends flat."""
+    switch = tmp_path / "STOP"
+
+    def halt_and_reject(strat: Scripted) -> None:
+        strat.p.gw.configure(auto_fill=False)
+        switch.touch()
+
+    def reject_flatten(strat: Scripted) -> None:
+        (flatten,) = [o for o in strat.p.gw.orders() if o.action == "SELL"]
+        strat.p.gw.reject(flatten.order_id)
+        strat.p.gw.configure(auto_fill=True)
+
+    actions = {0: lambda s: s.sent(s.buy(size=2)), 2: halt_and_reject, 3: reject_flatten}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=8,
+                                   broker_kw={"risk": RiskGate(RiskLimits(kill_switch=switch))})
+    assert [(a, q) for _, a, q in _placed(fake_gateway)] == [("BUY", 2), ("SELL", 2), ("SELL", 2)]
+    assert _agree(fake_gateway, broker, strat) == 0
