@@ -36,3 +36,41 @@ def test_entries_refused_for_cash_are_reported_not_silent(caplog):
     warned = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("btedge")]
     assert warned, "no trade and no WARNING"
     assert result.trades["skipped_entries"] > 0, "refused entries are not counted in the results"
+
+
+def _esc():
+    from btedge.feeds import LoadOptions, resolve_datas
+
+    path = require_shared("repos", "daily", "arbitragelab_BKD-ESC_2009-2012.csv")
+    return resolve_datas([str(path)], LoadOptions(symbol="ESC"))
+
+
+ESC_BRACKETS = {"direction": "both", "stop_loss": 0.03, "take_profit": 0.05}
+
+
+@pytest.mark.xfail(strict=True, reason="owner of strategies/base.py + btedge.vector: on ESC (close-only, 2009 "
+                                       "gaps) backtrader counts 4 skipped entries (Margin at a gapped open, "
+                                       "entered a bar later), the vector engine 0; trades and returns are equal")
+def test_both_engines_count_the_same_skipped_entries():
+    """`--engine vector` promises the same figures; the skipped-entries row is one of them."""
+    from btedge.vector.engine import vector_backtest
+
+    frames = _esc()
+    slow = run_backtest(LaguerreCross, frames, ESC_BRACKETS)
+    fast = vector_backtest(LaguerreCross, frames, ESC_BRACKETS)
+    assert fast.trades["trades"] == slow.trades["trades"]
+    assert fast.metrics["total_return"] == pytest.approx(slow.metrics["total_return"], rel=1e-9)
+    assert fast.trades["skipped_entries"] == slow.trades["skipped_entries"]
+
+
+@pytest.mark.xfail(strict=True, reason="owner of strategies/base.py: the cash-refusal WARNING always proposes "
+                                       "'--param fraction=0.95', also when fraction is already 0.95 (here the "
+                                       "cause is an open gapping above the signal close)")
+def test_the_cash_refusal_fix_proposes_a_smaller_fraction_than_the_one_in_use(caplog):
+    import re
+
+    with caplog.at_level(logging.WARNING):
+        run_backtest(LaguerreCross, _esc(), ESC_BRACKETS)
+    (message,) = [r.getMessage() for r in caplog.records if "refused it for cash" in r.getMessage()]
+    proposed = re.search(r"--param fraction=([0-9.]+)", message)
+    assert proposed is not None and float(proposed.group(1)) < 0.95, message
