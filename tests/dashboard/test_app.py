@@ -96,3 +96,22 @@ def test_screener_page_scans_a_real_panel(app, tmp_path):
     table = at.dataframe[0].value
     assert len(table) == 20 and {"ann_vol", "score", "threshold", "outlier", "cluster"} <= set(table.columns)
     assert table["cluster"].nunique() == 4
+
+
+def test_live_page_lists_the_copilot_advice(app, live_files, tmp_path):
+    from btedge.copilot.journal import AdviceJournal
+
+    live_files.bar(0)
+    journal = AdviceJournal(tmp_path / "advice.jsonl")
+    journal.write({"kind": "advice", "symbol": "SPY", "bar_time": "2017-07-01T11:00:00+00:00",
+                   "advice": {"stance": "flat", "confidence": 0.6, "rationale": "chop"}, "error": None})
+    journal.write({"kind": "decision", "symbol": "SPY", "bar_time": "2017-07-01T12:00:00+00:00", "side": "long",
+                   "allowed": False, "reason": "advisor says flat, strategy wants long: veto"})
+    journal.close()
+    with open(tmp_path / "advice.jsonl", "a") as torn:
+        torn.write('{"kind": "adv')  # a writer mid-append
+    at = app(journal=str(live_files.path), advice=str(tmp_path / "advice.jsonl"))
+    at.run()
+    assert not at.exception
+    table = at.dataframe[-1].value
+    assert table["kind"].tolist() == ["decision", "advice"] and table["why"].iloc[0].endswith("veto")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).with_name("fixtures")
 LIMIT = 3.0       # seconds, journal row to page
-WARM = 4.0        # seconds the page runs before the watch (start-up: backfill, first renders, news)
+WARM = 8.0        # seconds the page runs before the watch (start-up: backfill, first renders, news)
 WATCH = 24.0      # seconds of live session watched at most
 BAR_EVERY = 2.0   # seconds between scripted bars (the fastest IB bar is 5 s)
 
@@ -96,7 +96,7 @@ def test_bar_then_fill_reach_the_browser_within_3_seconds(tmp_path, processes, n
              "--run-name", "browser", "--param", "direction=both", "--param", "gamma_fast=0.05",
              "--param", "gamma_slow=0.3"],  # fast filters: a cross (a fill) every few bars
             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "live.log", "w")))
-        dashboard, url = start_dashboard(journal, "--refresh", "1", "--news-url", news_url, "--news-dir",
+        dashboard, url = start_dashboard(journal, "--refresh", "2", "--news-url", news_url, "--news-dir",
                                          str(tmp_path / "news"), "--news-every", "5", log=tmp_path / "dashboard.log")
         processes.append(dashboard)
         driver.get(url)

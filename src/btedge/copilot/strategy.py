@@ -32,8 +32,10 @@ COPILOT_PARAMS = (
 
 
 def make_advisor(kind: str, path: str = "") -> Any:
-    """``rules`` (default), ``chat`` (environment), ``local`` (transformers folder ``path``) or
-    ``replay`` (advice journal ``path``)."""
+    """``rules`` (default), ``chat`` (environment), ``local`` (transformers folder ``path``),
+    ``replay`` (advice journal ``path``), or an advisor object (anything with ``advise``)."""
+    if hasattr(kind, "advise"):
+        return kind
     if kind == "rules":
         return RulesAdvisor()
     if kind == "chat":
@@ -76,13 +78,13 @@ def copilot_gated(strategy: type) -> type:
                                              float(p.copilot_max_exposure), int(p.copilot_cooldown))
             advisor = make_advisor(p.copilot, p.copilot_path)
             journal = AdviceJournal(p.copilot_journal) if p.copilot_journal else None
-            draw = p.copilot in ("chat", "local") or bool(p.copilot_snapshots)
+            draw = getattr(advisor, "name", "") in ("chat", "local") or bool(p.copilot_snapshots)
             self.copilot = AdvisorWorker(advisor, journal, int(p.copilot_bars), p.copilot_snapshots or None,
                                          draw=draw, inline=not p.copilot_async)
             self._copilot_journal = journal
             self._confidence = model_lines(self).get("confidence")
             self._last_entry_bar: int | None = None
-            self.copilot_vetoes = 0
+            self.copilot_vetoes = self.copilot_allowed = 0
 
         def _request(self, ago: int) -> Request:
             """The bars up to ``ago`` bars back (0: this bar), as raw arrays (cheap: ``next()`` pays this)."""
@@ -122,6 +124,7 @@ def copilot_gated(strategy: type) -> type:
                     "allowed": decision.allowed, "reason": decision.reason})
             if decision.allowed:
                 self._last_entry_bar = len(self)
+                self.copilot_allowed += 1
             else:
                 self.copilot_vetoes += 1
             return decision.allowed

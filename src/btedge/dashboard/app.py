@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from btedge.dashboard import charts
-from btedge.dashboard.live import LiveState, live_state, model_columns
+from btedge.dashboard.live import LiveState, chart_data, file_version, live_state, model_columns
 from btedge.dashboard.news import NewsCache
 from btedge.dashboard.runs import equity_curves, list_runs, load_run
 from btedge.dashboard.settings import Settings
@@ -23,6 +23,16 @@ PAGES = ("Live", "Backtest", "Screener")
 def _news_fetcher(folder: str, url: str) -> dict:
     """One background fetcher per process: the page never waits for a feed."""
     return {"cache": NewsCache(folder, url), "last": 0.0, "thread": None, "lock": threading.Lock()}
+
+
+@st.cache_resource(max_entries=4)
+def _chart_data(tape: str, version: tuple, last: int, n_symbols: int) -> tuple:
+    return chart_data(Path(tape), last, n_symbols)
+
+
+def _cached_chart_data(tape: Path, last: int, n_symbols: int) -> tuple:
+    """:func:`chart_data`, recomputed only when the tape file changed."""
+    return _chart_data(str(tape), file_version(tape), last, n_symbols)
 
 
 def _news(settings: Settings, symbols: list[str]) -> None:
@@ -64,6 +74,13 @@ def _render_live(state: LiveState, settings: Settings) -> None:
     for col, (name, value) in zip(cols, state.status.items()):
         col.metric(name, value)
     st.markdown(f"**journal** `{state.view.path.name}` · {state.latest}")
+    left, right = st.columns(2)
+    left.markdown("**Positions**")
+    left.dataframe(state.view.positions[["symbol", "size", "avg_price"]], hide_index=True)
+    right.markdown("**Working orders**")
+    working = state.view.working_orders
+    right.dataframe(working[["symbol", "side", "size", "filled", "order_type", "limit_price", "stop_price", "state"]],
+                    hide_index=True)
     if not state.bars:
         st.info("waiting for bars on the tape (btedge-live writes it beside the journal on each bar)")
     n_fills = len(state.fills)
@@ -81,14 +98,21 @@ def _render_live(state: LiveState, settings: Settings) -> None:
         st.caption(f"P&L marked to market {last['pnl']:,.2f} · drawdown {last['drawdown']:,.2f}")
         _chart(("pnl", state.pnl.index[-1], float(last["pnl"]), n_fills),
                lambda: charts.series(state.pnl, ["pnl", "drawdown"], "P&L"))
-    left, right = st.columns(2)
-    left.subheader("Positions")
-    left.dataframe(state.view.positions[["symbol", "size", "avg_price"]], hide_index=True)
-    right.subheader("Working orders")
-    working = state.view.working_orders
-    right.dataframe(working[["symbol", "side", "size", "filled", "order_type", "limit_price", "stop_price", "state"]]
-                    if len(working) else working, hide_index=True)
+    _advice(settings)
     _news(settings, state.symbols)
+
+
+def _advice(settings: Settings) -> None:
+    if not settings.advice:
+        return
+    from btedge.dashboard.advice_view import recent_advice
+
+    st.subheader("Co-pilot")
+    table = recent_advice(settings.advice)
+    if table.empty:
+        st.caption(f"no advice in {settings.advice} yet")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
 
 
 def live_page(settings: Settings) -> None:
@@ -96,7 +120,7 @@ def live_page(settings: Settings) -> None:
 
     @st.fragment(run_every=settings.refresh)
     def refresh() -> None:
-        _render_live(live_state(settings.journal, settings.bars), settings)
+        _render_live(live_state(settings.journal, settings.bars, charts=_cached_chart_data), settings)
 
     refresh()
 

@@ -45,11 +45,13 @@ def candles(bars: pd.DataFrame, lines: pd.DataFrame | None = None, fills: pd.Dat
     if fills is not None and len(fills):
         marks = pd.DataFrame({"time": _naive(fills["bar_time"]).to_numpy(),
                               "price": fills["price"].astype(float).to_numpy(),
-                              "side": ["buy" if s > 0 else "sell" for s in fills["shares"]]})
-        layers.append(alt.Chart(marks).mark_point(size=120, filled=True, opacity=0.9).encode(
-            x="time:T", y="price:Q",
-            shape=alt.Shape("side:N", scale=alt.Scale(domain=["buy", "sell"], range=["triangle-up", "triangle-down"])),
-            color=alt.Color("side:N", scale=alt.Scale(domain=["buy", "sell"], range=["#1b5e20", "#b71c1c"]))))
+                              "shares": fills["shares"].astype(float).to_numpy()})
+        for side, shape, colour in (("buy", "triangle-up", "#1b5e20"), ("sell", "triangle-down", "#b71c1c")):
+            rows = marks[(marks["shares"] > 0) == (side == "buy")]
+            if len(rows):
+                layers.append(alt.Chart(rows).mark_point(shape=shape, size=150, filled=True, color=colour,
+                                                         opacity=0.95, stroke="black", strokeWidth=0.5)
+                              .encode(x="time:T", y="price:Q", tooltip=["time:T", "price:Q", "shares:Q"]))
     return alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
 
 

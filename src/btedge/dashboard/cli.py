@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "NAME.returns.csv / NAME.trades.csv there")
     parser.add_argument("--panel", type=Path, metavar="CSV",
                         help="wide close file (one column per ticker) for the screener page")
+    parser.add_argument("--advice", type=Path, metavar="JSONL",
+                        help="co-pilot advice journal (copilot_journal=...) to list on the live page, read-only")
     parser.add_argument("--port", type=int, default=8501, help="port to serve on; 0 picks a free one (default 8501)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes the journal's "
@@ -98,7 +100,7 @@ def settings(args: argparse.Namespace) -> Settings:
     def text(path: Path | None) -> str:
         return str(path.expanduser().resolve()) if path is not None else ""
 
-    return Settings(journal=text(args.journal), runs=text(args.runs), panel=text(args.panel),
+    return Settings(journal=text(args.journal), runs=text(args.runs), panel=text(args.panel), advice=text(args.advice),
                     news_url=args.news_url, news_dir=text(args.news_dir), refresh=args.refresh,
                     news_every=args.news_every, bars=args.bars)
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -67,19 +69,41 @@ def latest_line(view: JournalView) -> str:
     return f"{bars or 'no bars yet'} · {fill}"
 
 
-def live_state(journal: str | None, last: int = 300, now: float | None = None) -> LiveState:
+def chart_data(tape: Path, last: int, n_symbols: int) -> tuple[pd.DataFrame, dict, dict]:
+    """The tape's bars (the last ``last`` per symbol, plus :data:`WARMUP` before them for the
+    overlays) and per symbol the shown bars and their overlays."""
+    all_bars = read_bars(tape, last=(last + WARMUP) * max(1, n_symbols))
+    bars, lines = {}, {}
+    for symbol, group in all_bars.groupby("symbol"):
+        group = group.drop(columns="symbol")
+        lines[symbol] = overlays(group).iloc[-last:]
+        bars[symbol] = group.iloc[-last:]
+    return all_bars, bars, lines
+
+
+def file_version(path: Path) -> tuple:
+    """(mtime, size) of a SQLite file and its WAL: changes whenever a writer commits."""
+    out = []
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            stat = p.stat()
+            out.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def live_state(journal: str | None, last: int = 300, now: float | None = None,
+               charts: Callable[[Path, int, int], tuple] = chart_data) -> LiveState:
     """Read the journal and its tape and compute the page: bars and overlays per symbol, fills
-    on their bars, marked P&L and drawdown, status."""
+    on their bars, marked P&L and drawdown, status. ``charts``: :func:`chart_data` or a cached
+    wrapper of it (the dashboard keys it by :func:`file_version` of the tape)."""
     now = time.time() if now is None else now
     view = read_journal(journal or None)
     if isinstance(view, Waiting):
         return LiveState(waiting=view.reason)
-    all_bars = read_bars(tape_path(view.path), last=(last + WARMUP) * max(1, len(view.bars)))
-    state = LiveState(view=view, status=status(view, now), latest=latest_line(view))
-    for symbol, bars in all_bars.groupby("symbol"):
-        bars = bars.drop(columns="symbol")
-        state.lines[symbol] = overlays(bars).iloc[-last:]
-        state.bars[symbol] = bars.iloc[-last:]
+    all_bars, bars, lines = charts(tape_path(view.path), last, len(view.bars))
+    state = LiveState(view=view, status=status(view, now), latest=latest_line(view), bars=bars, lines=lines)
     fills = view.fills()
     state.fills = fill_bars(fills, all_bars) if len(fills) else fills.assign(bar_time=[])
     state.pnl = marked_pnl(state.fills, all_bars)
