@@ -1,15 +1,18 @@
 """Latency from a completed bar reaching the client's socket to the strategy's order leaving it.
 
-Both sides run in this process against the fake gateway (loopback, its own thread): the
-gateway stamps ``perf_counter()`` right after it wrote the update that completes bar k (the
-first update of bar k+1), and the client stamps it when the ``placeOrder`` for bar k is written.
+The fake gateway runs in a process of its own (as IB Gateway does; in the client's process its
+Python would compete with the client's for one GIL and add its own delays to the figures), driven
+through ``btedge.testkit.fakegateway.remote``. It stamps ``perf_counter()`` (CLOCK_MONOTONIC, one
+clock for every process) right after it wrote the update that completes bar k (the first update
+of bar k+1), and the client stamps it when the ``placeOrder`` for bar k is written.
 
 - measured: cerebro + IBStore / IBData / IBBroker (``build_session``, the order journal on, in a
   temporary state dir) + a strategy that trades every live bar
 - baseline (same run, same gateway): the raw client, placing the order inside the
   ``BarDataList.updateEvent`` handler (no backtrader, no btedge): the floor the client sets
 
-Prints p50 / p99 per client library (medians over repeats) and the ratio to the baseline.
+Prints p50 / p99 per client library (medians over repeats), the ratio to the baseline and the
+load average before and after.
 Bars are a synthetic 1-minute random walk (``random_walk_bars``): only timing is measured.
 Bars are replayed as fast as orders come back, far above IB's 50 messages/s, so the clients'
 own request throttle (``client.MaxRequests``) is switched off on both sides; otherwise it, not
@@ -20,7 +23,9 @@ the code under test, sets the figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -34,19 +39,24 @@ from btedge.live._ib import client as ib_client
 from btedge.live.config import IBConfig
 from btedge.live.session import build_session
 from btedge.testkit.fakegateway import FakeGateway, random_walk_bars
+from btedge.testkit.fakegateway.remote import SpawnedGateway, spawn_gateway
 
 HISTORY = 50
 START = 1_735_828_200
 
 
-def gateway(n_bars: int) -> FakeGateway:
+def make_gateway(n_bars: int) -> FakeGateway:
     bars = random_walk_bars(HISTORY + n_bars + 5, START, 60, 100.0, 3)
-    return FakeGateway(bars=bars, symbol="SPY", history=HISTORY, auto_fill=True).start()
+    return FakeGateway(bars=bars, symbol="SPY", history=HISTORY, auto_fill=True)
 
 
-def timed_push(gw: FakeGateway) -> float:
-    """Push one bar; the gateway-thread time right after the update was written."""
-    return gw.call(lambda: (gw.server.push_bars(1), time.perf_counter())[1])
+def gateway(n_bars: int) -> SpawnedGateway:
+    return spawn_gateway(functools.partial(make_gateway, n_bars))
+
+
+def timed_push(gw: SpawnedGateway) -> float:
+    """Push one bar; the gateway process's clock right after the update was written."""
+    return gw.control.push_timed()
 
 
 def stamp_orders(ib: Any, sent: list[float]) -> None:
@@ -146,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the gateway's shutdown noise
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for lib in args.client or ["ib_async", "ib_insync"]:
         rows = {"btedge": [], "raw client": []}
         for _ in range(args.repeats):
@@ -157,6 +168,7 @@ def main() -> None:
             print(f"  {name:11s} p50 {p50:8.0f}  p99 {p99:8.0f}")
         base, ours = med["raw client"], med["btedge"]
         print(f"  ratio btedge / raw client: p50 {ours[0] / base[0]:.2f}x  p99 {ours[1] / base[1]:.2f}x")
+        print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

@@ -230,8 +230,9 @@ class IBBroker(bt.broker.BrokerBase):
         held = store.request("reqPositions", ib.reqPositionsAsync)
         if not ib.isConnected():
             raise ConnectionError("socket closed during reconciliation")
-        for fill in sorted(fills, key=lambda f: f.time):
-            self._on_execution(fill.contract, fill.execution)
+        with self.journal.batch():
+            for fill in sorted(fills, key=lambda f: f.time):
+                self._on_execution(fill.contract, fill.execution)
         view = Reconciliation(self.journal, self._account, store.client_id, self.journal.process,
                               open_trades, completed)
         for verdict in settle_orders(view):
@@ -757,13 +758,16 @@ class IBBroker(bt.broker.BrokerBase):
             execution.orderId, contract.conId, execution.shares if execution.side == "BOT" else -execution.shares,
             execution.price, _epoch(execution.time))
         before = self.journal.position(contract.conId)
-        booking = self.journal.book_execution(report)
-        if booking.kind in ("foreign", "duplicate"):
-            return
+        with self.journal.batch():  # the booking and the state change it causes: one transaction
+            booking = self.journal.book_execution(report)
+            if booking.kind in ("foreign", "duplicate"):
+                return
+            record = self.journal.order(booking.client_ref)
+            if booking.kind != "correction":
+                self._move(record.client_ref, states.after_fill(record.filled, record.size), f"fill {report.exec_id}")
         data = self._data_for(contract.conId)
         if data is not None:
             self._sync_position(data)
-        record = self.journal.order(booking.client_ref)
         if booking.kind == "correction":
             log.warning("execution correction %s on %s: %+g shares, price %.6g; position now %+g (replaces the "
                         "first report, never adds)", report.exec_id, record.symbol, booking.delta, report.price,
@@ -771,7 +775,6 @@ class IBBroker(bt.broker.BrokerBase):
             return
         log.info("fill %s %+g @ %.6g %s (%s): position %+g", report.exec_id, report.shares, report.price,
                  record.symbol, record.client_ref, booking.position)
-        self._move(record.client_ref, states.after_fill(record.filled, record.size), f"fill {report.exec_id}")
         order = self._by_ref.get(record.client_ref)
         if order is None:
             return

@@ -11,19 +11,24 @@ stopped. Other processes may read the file while it is live (WAL); the schema is
 ``docs/live_journal.md``.
 
 Durability: ``synchronous=NORMAL`` in WAL mode, so a committed write survives a crash of the
-process (not of the operating system, whose last writes may be lost).
+process (not of the operating system, whose last writes may be lost). An order is committed
+before it is sent. Each event is one transaction (a fill and the state change it causes commit
+together: :meth:`Journal.batch`), and the orders and positions are also held in memory (the
+process is the journal's only writer), so the bar-to-order path reads nothing from the file.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
 import re
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from btedge.live.orders import WORKING
 
@@ -172,6 +177,18 @@ class Journal:
         self._db.executescript(_SCHEMA)
         self._check_meta()
         self._db.execute("DELETE FROM commissions WHERE received < ?", (time.time() - 7 * 86_400,))
+        self._orders: dict[str, OrderRecord] = {}
+        self._working: dict[str, OrderRecord] = {}  # the orders that may still fill, oldest first
+        self._positions: dict[int, tuple[str, float, float]] = {}
+        self._load_cache()
+
+    def _load_cache(self) -> None:
+        """Read the orders and positions into memory (at open, and after a rolled-back write)."""
+        self._orders, self._working = {}, {}
+        for row in self._db.execute("SELECT * FROM orders ORDER BY created, rowid"):
+            self._put(_record(row))
+        self._positions = {r[0]: (r[1], r[2], r[3]) for r in self._db.execute(
+            "SELECT con_id, symbol, size, avg_price FROM positions")}
 
     @classmethod
     def open(cls, state_dir: str | Path | None, account: str, run_name: str) -> Journal:
@@ -251,24 +268,26 @@ class Journal:
     def next_client_ref(self, prefix: str) -> str:
         """A client order id never used in this journal: ``'<prefix>:<run_name>:<n>'``."""
         if self._ref_seq is None:
-            self._ref_seq = self._db.execute("SELECT count(*) FROM orders").fetchone()[0]
+            self._ref_seq = len(self._orders)
         while True:
             self._ref_seq += 1
             ref = f"{prefix}:{self.run_name}:{self._ref_seq}"
-            if self.order(ref) is None:
+            if ref not in self._orders:
                 return ref
 
     def add_order(self, record: OrderRecord) -> None:
-        """Journal a new order (before it is sent)."""
+        """Journal a new order (committed before it is sent)."""
         now = time.time()
+        record = dataclasses.replace(record, process=record.process or self.process)
         with self._tx():
             self._db.execute(
                 "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.client_ref, record.order_id, record.perm_id, record.client_id, record.account,
                  record.con_id, record.symbol, record.contract, record.side, record.size,
                  record.order_type, record.limit_price, record.stop_price, record.parent_ref,
-                 record.state, record.filled, record.process or self.process, now, now))
+                 record.state, record.filled, record.process, now, now))
             self._event(record.client_ref, record.state, "created", now)
+        self._put(record)
 
     def set_state(self, client_ref: str, state: str, detail: str = "", *, order_id: int | None = None,
                   perm_id: int | None = None) -> None:
@@ -279,11 +298,25 @@ class Journal:
                              "perm_id = coalesce(?, perm_id) WHERE client_ref = ?",
                              (state, now, order_id, perm_id, client_ref))
             self._event(client_ref, state, detail, now)
+        self._cache_order(client_ref, state=state, order_id=order_id, perm_id=perm_id)
 
     def set_ids(self, client_ref: str, *, order_id: int | None = None, perm_id: int | None = None) -> None:
         """Attach IB's orderId / permId once known."""
         self._db.execute("UPDATE orders SET order_id = coalesce(?, order_id), perm_id = coalesce(?, perm_id) "
                          "WHERE client_ref = ?", (order_id, perm_id, client_ref))
+        self._cache_order(client_ref, order_id=order_id, perm_id=perm_id)
+
+    def _cache_order(self, client_ref: str, **changes: Any) -> None:
+        record = self._orders.get(client_ref)
+        if record is not None:
+            self._put(dataclasses.replace(record, **{key: value for key, value in changes.items() if value is not None}))
+
+    def _put(self, record: OrderRecord) -> None:
+        self._orders[record.client_ref] = record
+        if record.state in WORKING:
+            self._working[record.client_ref] = record
+        else:
+            self._working.pop(record.client_ref, None)
 
     def _event(self, client_ref: str, state: str, detail: str, now: float) -> None:
         self._db.execute("INSERT INTO order_events (client_ref, time, state, detail) VALUES (?,?,?,?)",
@@ -291,22 +324,15 @@ class Journal:
 
     def order(self, client_ref: str) -> OrderRecord | None:
         """The journaled order with this client order id (``orderRef``)."""
-        row = self._db.execute("SELECT * FROM orders WHERE client_ref = ?", (client_ref,)).fetchone()
-        return _record(row) if row else None
+        return self._orders.get(client_ref)
 
     def orders(self, states: tuple[str, ...] | None = None) -> list[OrderRecord]:
         """Journaled orders (in ``states``), oldest first."""
-        if states is None:
-            rows = self._db.execute("SELECT * FROM orders ORDER BY created").fetchall()
-        else:
-            marks = ",".join("?" * len(states))
-            rows = self._db.execute(f"SELECT * FROM orders WHERE state IN ({marks}) ORDER BY created",
-                                    states).fetchall()
-        return [_record(r) for r in rows]
+        return [r for r in self._orders.values() if states is None or r.state in states]
 
     def working_orders(self) -> list[OrderRecord]:
-        """Orders that may still fill (Submitted, Accepted, Partial)."""
-        return self.orders(WORKING_STATES)
+        """Orders that may still fill (Submitted, Accepted, Partial), oldest first."""
+        return list(self._working.values())
 
     def order_events(self, client_ref: str) -> list[tuple[float, str, str]]:
         """(time, state, detail) of every state change of one order."""
@@ -315,7 +341,7 @@ class Journal:
 
     def max_order_id(self) -> int:
         """The highest IB orderId any process of this journal used (0 if none)."""
-        return self._db.execute("SELECT coalesce(max(order_id), 0) FROM orders").fetchone()[0]
+        return max((r.order_id or 0 for r in self._orders.values()), default=0)
 
     # -- fills ---------------------------------------------------------------------------------------
     def owns(self, order_ref: str, client_id: int, account: str) -> OrderRecord | None:
@@ -356,9 +382,11 @@ class Journal:
                 size, price = self._move_position(report.con_id, record.symbol, report.shares, report.price)
             else:
                 size, price = self._rebuild_position(report.con_id, record.symbol)
-            self._db.execute("UPDATE orders SET filled = (SELECT coalesce(sum(abs(shares)), 0) FROM executions "
-                             "WHERE client_ref = ?), updated = ? WHERE client_ref = ?",
-                             (record.client_ref, time.time(), record.client_ref))
+            filled = self._db.execute("UPDATE orders SET filled = (SELECT coalesce(sum(abs(shares)), 0) FROM "
+                                      "executions WHERE client_ref = ?), updated = ? WHERE client_ref = ? "
+                                      "RETURNING filled", (record.client_ref, time.time(), record.client_ref)
+                                      ).fetchone()[0]
+        self._cache_order(record.client_ref, filled=filled)
         kind = "new" if old is None else "correction"
         delta = report.shares - (old["shares"] if old is not None else 0.0)
         if commission is None and old is not None:
@@ -413,19 +441,19 @@ class Journal:
     # -- positions -----------------------------------------------------------------------------------
     def position(self, con_id: int) -> tuple[float, float]:
         """(size, average price) of this strategy in a contract."""
-        row = self._db.execute("SELECT size, avg_price FROM positions WHERE con_id = ?", (con_id,)).fetchone()
-        return (row[0], row[1]) if row else (0.0, 0.0)
+        held = self._positions.get(con_id)
+        return (held[1], held[2]) if held else (0.0, 0.0)
 
     def positions(self) -> dict[int, tuple[str, float, float]]:
         """con_id -> (symbol, size, average price) for every non-flat position."""
-        return {r[0]: (r[1], r[2], r[3]) for r in self._db.execute(
-            "SELECT con_id, symbol, size, avg_price FROM positions WHERE abs(size) > ?", (_EPS,))}
+        return {con_id: held for con_id, held in self._positions.items() if abs(held[1]) > _EPS}
 
     def adopt_position(self, con_id: int, symbol: str, size: float, avg_price: float) -> None:
         """Take a holding the journal did not trade into the strategy's position (``foreign='adopt'``)."""
         self._db.execute("INSERT INTO positions VALUES (?,?,?,?,?) ON CONFLICT(con_id) DO UPDATE SET "
                          "size = excluded.size, avg_price = excluded.avg_price, updated = excluded.updated",
                          (con_id, symbol, size, avg_price, time.time()))
+        self._positions[con_id] = (symbol, size, avg_price)
         self.set_risk(f"adopted:{con_id}", f"{size:+g}@{avg_price:g}")
 
     def _move_position(self, con_id: int, symbol: str, shares: float, price: float) -> tuple[float, float]:
@@ -433,6 +461,7 @@ class Journal:
         self._db.execute("INSERT INTO positions VALUES (?,?,?,?,?) ON CONFLICT(con_id) DO UPDATE SET "
                          "size = excluded.size, avg_price = excluded.avg_price, updated = excluded.updated",
                          (con_id, symbol, size, avg, time.time()))
+        self._positions[con_id] = (symbol, size, avg)
         return size, avg
 
     def _rebuild_position(self, con_id: int, symbol: str) -> tuple[float, float]:
@@ -445,6 +474,7 @@ class Journal:
                                               "ORDER BY time, exec_base", (con_id,)):
             size, avg = _moved(size, avg, shares, price)
         self._db.execute("INSERT OR REPLACE INTO positions VALUES (?,?,?,?,?)", (con_id, symbol, size, avg, time.time()))
+        self._positions[con_id] = (symbol, size, avg)
         return size, avg
 
     # -- risk state ----------------------------------------------------------------------------------
@@ -471,25 +501,24 @@ class Journal:
         return self.daily_baseline(day)  # type: ignore[return-value]
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._db)
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every write inside (one event: a fill and the state change it
+        causes): readers see all of it or none, and it costs one commit. Nests as a no-op; an
+        error rolls it back and reloads the in-memory orders and positions."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._load_cache()
+            raise
+        self._db.execute("COMMIT")
 
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nests as a no-op."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        self.outer = False
-
-    def __enter__(self) -> None:
-        if not self.db.in_transaction:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.outer = True
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if self.outer:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+    _tx = batch
 
 
 def _epoch(when: dt.datetime) -> float:
