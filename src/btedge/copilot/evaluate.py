@@ -1,17 +1,13 @@
 """Evaluate the rules advisor as an entry gate on real data: the same strategy with and without
 ``copilot_gated``, and with a random gate that allows entries at the rules gate's rate (the
 control: does the chart reading matter, or only trading less?), after costs, beside buy-and-hold.
-Prints a markdown table (``docs/copilot.md``).
-
-    python -m btedge.copilot.evaluate [--data-root ../shared/data] [--commission 0.0005] [--slippage 0.0001]
+``python -m btedge.copilot`` prints it as a markdown table (``docs/copilot.md``).
 """
 from __future__ import annotations
 
-import argparse
-import sys
+import logging
 import time
 from pathlib import Path
-from typing import Sequence
 
 from btedge.copilot.advice import Advice
 
@@ -23,6 +19,7 @@ DATASETS = (
     ("S&P 500 daily 1999-2018", "pypi/daily/arch_sp500_ohlcv_1999-2018.csv.gz"),
 )
 STRATEGIES = ("laguerre_cross", "laguerre_trend")
+log = logging.getLogger(__name__)
 
 
 class RandomAdvisor:
@@ -77,22 +74,5 @@ def evaluate(root: Path, commission: float, slippage: float) -> list[str]:
             c = control.strategy
             lines.append(_row(label, name, f"+ random gate, same rate ({c.copilot_allowed / max(1, c.copilot_allowed + c.copilot_vetoes):.0%} allowed)",
                               control.metrics, control.trades))
-            print(f"{label} {name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+            log.info("%s %s: %.0f s", label, name, time.perf_counter() - start)
     return lines
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-root", type=Path, default=Path("../shared/data"), help="the shared data folder")
-    parser.add_argument("--commission", type=float, default=0.0005, help="per side (default 5 bps)")
-    parser.add_argument("--slippage", type=float, default=0.0001, help="per side (default 1 bp)")
-    args = parser.parse_args(argv)
-    if not args.data_root.is_dir():
-        print(f"--data-root {args.data_root}: no such folder; give the shared data folder", file=sys.stderr)
-        return 2
-    print("\n".join(evaluate(args.data_root, args.commission, args.slippage)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
