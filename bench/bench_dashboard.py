@@ -4,7 +4,7 @@ accelerated session, and what the co-pilot gate adds to ``next()``.
 1. ``session``: a writer stands in for ``btedge-live`` (the real :class:`Journal` and tape
    writer, 5 symbols, one bar per symbol every ``--every`` seconds: 0.1 s plays an hour of
    5-second bars, 720 bars, in 72 s; a fill every 20 bars). ``btedge-dashboard`` runs on the
-   journal with a headless chromium attached (so its page refreshes every second). Prints the
+   journal with a headless chromium attached (the page refreshes every 2 s, the default). Prints the
    journal-row-to-browser latency (median, worst) for bars and fills and the Streamlit process's
    resident memory (start, peak, end).
 2. ``gate``: the same strategy with and without ``copilot_gated`` (``copilot_async=True``, the
@@ -51,7 +51,7 @@ def session(bars: int, every: float) -> None:
     start = pd.Timestamp("2024-01-02 14:30", tz="UTC")
     for i in range(120):  # history before the session (a backfill)
         _bar(journal, tape, prices, i, start)
-    dashboard, url = start_dashboard(journal.path, "--refresh", "1", "--news-url", "")
+    dashboard, url = start_dashboard(journal.path, "--news-url", "")  # default refresh (2 s), 2 charts
     driver = chromium()
     memory = []
     try:

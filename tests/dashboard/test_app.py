@@ -115,3 +115,18 @@ def test_live_page_lists_the_copilot_advice(app, live_files, tmp_path):
     assert not at.exception
     table = at.dataframe[-1].value
     assert table["kind"].tolist() == ["decision", "advice"] and table["why"].iloc[0].endswith("veto")
+
+
+def test_many_symbols_chart_the_held_ones_first(app, live_files):
+    for i in range(30):
+        live_files.bar(i, written=1_000.0 + i)
+        row = live_files.bars.iloc[i]
+        epoch = live_files.bars.index[i].tz_localize("UTC").timestamp()
+        live_files.tape.write([(s, epoch, row.open, row.high, row.low, row.close, 0.0, None, None, None, None, 1,
+                                1_000.0 + i) for s in ("AAA", "ZZZ")])
+    live_files.fill(1, 5, 2500.0)  # SPY held
+    at = app(journal=str(live_files.path))
+    at.run()
+    assert not at.exception
+    assert at.multiselect[0].value == ["SPY", "AAA"] and at.multiselect[0].options == ["AAA", "SPY", "ZZZ"]
+    assert len(at.get("vega_lite_chart")) == 2 * 2 + 1, "candles and anomaly of two symbols, P&L"

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from btedge.dashboard import charts
-from btedge.dashboard.live import LiveState, chart_data, file_version, live_state, model_columns
+from btedge.dashboard.live import LiveState, chart_data, default_charts, file_version, live_state, model_columns
 from btedge.dashboard.news import NewsCache
 from btedge.dashboard.runs import equity_curves, list_runs, load_run
 from btedge.dashboard.settings import Settings
@@ -57,12 +57,11 @@ def _news(settings: Settings, symbols: list[str]) -> None:
         st.markdown(f"- `{item['symbol']}` {stamp} [{item['title']}]({item['link']})")
 
 
-def _chart(key: tuple, build) -> None:  # type: ignore[no-untyped-def]
-    """Draw a Vega-Lite spec, rebuilt only when ``key`` (what the chart shows) changed."""
+def _chart(name: tuple, version: tuple, build) -> None:  # type: ignore[no-untyped-def]
+    """Draw chart ``name``'s Vega-Lite spec, rebuilt only when ``version`` (what it shows) changed."""
     cache = st.session_state.setdefault("_specs", {})
-    name = key[0]
-    if cache.get(name, (None,))[0] != key:
-        cache[name] = (key, build().to_dict(validate=False))
+    if cache.get(name, (None,))[0] != version:
+        cache[name] = (version, build().to_dict(validate=False))
     st.vega_lite_chart(cache[name][1], width="stretch")
 
 
@@ -84,19 +83,22 @@ def _render_live(state: LiveState, settings: Settings) -> None:
     if not state.bars:
         st.info("waiting for bars on the tape (btedge-live writes it beside the journal on each bar)")
     n_fills = len(state.fills)
-    for symbol in state.symbols:
+    shown = state.symbols
+    if len(state.symbols) > 1:
+        shown = st.multiselect("charts", state.symbols, default=default_charts(state), key="live_charts")
+    for symbol in shown:
         bars, lines = state.bars[symbol], state.lines[symbol]
         version = (bars.index[-1], float(bars["written"].iloc[-1]), n_fills, len(bars))
         fills = state.fills[state.fills["symbol"] == symbol] if n_fills else None
-        _chart(("candles", symbol, *version), lambda: charts.candles(bars, lines, fills, title=symbol))
-        _chart(("anomaly", symbol, *version), lambda: charts.series(lines, ["score", "threshold"], "anomaly"))
+        _chart(("candles", symbol), version, lambda: charts.candles(bars, lines, fills, title=symbol))
+        _chart(("anomaly", symbol), version, lambda: charts.series(lines, ["score", "threshold"], "anomaly"))
         model = model_columns(bars)
         if model:
-            _chart(("model", symbol, *version), lambda: charts.series(bars, model, "model"))
+            _chart(("model", symbol), version, lambda: charts.series(bars, model, "model"))
     if len(state.pnl):
         last = state.pnl.iloc[-1]
         st.caption(f"P&L marked to market {last['pnl']:,.2f} · drawdown {last['drawdown']:,.2f}")
-        _chart(("pnl", state.pnl.index[-1], float(last["pnl"]), n_fills),
+        _chart(("pnl",), (state.pnl.index[-1], float(last["pnl"]), n_fills),
                lambda: charts.series(state.pnl, ["pnl", "drawdown"], "P&L"))
     _advice(settings)
     _news(settings, state.symbols)

@@ -113,3 +113,10 @@ def live_state(journal: str | None, last: int = 300, now: float | None = None,
 def model_columns(bars: pd.DataFrame) -> list[str]:
     """The model lines the tape holds values for (``p_long``, ``p_short``, ``confidence``, ``regime``)."""
     return [c for c in MODEL_LINES if c in bars and bars[c].notna().any()]
+
+
+def default_charts(state: LiveState, most: int = 2) -> list[str]:
+    """The symbols charted unless the user picks others: those held, then the rest, at most
+    ``most`` (each chart costs a refresh time; the status line and tables cover every symbol)."""
+    held = set(state.view.positions.loc[state.view.positions["size"] != 0, "symbol"]) if state.view else set()
+    return sorted(state.symbols, key=lambda s: (s not in held, s))[:most]
