@@ -19,16 +19,20 @@ Columns (``FEATURES``):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from btedge.kernels import (
+    LaguerreState,
     check_gamma,
     laguerre_filter_array,
+    laguerre_filter_value,
     laguerre_init,
     laguerre_rsi_array,
     laguerre_stages,
+    laguerre_step,
     lorentzian_score,
 )
 
@@ -174,28 +178,158 @@ def build_features(
     return np.column_stack([cols[name] for name in spec.columns])
 
 
+def _div(a: float, b: float) -> float:
+    """``a / b`` with numpy's IEEE results where Python raises (``b == 0``: +-inf, or NaN for 0/0)."""
+    if b:  # non-zero or NaN
+        return a / b
+    if a != a or a == 0.0:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _fmax(a: float, b: float) -> float:
+    """``np.fmax`` on two floats (the non-NaN one when one is NaN)."""
+    return a if (a >= b or b != b) else b
+
+
+def _log(x: float) -> float:
+    """``np.log`` of a float without its warnings (numpy's log, not ``math.log``: they differ in
+    the last bit on some CPUs, and the batch columns use numpy's)."""
+    if x > 0.0:
+        return float(np.log(x))
+    return -math.inf if x == 0.0 else math.nan
+
+
+#: The order in which :meth:`FeatureStream.update` computes the columns (rolling, then Laguerre).
+_STREAM_ORDER = FEATURES[:5] + FEATURES[8:] + FEATURES[5:8]
+
+
+class _Ring:
+    """The last ``size`` values of one series; ``buf[i - k]`` is the value ``k`` bars back (Python's
+    negative indices wrap round the ring), so a window is read newest first with no copy."""
+
+    __slots__ = ("buf", "i", "size")
+
+    def __init__(self, size: int) -> None:
+        self.buf = [math.nan] * size
+        self.size = size
+        self.i = size - 1
+
+    def push(self, x: float) -> None:
+        i = self.i + 1
+        self.i = 0 if i == self.size else i
+        self.buf[self.i] = x
+
+    def sum(self, w: int) -> float:
+        """x[t] + x[t-1] + ... + x[t-w+1], added in that order (:func:`rolling_sum`'s order)."""
+        buf, i = self.buf, self.i
+        acc = buf[i]
+        for j in range(i - 1, i - w, -1):
+            acc += buf[j]
+        return acc
+
+    def std(self, w: int, mean: float) -> float:
+        """:func:`rolling_std`'s two-pass population std of the last ``w`` values about ``mean``."""
+        buf, i = self.buf, self.i
+        d = buf[i] - mean
+        acc = d * d
+        for j in range(i - 1, i - w, -1):
+            d = buf[j] - mean
+            acc += d * d
+        return math.sqrt(acc / w)
+
+    def extreme(self, lowest: bool) -> float:
+        """``np.minimum`` / ``np.maximum`` folded over the whole ring, newest first (NaN propagates)."""
+        buf, i = self.buf, self.i
+        acc = buf[i]
+        for j in range(i - 1, i - self.size, -1):
+            x = buf[j]
+            if not ((acc <= x if lowest else acc >= x) or acc != acc):
+                acc = x
+        return acc
+
+
 class FeatureStream:
-    """Bar-by-bar twin of :func:`build_features` (for ``next()`` and live): O(LOOKBACK) per bar."""
+    """Bar-by-bar twin of :func:`build_features` (for ``next()`` and live): O(1) state per column.
+
+    Each rolling column keeps its inputs in a fixed-size ring and folds its window in exactly the
+    order of the batch fold (newest first), so every row equals the batch row bit for bit: running
+    sums would be O(1) in time too, but their rounding drifts from the batch. Per bar this is at most
+    a few hundred float additions, one ``np.log`` and two ``np.log1p`` (numpy's, as the batch), and
+    no array of history; the Laguerre columns advance :func:`~btedge.kernels.laguerre_step`.
+    """
 
     def __init__(self, spec: FeatureSpec = FeatureSpec()) -> None:
         self.spec = spec
-        self._tail: list[list[float]] = [[], [], [], [], []]
-        self._state = None
-        self._prev_filter = np.nan
+        self._pick = [_STREAM_ORDER.index(name) for name in spec.columns]
+        self._n = 0
+        self._prev_c = math.nan
+        self._state: LaguerreState | None = None
+        self._prev_filter = math.nan
+        self._r = _Ring(60)  # log returns: ret0..4, lorentz, vol (20), vol_ratio (5 / 60)
+        self._gain, self._loss, self._tr = _Ring(14), _Ring(14), _Ring(14)
+        self._c, self._lv = _Ring(20), _Ring(20)
+        self._low, self._high = _Ring(50), _Ring(50)
 
     def update(self, o: float, h: float, low: float, c: float, v: float) -> np.ndarray:
         """Append one bar and return its feature row."""
-        for buf, x in zip(self._tail, (o, h, low, c, v)):
-            buf.append(float(x))
-            if len(buf) > LOOKBACK:
-                del buf[0]
-        if self._state is None:
-            self._state = laguerre_init(c, True)
-        stages, self._state = laguerre_stages(np.array([float(c)]), self.spec.gamma, self._state)
-        cols = {k: col[-1:] for k, col in rolling_columns(*(np.array(b) for b in self._tail)).items()}
-        cols.update(laguerre_columns(stages, np.array([float(c)]), self._prev_filter))
-        self._prev_filter = float(laguerre_filter_array(stages)[-1])
-        return np.array([cols[name][0] for name in self.spec.columns])
+        h, low, c, v = float(h), float(low), float(c), float(v)
+        self._n += 1
+        row = self._rolling(h, low, c, v) + self._laguerre(c)
+        self._prev_c = c
+        return np.array([row[k] for k in self._pick])
+
+    def _rolling(self, h: float, low: float, c: float, v: float) -> list[float]:
+        """:func:`rolling_columns` at the newest bar (``FEATURES[:5] + FEATURES[8:]``)."""
+        n, prev_c, rr = self._n, self._prev_c, self._r
+        r = _log(_div(c, prev_c)) if n > 1 else math.nan
+        d = r - rr.buf[rr.i]
+        lorentz = float(np.log1p(d * d)) if n > 1 else math.nan
+        rr.push(r)
+        self._gain.push((r if r > 0 else 0.0) + 0.0 * r)
+        self._loss.push((-r if r < 0 else 0.0) + 0.0 * r)
+        self._tr.push(_fmax(h - low, _fmax(abs(h - prev_c), abs(low - prev_c))))
+        self._c.push(c)
+        self._low.push(low)
+        self._high.push(h)
+        lv = float(np.log1p(_fmax(v, 0.0)))
+        self._lv.push(lv)
+        buf, i = rr.buf, rr.i
+        rets = [buf[i], buf[i - 1], buf[i - 2], buf[i - 3], buf[i - 4]]
+        nan = math.nan
+        rsi = atr = bbw = vol = vol_ratio = volu = sup = res = nan
+        if n >= 14:
+            gain, loss = self._gain.sum(14) / 14, self._loss.sum(14) / 14
+            den = gain + loss
+            rsi = ((gain / den if den > 0 else 0.5) - 0.5) + 0.0 * den
+            atr = _div(self._tr.sum(14) / 14, c)
+        if n >= 20:
+            mean = self._c.sum(20) / 20
+            bbw = _div(4.0 * self._c.std(20, mean), mean)
+            vol = rr.std(20, rr.sum(20) / 20)
+            volu = lv - self._lv.sum(20) / 20
+        if n >= 50:
+            sup = _div(c, self._low.extreme(True)) - 1.0
+            res = _div(self._high.extreme(False), c) - 1.0
+        if n >= 60:
+            vol_ratio = _div(rr.std(5, rr.sum(5) / 5), rr.std(60, rr.sum(60) / 60))
+        return [*rets, lorentz, rsi, atr, bbw, sup, res, vol, vol_ratio, _div(h - low, c), volu]
+
+    def _laguerre(self, c: float) -> list[float]:
+        """:func:`laguerre_columns` at the newest bar (``lag_dist``, ``lag_slope``, ``lrsi``)."""
+        state = self._state if self._state is not None else laguerre_init(c, True)
+        self._state = state = laguerre_step(state, c, self.spec.gamma)
+        filt = laguerre_filter_value(state)
+        slope = _div(filt, self._prev_filter) - 1.0
+        self._prev_filter = filt
+        cu = cd = 0.0  # laguerre_rsi_array: a NaN difference counts in neither sum
+        for k, (a, b) in enumerate(((state.l0, state.l1), (state.l1, state.l2), (state.l2, state.l3))):
+            diff = a - b
+            up, down = (diff if diff >= 0.0 else 0.0), (-diff if diff < 0.0 else 0.0)
+            cu, cd = (up, down) if k == 0 else (cu + up, cd + down)
+        den = cu + cd
+        lrsi = (cu / den if den != 0.0 else 1.0) - 0.5
+        return [_div(c, filt) - 1.0, slope, lrsi]
 
 
 def sequence_windows(features: np.ndarray, rows: np.ndarray, seq_len: int) -> np.ndarray:
