@@ -3,7 +3,9 @@
 Five symbols of 5-minute bars, 78 bars a day for five days (the gateway's clock accelerated:
 a bar is pushed as soon as the strategy has decided), a gateway restart every night (refused
 connections, a dropped socket, ``nextValidId`` rolled back after the first), random drops,
-partial fills and rejects, and two process restarts on the same run name. Prints the counts
+partial fills and rejects, and two process restarts on the same run name (each segment of the
+strategy is a child interpreter, ``python -m btedge.testkit.soak --phase N``, that reopens the
+journal; the gateway keeps running in this process). Prints the counts
 (orders, fills, drops, reconnects, restarts, mismatches) per client and seed; every mismatch is
 listed, and the exit status is 1 if there was any. This is a correctness soak, not a timing
 benchmark: the wall time is printed for scale only. See :mod:`btedge.testkit.soak`.

@@ -271,6 +271,8 @@ def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> in
         code = EXIT_INTERRUPTED
     finally:
         _shutdown(session, args.cancel_on_exit)
+    if session.store.refusal is not None:  # a reconnect found a live account: trading halted, session ended
+        return _exit_code(session.store.refusal)
     return code
 
 

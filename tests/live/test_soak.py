@@ -1,6 +1,6 @@
 """A short soak (two simulated days, five symbols, a nightly gateway restart, random drops, partial
-fills, rejects and two process restarts, each leaving orders working that fill while no process
-runs) with both clients: at the end the journal and the
+fills, rejects and two real process restarts: each segment is a child interpreter, each leaving
+orders working that fill while no process runs) with both clients: at the end the journal and the
 gateway agree on every position, order and execution, and nothing was traded twice.
 The full week is ``bench/bench_soak.py``."""
 from __future__ import annotations
@@ -20,6 +20,7 @@ def test_short_soak_ends_with_journal_and_gateway_agreeing(client, tmp_path):
     assert report.mismatches == [], report.line()
     assert report.steps == 2 * 15 + SHORT.quiet_steps
     assert report.restarts == 2 and report.nights == 2
+    assert report.processes == 3  # each segment ran in its own interpreter, none in the test's
     assert report.drops >= report.nights and report.reconnects == report.drops
     assert report.orders > 10 and report.fills == report.gateway_fills > 0
     assert report.rejects + report.partials > 0
@@ -30,7 +31,7 @@ class _HandTrade(Soak):
     """The same run, with shares bought by hand at the gateway just before the comparison."""
 
     def _compare(self) -> None:
-        self.gw.hold_position(5, 50.0, symbol="AAA")
+        self.gateway.hold_position(5, 50.0, symbol="AAA")
         super()._compare()
 
 

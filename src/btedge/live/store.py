@@ -34,7 +34,7 @@ from btedge.live.parsing import (
     FATAL_CONNECT_CODES,
     make_contract,
 )
-from btedge.live.risk import mask_account
+from btedge.live.risk import LiveTradingRefused, mask_account
 from btedge.live.watchdog import AckWatch
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class IBStore:
         self.closed = False
         self.reconnects = 0
         self.drops = 0
+        #: why the session ended on a reconnect's account check (a live account without ``--live``)
+        self.refusal: LiveTradingRefused | None = None
         self._lost = False
         self._lost_since: float | None = None
         self._fatal: tuple[int, str] | None = None
@@ -350,6 +352,10 @@ class IBStore:
             except ConnectionError as exc:
                 log.warning("connection lost again during the reconnect sequence (%s): reconnecting", exc)
                 self._lost = True
+            except LiveTradingRefused as exc:  # the broker halted already: end the session, no traceback
+                log.error("after reconnect #%d: %s; trading halted, the session ends", self.reconnects, exc)
+                self.refusal = exc
+                self.stop()
         if not self._lost:
             self._lost_since = None
 

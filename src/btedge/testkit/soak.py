@@ -4,20 +4,28 @@ Several symbols trade through one live session (IBStore / IBData / IBBroker with
 with the gateway's clock accelerated (a bar is pushed as soon as the strategy has decided on the
 last one). A seeded schedule injects the faults a week of IB brings: a gateway restart every
 night (refused connections, a dropped socket, ``nextValidId`` rolled back), random drops, partial
-fills and rejects; the process itself is restarted (a fresh store, broker and journal handle on
-the same run name, in this Python process) twice, each time leaving an order per symbol working
-that fills while no process runs. At the end every position and order of the journal is compared with the
-gateway's, every gateway execution must be booked once, no order may go out twice and no bar may
-reach the strategy as LIVE twice. ``tests/live/test_soak.py`` runs a short one;
-``bench/bench_soak.py`` the full week.
+fills and rejects. The gateway runs in this process (its own thread); the strategy session runs
+in child processes (``python -m btedge.testkit.soak --phase N``), one per segment, that drive the
+gateway through :mod:`btedge.testkit.fakegateway.remote`: the process is really restarted twice
+(a new interpreter reopens the journal), each time leaving an order per symbol working that fills
+while no process runs. The harness's own schedule (random state, counts, the bars seen) passes
+from one process to the next in a JSON file. At the end every position and order of the journal
+is compared with the gateway's, every gateway execution must be booked once, no order may go out
+twice and no bar may reach the strategy as LIVE twice. ``tests/live/test_soak.py`` runs a short
+one; ``bench/bench_soak.py`` the full week.
 """
 from __future__ import annotations
 
+import argparse
 import collections
 import dataclasses
 import datetime as dt
+import json
 import logging
+import os
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,13 @@ from btedge.live.orders import transition
 from btedge.live.risk import RiskGate, RiskLimits
 from btedge.live.session import build_session
 from btedge.testkit.fakegateway import Bar, FakeGateway, stock
+from btedge.testkit.fakegateway.remote import (
+    AUTHKEY_ENV,
+    GatewayControl,
+    authkey_from_env,
+    connect_control,
+    serve_control,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +88,7 @@ class SoakReport:
     partials: int = 0
     live_bars: int = 0
     left_working: int = 0
+    processes: int = 0  # strategy processes (pids other than the harness's) that placed orders
     seconds: float = 0.0
     mismatches: list[str] = dataclasses.field(default_factory=list)
 
@@ -80,6 +96,7 @@ class SoakReport:
         return (f"steps={self.steps} orders={self.orders} fills={self.fills} (gateway {self.gateway_fills}) "
                 f"drops={self.drops} reconnects={self.reconnects} restarts={self.restarts} nights={self.nights} "
                 f"rejects={self.rejects} partials={self.partials} left_working_at_restarts={self.left_working} "
+                f"processes={self.processes} "
                 f"live_bars={self.live_bars} "
                 f"mismatches={len(self.mismatches)} in {self.seconds:.1f} s")
 
@@ -128,7 +145,8 @@ class Soak:
         self.segment_ends = cuts + [self.total_steps]
         self.live_seen: dict[str, list[float]] = collections.defaultdict(list)
         self.all_seen: dict[str, float] = {}
-        self.gw: FakeGateway | None = None
+        self.gateway: FakeGateway | None = None  # the parent's gateway (None in a child process)
+        self.gw: Any = None  # GatewayControl: the gateway's, or a proxy to it from a child process
         self.segment_end = 0
         self.awaiting: float | None = None  # time of the step pushed last, until every feed has it
         self.run_name = f"soak{spec.seed}"
@@ -138,27 +156,55 @@ class Soak:
         started = time.monotonic()
         bars = week_bars(self.spec)
         first, *rest = self.spec.symbols
-        gw = self.gw = FakeGateway(bars=bars[first], instrument=stock(first), history=self.spec.history,
-                                   auto_fill=True)
+        gateway = self.gateway = FakeGateway(bars=bars[first], instrument=stock(first),
+                                             history=self.spec.history, auto_fill=True)
         for symbol in rest:
-            gw.server.add_instrument(stock(symbol), bars[symbol], self.spec.history)
-        gw.start()
+            gateway.server.add_instrument(stock(symbol), bars[symbol], self.spec.history)
+        gateway.start()
+        self.gw = GatewayControl(gateway)
+        address, authkey = serve_control(gateway)
         try:
             for index, end in enumerate(self.segment_ends):
                 if index:
                     self.report.restarts += 1
-                    time.sleep(1.1)  # a new process: a new journal process id
                     self._push_gap()
                 self.segment_end = end
-                self._segment()
+                self._run_phase(index, address, authkey)
             self._compare()
         finally:
-            gw.stop()
+            gateway.stop()
         self.report.seconds = time.monotonic() - started
         return self.report
 
+    def _run_phase(self, index: int, address: tuple[str, int], authkey: bytes) -> None:
+        """One process of the strategy: a child interpreter runs :meth:`_segment` and hands the
+        schedule back through the state file."""
+        state = self.state_dir / f"soak-phase{index}.json"
+        state.write_text(json.dumps(self._state()))
+        cmd = [sys.executable, "-m", "btedge.testkit.soak", "--phase", str(index), "--state", str(state),
+               "--control", f"{address[0]}:{address[1]}", "--log-level", logging.getLevelName(log.getEffectiveLevel())]
+        done = subprocess.run(cmd, env={**os.environ, AUTHKEY_ENV: authkey.hex()}, check=False, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"soak phase {index} (a strategy process) exited with status {done.returncode}")
+        self._restore(json.loads(state.read_text()))
+
+    def _state(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {"spec": {**dataclasses.asdict(self.spec), "symbols": list(self.spec.symbols)},
+                "report": dataclasses.asdict(self.report), "rng": [version, list(internal), gauss],
+                "live_seen": self.live_seen, "all_seen": self.all_seen, "awaiting": self.awaiting,
+                "segment_end": self.segment_end}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.report = SoakReport(**state["report"])
+        self.live_seen = collections.defaultdict(list, state["live_seen"])
+        self.all_seen = dict(state["all_seen"])
+        self.awaiting, self.segment_end = state["awaiting"], state["segment_end"]
+
     def _segment(self) -> None:
-        config = IBConfig(port=self.gw.port, client_id=31, client=self.spec.client, timeout=5.0, backoff=0.05,
+        config = IBConfig(port=self.gw.port(), client_id=31, client=self.spec.client, timeout=5.0, backoff=0.05,
                           backoff_max=0.2, identical_gap=0.0, state_dir=self.state_dir, run_name=self.run_name)
         session = build_session(
             config, self.spec.symbols, SoakTrader, {"harness": self}, timeframe=bt.TimeFrame.Minutes,
@@ -214,10 +260,8 @@ class Soak:
             self._push(None)
 
     def _push(self, strat: bt.Strategy | None) -> None:
-        gw = self.gw
-        if gw.push_bars(1):
-            con_id = gw.instrument.con_id
-            self.awaiting = float(gw.call(lambda: gw.server.scripts[con_id].last.time))
+        if self.gw.push_bars(1):
+            self.awaiting = self.gw.last_bar_time()
 
     def _trade(self, strat: bt.Strategy, chance: float | None = None) -> None:
         chance = self.spec.p_trade if chance is None else chance
@@ -238,20 +282,16 @@ class Soak:
         gw, store = self.gw, strat.broker.store
         order_id = strat.broker.ib_order(order).orderId
         deadline = time.monotonic() + 3.0
-        while True:  # the client may hold the message until its loop runs
-            try:
-                gw.wait_for_order(order_id, client_id=store.client_id, timeout=0.0)
-                break
-            except TimeoutError:
-                if time.monotonic() > deadline or not store.connected:
-                    return
-                store.pump(0.002)
+        while not gw.has_order(order_id, store.client_id):  # the client may hold the message until its loop runs
+            if time.monotonic() > deadline or not store.connected:
+                return
+            store.pump(0.002)
         draw = self.rng.random()
         if draw < self.spec.p_reject:
-            gw.reject(order_id, client_id=store.client_id)
+            gw.reject(order_id, store.client_id)
             self.report.rejects += 1
         elif draw < self.spec.p_reject + self.spec.p_partial and abs(order.size) >= 2:
-            gw.partial_fill(order_id, 1, client_id=store.client_id)
+            gw.partial_fill(order_id, 1, store.client_id)
             self.report.partials += 1
 
     def _faults(self, strat: bt.Strategy) -> None:
@@ -267,7 +307,7 @@ class Soak:
 
     # -- the end: journal against gateway ----------------------------------------------------------
     def _compare(self) -> None:
-        gw, report = self.gw, self.report
+        gw, report = self.gateway, self.report
         account = gw.config.accounts[0]
         journal = Journal.open(self.state_dir, account, self.run_name)
         try:
@@ -282,7 +322,7 @@ class Soak:
                 report.mismatches.append(f"{symbol}: a bar reached the strategy LIVE twice or out of order")
 
     def _compare_positions(self, journal: Journal, report: SoakReport) -> None:
-        held = {p.instrument.symbol: p.quantity for p in self.gw.positions()}
+        held = {p.instrument.symbol: p.quantity for p in self.gateway.positions()}
         ours = {symbol: size for symbol, size, _ in journal.positions().values()}
         for symbol in set(held) | set(ours):
             if abs(held.get(symbol, 0.0) - ours.get(symbol, 0.0)) > 1e-9:
@@ -290,9 +330,11 @@ class Soak:
                                          f"gateway {held.get(symbol, 0.0):+g}")
 
     def _compare_orders(self, journal: Journal, report: SoakReport) -> None:
-        gateway = {o.order_ref: o for o in self.gw.orders() if o.client_id == 31}
+        gateway = {o.order_ref: o for o in self.gateway.orders() if o.client_id == 31}
         records = journal.orders()
         report.orders = sum(1 for r in records if r.order_id is not None)
+        pids = {r.process.split("-")[0] for r in records}
+        report.processes = len(pids - {str(os.getpid())})
         for record in records:
             order = gateway.get(record.client_ref)
             if order is None:
@@ -304,16 +346,16 @@ class Soak:
             if state != mine or abs(order.filled - record.filled) > 1e-9:
                 report.mismatches.append(f"{record.client_ref}: journal {record.state} filled {record.filled:g}, "
                                          f"gateway {order.status} filled {order.filled:g}")
-        sent = collections.Counter(m.get("orderRef") for m in self.gw.messages("placeOrder"))
+        sent = collections.Counter(m.get("orderRef") for m in self.gateway.messages("placeOrder"))
         ids = collections.defaultdict(set)
-        for m in self.gw.messages("placeOrder"):
+        for m in self.gateway.messages("placeOrder"):
             ids[m.get("orderRef")].add(m.int("orderId"))
         for ref, count in sent.items():
             if len(ids[ref]) > 1:
                 report.mismatches.append(f"{ref}: sent {count} times under {len(ids[ref])} order ids")
 
     def _compare_fills(self, journal: Journal, report: SoakReport) -> None:
-        executions = [e for e in self.gw.executions() if e.order.client_id == 31]
+        executions = [e for e in self.gateway.executions() if e.order.client_id == 31]
         report.gateway_fills = len(executions)
         booked = {row["exec_base"]: row for row in journal.executions()}
         report.fills = len(booked)
@@ -351,3 +393,29 @@ def _epoch(data: Any) -> float:
 def run_soak(spec: SoakSpec, state_dir: Path) -> SoakReport:
     """Run ``spec``; the report's ``mismatches`` list what disagreed (empty: all agreed)."""
     return Soak(spec, state_dir).run()
+
+
+def run_phase(argv: list[str] | None = None) -> int:
+    """A child process of :meth:`Soak.run`: one segment of the strategy, the gateway driven
+    through the parent's control server (authkey in ``$BTEDGE_FAKEGW_AUTHKEY``)."""
+    parser = argparse.ArgumentParser(prog="python -m btedge.testkit.soak",
+                                     description="one strategy process of a soak run (started by the soak itself)")
+    parser.add_argument("--phase", type=int, required=True, help="which process of the run (0, 1, ...)")
+    parser.add_argument("--state", type=Path, required=True, help="the JSON state file the parent wrote")
+    parser.add_argument("--control", required=True, help="HOST:PORT of the gateway's control server")
+    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format=f"phase {args.phase} %(levelname)s %(name)s: %(message)s")
+    state = json.loads(args.state.read_text())
+    spec = SoakSpec(**{**state["spec"], "symbols": tuple(state["spec"]["symbols"])})
+    soak = Soak(spec, args.state.parent)
+    soak._restore(state)
+    host, _, port = args.control.rpartition(":")
+    soak.gw = connect_control((host, int(port)), authkey_from_env())
+    soak._segment()
+    args.state.write_text(json.dumps(soak._state()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_phase())

@@ -73,27 +73,30 @@ class GatewayControl:
         return self.gw.drop_connections()
 
 
-class _Manager(BaseManager):
-    pass
+def _manager_class() -> type[BaseManager]:
+    return type("GatewayControlManager", (BaseManager,), {})  # a registry of its own per server
 
 
 def serve_control(gateway: FakeGateway) -> tuple[tuple[str, int], bytes]:
     """Publish ``GatewayControl(gateway)`` on a loopback port from a daemon thread of this
-    process; returns (address, authkey) for :func:`connect_control`."""
+    process (it serves until the process ends); returns (address, authkey) for
+    :func:`connect_control`."""
     control = GatewayControl(gateway)
-    _Manager.register("control", callable=lambda: control)
+    manager = _manager_class()
+    manager.register("control", callable=lambda: control)
     authkey = secrets.token_bytes(16)
-    server = _Manager(address=("127.0.0.1", 0), authkey=authkey).get_server()
+    server = manager(address=("127.0.0.1", 0), authkey=authkey).get_server()
     threading.Thread(target=server.serve_forever, name="fake-gateway-control", daemon=True).start()
     return server.address, authkey
 
 
 def connect_control(address: tuple[str, int], authkey: bytes) -> Any:
     """A proxy to the :class:`GatewayControl` another process serves."""
-    _Manager.register("control")
-    manager = _Manager(address=tuple(address), authkey=authkey)
-    manager.connect()
-    return manager.control()
+    manager = _manager_class()
+    manager.register("control")
+    client = manager(address=tuple(address), authkey=authkey)
+    client.connect()
+    return client.control()
 
 
 def _serve(factory: Callable[[], FakeGateway], pipe: Any) -> None:

@@ -1,0 +1,96 @@
+"""Follow-ups of issue 8: a live account found on a reconnect ends the session cleanly (library
+and CLI), and another process reads the journal read-only while the live process writes it."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from btedge import run_live
+from tests.support.live_session import Scripted, keep_root_logging, run_session  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
+
+
+def _buy(strat: Scripted) -> None:
+    strat.sent(strat.buy(size=1))
+
+
+def _turn_live(strat: Scripted) -> None:
+    strat.p.gw.configure(accounts=("U7654321",))
+    strat.p.gw.drop_connections()
+
+
+def test_case04_a_live_account_after_a_reconnect_ends_the_session_without_a_traceback(fake_gateway, ib_lib,
+                                                                                       caplog):
+    caplog.set_level(logging.ERROR)
+    actions = {0: _buy, 1: _turn_live, 3: _buy}
+    strat, store, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6)  # returns: no raise
+    assert store.refusal is not None and "LIVE" in str(store.refusal)
+    assert store.closed and strat.live < 4  # the session ended on the reconnect
+    assert broker.risk_status()["state"] == "halted"
+    assert [m.get("action") for m in fake_gateway.messages("placeOrder")] == ["BUY"]  # nothing after it
+    assert "the session ends" in caplog.text and "7654321" not in caplog.text
+
+
+def test_case04_cli_exits_3_when_a_reconnect_finds_a_live_account(fake_gateway, ib_lib, capsys):
+    def fault() -> None:
+        fake_gateway.wait_for_subscription("historical", timeout=10.0)
+        for _ in range(3):
+            fake_gateway.push_bars(1)
+            threading.Event().wait(0.05)
+        fake_gateway.configure(accounts=("U7654321",))
+        fake_gateway.drop_connections()
+
+    thread = threading.Thread(target=fault, daemon=True)
+    thread.start()
+    args = ["--strategy", "laguerre_cross", "--symbol", "SPY", "--bar", "1h", "--port", str(fake_gateway.port),
+            "--client-id", "21", "--backfill", "172800"]
+    assert run_live.main(args) == run_live.EXIT_REFUSED
+    thread.join(5.0)
+    err = capsys.readouterr().err
+    assert "refused" in err and "Traceback" not in err and "7654321" not in err
+
+
+_READER = """
+import sqlite3, sys, time
+uri = "file:" + sys.argv[1] + "?mode=ro"
+seen = 0
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    db = sqlite3.connect(uri, uri=True, timeout=5)
+    try:
+        db.execute("INSERT INTO meta VALUES ('x', 'y')")
+        print("WROTE"); sys.exit(1)
+    except sqlite3.OperationalError:
+        pass
+    n = db.execute("SELECT count(*) FROM executions").fetchone()[0]
+    state = db.execute("SELECT count(*) FROM orders WHERE state = 'Filled'").fetchone()[0]
+    db.close()
+    seen = max(seen, n)
+    if state >= 2:
+        break
+    time.sleep(0.01)
+print(seen, state)
+"""
+
+
+def test_another_process_reads_the_journal_read_only_while_live(fake_gateway, ib_lib, tmp_path):
+    reader: list[subprocess.Popen] = []
+
+    def start_reader(strat: Scripted) -> None:
+        reader.append(subprocess.Popen([sys.executable, "-c", _READER, str(strat.broker.journal.path)],
+                                       stdout=subprocess.PIPE, text=True))
+        _buy(strat)
+
+    actions = {0: start_reader, 2: _buy}
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions=actions, live_bars=6,
+                                   config_kw={"state_dir": tmp_path})
+    out, _ = reader[0].communicate(timeout=30)
+    assert reader[0].returncode == 0, out
+    seen, filled = map(int, out.split())
+    assert seen == 2 and filled == 2  # both fills, read by another process while the session ran
+    assert len(broker.journal.executions()) == 2
