@@ -18,7 +18,6 @@ the feeds pause and, on 1101, resubscribe once; a burst of them sends no request
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
@@ -40,7 +39,6 @@ from btedge.live.watchdog import AckWatch
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_EARLY_COMMISSIONS_KEPT = 500
 _WATCHDOG_EVERY = 0.25  # seconds between two checks of the order acknowledgements
 HEARTBEAT_EVERY = 15.0  # seconds between two journal heartbeats in one state (the journal: alive < 120 s)
 #: (host, port, client id) of the stores connected in this process: one connection each
@@ -112,9 +110,6 @@ class IBStore:
         self._acks = AckWatch(config.ack_timeout)
         self._next_watch = 0.0
         self._beat_state, self._next_beat = "", 0.0
-        # commission reports that came before their execution; IB also sends reports for other
-        # clients' executions, which never get one, so only the newest few hundred are kept
-        self._early_commissions: collections.OrderedDict[str, Any] = collections.OrderedDict()
         self._waiter: asyncio.Future | None = None
         self._owns_client_id = False
         self._hook_client()
@@ -447,26 +442,8 @@ class IBStore:
         ib = self.ib
         ib.disconnectedEvent += self._on_disconnected
         ib.errorEvent += self._on_error
-        ib.execDetailsEvent += self._replay_commission
-        wrapper = ib.wrapper
-        original = wrapper.commissionReport
-
-        def commission_report(report: Any) -> None:
-            if report.execId not in wrapper.fills:  # came before its execDetails: keep it
-                self._early_commissions[report.execId] = report
-                while len(self._early_commissions) > _EARLY_COMMISSIONS_KEPT:
-                    self._early_commissions.popitem(last=False)
-                log.debug("commission for %s before its execution: held", report.execId)
-                return
-            original(report)
-
-        wrapper.commissionReport = commission_report
-        self._original_commission = original
-
-    def _replay_commission(self, trade: Any, fill: Any) -> None:
-        report = self._early_commissions.pop(fill.execution.execId, None)
-        if report is not None:
-            self._original_commission(report)
+        # commissions: the broker sees every report (before the client library drops one whose
+        # execution it has not seen yet) and the journal holds it until its execution is booked
 
     def _on_disconnected(self) -> None:
         if not self.closed:
