@@ -94,3 +94,13 @@ def test_another_process_reads_the_journal_read_only_while_live(fake_gateway, ib
     seen, filled = map(int, out.split())
     assert seen == 2 and filled == 2  # both fills, read by another process while the session ran
     assert len(broker.journal.executions()) == 2
+
+
+def test_daily_loss_day_follows_the_feeds_exchange_time_zone(fake_gateway, ib_lib, tmp_path):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    _, _, broker = run_session(fake_gateway, ib_lib, live_bars=2, config_kw={"state_dir": tmp_path})
+    assert broker.risk.time_zone == "US/Eastern"  # IB's timeZoneId of SPY's contract details
+    today = dt.datetime.now(ZoneInfo("US/Eastern")).date().isoformat()
+    assert broker.risk.trading_day() == today and broker.journal.daily_baseline(today) is not None

@@ -181,3 +181,22 @@ def test_mask_filter_rewrites_records():
     plain = logging.LogRecord("x", logging.INFO, __file__, 1, "bar %s close=%.2f", ("SPY", 367.46), None)
     MaskAccounts().filter(plain)
     assert plain.getMessage() == "bar SPY close=367.46" and plain.args == ("SPY", 367.46)
+
+
+def test_daily_loss_trading_day_is_the_exchange_date_not_the_utc_date():
+    """New York evening trading crosses midnight UTC: still the same trading day there."""
+    at = Clock(1_735_848_000.0)  # 2025-01-02 20:00 UTC = 15:00 in New York
+    record = Record()
+    gate = RiskGate(RiskLimits(max_daily_loss=500), clock=at)
+    assert gate.set_time_zone("US/Eastern") and gate.time_zone == "US/Eastern"
+    gate.attach(record)
+    gate.update_value(100_000)
+    assert list(record.baselines) == ["2025-01-02"]
+    at.t += 5 * 3600  # 01:00 UTC on Jan 3, 20:00 on Jan 2 in New York: the same trading day
+    assert gate.trading_day() == "2025-01-02"
+    assert gate.update_value(99_400) is True  # 600 below the day's first value
+    at.t += 4 * 3600  # 00:00 in New York: a new trading day lifts the daily-loss halt
+    gate.update_value(99_400)
+    assert not gate.halted and list(record.baselines) == ["2025-01-02", "2025-01-03"]
+    utc = RiskGate(RiskLimits(max_daily_loss=500), clock=Clock(1_735_866_000.0))
+    assert not utc.set_time_zone("Mars/Olympus") and utc.trading_day() == "2025-01-03"  # unknown: UTC

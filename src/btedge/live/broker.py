@@ -129,6 +129,7 @@ class IBBroker(bt.broker.BrokerBase):
         self._hooked: Any = None
         self._reported: set[str] = set()
         self._last_values: dict[str, float] = {}
+        self._zone_pending = True
         self.store.attach_broker(self)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -157,9 +158,24 @@ class IBBroker(bt.broker.BrokerBase):
         self._cancel_stale_legs()
         if self.risk.resume_requested():
             self._resume()
+        if self._zone_pending:
+            self._take_exchange_zone()
         self.risk.update_value(self.getvalue())
         if self.risk.halted and self.risk.flatten_required:
             self._enforce_flat()
+
+    def _take_exchange_zone(self) -> None:
+        """The daily-loss trading day follows the first feed's exchange (its ``timeZoneId``)."""
+        feeds = [f for f in getattr(self.store, "feeds", []) if hasattr(f, "time_zone")]
+        if not feeds:
+            return
+        zone = feeds[0].time_zone()
+        if zone is None:
+            return  # not connected yet: asked again on the next bar
+        self._zone_pending = False
+        if not zone or not self.risk.set_time_zone(zone):
+            log.warning("no exchange time zone for %s: the daily-loss trading day is the UTC date",
+                        getattr(feeds[0], "symbol", "the first feed"))
 
     def get_notification(self) -> bt.Order | None:
         return self.notifs.popleft() if self.notifs else None

@@ -230,10 +230,21 @@ class IBData(bt.feed.DataBase):
         if store.connected:
             self.put_notification(self.NOTSUBSCRIBED)
 
-    def _market_open(self) -> bool:
-        if self._details is None and self.contract is not None:
+    def time_zone(self) -> str | None:
+        """The exchange's time zone (IB's ``timeZoneId``); '' when IB gave none, None while
+        the contract details are not known yet (not connected)."""
+        details = self._contract_details()
+        if details is None:
+            return None
+        return getattr(details, "timeZoneId", "") if details else ""
+
+    def _contract_details(self) -> Any:
+        if self._details is None and self.contract is not None and self.p.store.connected:
             self._details = self.p.store.contract_details(self.contract) or False
-        details = self._details
+        return self._details
+
+    def _market_open(self) -> bool:
+        details = self._contract_details()
         if not details:
             return True
         hours = details.liquidHours or details.tradingHours

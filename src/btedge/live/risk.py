@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ class RiskLimits:
     Args:
         max_position: largest absolute position, in units, per instrument.
         max_order_size: largest absolute size of one order.
-        max_daily_loss: loss from the day's first portfolio value (account currency) that
-            flattens everything and halts new entries until the next UTC day.
+        max_daily_loss: loss from the trading day's first portfolio value (account currency)
+            that flattens everything and halts new entries until the next trading day (the
+            date in the exchange's time zone: :meth:`RiskGate.set_time_zone`).
         kill_switch: a file whose existence halts new entries and flattens.
         reject_cooldown: seconds without new entries after a rejected order.
     """
@@ -141,7 +143,9 @@ class RiskGate:
     ``max_order_size`` is clipped to it (bracket legs are refused instead: a partial leg is wrong).
     An order left with nothing is refused. Each kind of refusal or clip is logged once at WARNING,
     then at DEBUG, and counted (:meth:`status`). With :meth:`attach`, the daily-loss baseline
-    (one per UTC day, the first value seen that day) and the halt persist across restarts.
+    (one per trading day, the first value seen that day) and the halt persist across restarts.
+    The trading day is the calendar date in :attr:`time_zone` (the broker sets the exchange's,
+    IB's ``timeZoneId``; UTC until then).
     """
 
     def __init__(self, limits: RiskLimits | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -151,6 +155,8 @@ class RiskGate:
         self._day: str | None = None
         self._day_start_value = math.nan
         self._record: RiskRecord | None = None
+        self._zone: dt.tzinfo = dt.timezone.utc
+        self.time_zone = "UTC"
         self.halted = False
         self.halt_reason = ""
         self.flatten_required = False
@@ -168,6 +174,22 @@ class RiskGate:
             self.halted, self.halt_reason = True, reason
             self.flatten_required = record.risk_value("halt_flatten") == "1"
             log.error("risk: still HALTED from an earlier run (%s); see docs/live_trading.md to resume", reason)
+
+    def set_time_zone(self, name: str) -> bool:
+        """Count trading days in the time zone ``name`` (IB's ``timeZoneId``, e.g.
+        ``'US/Eastern'``); an unknown name keeps UTC (logged). True if the zone was taken."""
+        try:
+            self._zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("risk: unknown exchange time zone %r: the trading day stays the UTC date", name)
+            return False
+        self.time_zone = name
+        log.info("risk: the trading day (daily-loss baseline) is the date in %s", name)
+        return True
+
+    def trading_day(self) -> str:
+        """Today's trading day (ISO date in :attr:`time_zone`)."""
+        return dt.datetime.fromtimestamp(self._clock(), self._zone).date().isoformat()
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -256,7 +278,7 @@ class RiskGate:
     # -- halts -------------------------------------------------------------------------------------
     def update_value(self, value: float) -> bool:
         """Feed the portfolio value; True exactly once when a halt that flattens starts."""
-        day = dt.datetime.fromtimestamp(self._clock(), dt.timezone.utc).date().isoformat()
+        day = self.trading_day()
         if day != self._day and math.isfinite(value):
             self._new_day(day, value)
         if self.kill_switch_on():
@@ -270,7 +292,7 @@ class RiskGate:
 
     def _new_day(self, day: str, value: float) -> None:
         if self._day is not None and self.halt_reason.startswith("daily loss"):
-            log.info("risk: new UTC day %s, daily-loss halt lifted", day)
+            log.info("risk: new trading day %s (%s), daily-loss halt lifted", day, self.time_zone)
             self._clear_halt()
         self._day = day
         self._day_start_value = self._record.set_daily_baseline(day, value) if self._record else value
