@@ -104,3 +104,35 @@ def test_daily_loss_day_follows_the_feeds_exchange_time_zone(fake_gateway, ib_li
     assert broker.risk.time_zone == "US/Eastern"  # IB's timeZoneId of SPY's contract details
     today = dt.datetime.now(ZoneInfo("US/Eastern")).date().isoformat()
     assert broker.risk.trading_day() == today and broker.journal.daily_baseline(today) is not None
+
+
+def _bracket(strat: Scripted) -> None:
+    import backtrader as bt
+
+    close = strat.data.close[0]
+    strat.sent(*strat.buy_bracket(size=2, exectype=bt.Order.Market, stopprice=round(close * 0.5, 2),
+                                  limitprice=round(close * 2.0, 2)))
+
+
+def test_resumed_bracket_legs_keep_protecting_the_position_after_a_restart(fake_gateway, ib_lib):
+    """Process 1 buys 2 with a stop and a take-profit and ends with both legs working. Process 2
+    resumes the legs as separate orders (never resent) while IB keeps them one group: the stop
+    still works, its fill closes the position once, and IB cancels the take-profit with it."""
+    run_session(fake_gateway, ib_lib, actions={0: _bracket}, live_bars=3)
+    stop, profit = sorted((o for o in fake_gateway.orders() if o.parent_id), key=lambda o: o.order_type != "STP")
+    assert (stop.order_type, stop.status, profit.status) == ("STP", "Submitted", "Submitted")
+    sent_before = len(fake_gateway.messages("placeOrder"))
+
+    def stop_triggers(strat: Scripted) -> None:
+        record = strat.broker.journal.order(stop.order_ref)
+        assert record.state in ("Submitted", "Accepted") and record.parent_ref  # resumed, still a leg
+        strat.p.gw.fill(stop.order_id, price=round(stop.aux_price, 2))
+
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: stop_triggers}, live_bars=4)
+    by_id = {o.order_id: o for o in fake_gateway.orders()}
+    assert by_id[stop.order_id].status == "Filled" and by_id[profit.order_id].status == "Cancelled"
+    assert broker.journal.order(stop.order_ref).state == "Filled"
+    assert broker.journal.order(profit.order_ref).state == "Cancelled"
+    assert len(fake_gateway.messages("placeOrder")) == sent_before  # nothing resent, nothing new
+    assert strat.getposition().size == 0 and sum(s for _, s, _ in broker.journal.positions().values()) == 0
+    assert sum(p.quantity for p in fake_gateway.positions()) == 0
