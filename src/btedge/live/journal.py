@@ -189,6 +189,9 @@ class Journal:
             self._put(_record(row))
         self._positions = {r[0]: (r[1], r[2], r[3]) for r in self._db.execute(
             "SELECT con_id, symbol, size, avg_price FROM positions")}
+        self._early = {r[0] for r in self._db.execute("SELECT exec_id FROM commissions")}
+        self._estimated = {r[0] for r in self._db.execute(
+            "SELECT client_ref FROM executions WHERE exec_id LIKE ?", (f"{UNREPORTED_EXEC_PREFIX}%",))}
 
     @classmethod
     def open(cls, state_dir: str | Path | None, account: str, run_name: str) -> Journal:
@@ -368,7 +371,8 @@ class Journal:
                 return Booking("duplicate", record.client_ref, 0.0, old["price"], old["commission"],
                                *self.position(report.con_id))
             pending = self._db.execute("DELETE FROM commissions WHERE exec_id = ? RETURNING commission",
-                                       (report.exec_id,)).fetchone()
+                                       (report.exec_id,)).fetchone() if report.exec_id in self._early else None
+            self._early.discard(report.exec_id)
             commission = pending[0] if pending else None
             estimated = old is None and self._absorb_estimate(record.client_ref, report.exec_id, report.shares)
             self._db.execute(
@@ -398,6 +402,9 @@ class Journal:
         stopped reporting its executions) takes its shares out of that estimate, so nothing is
         counted twice; True if there was one."""
         if exec_id.startswith(UNREPORTED_EXEC_PREFIX):
+            self._estimated.add(client_ref)
+            return False
+        if client_ref not in self._estimated:
             return False
         row = self._db.execute("SELECT exec_base, shares FROM executions WHERE client_ref = ? AND exec_id LIKE ?",
                                (client_ref, f"{UNREPORTED_EXEC_PREFIX}%")).fetchone()
@@ -406,6 +413,7 @@ class Journal:
         left = row["shares"] - shares
         if left * row["shares"] <= _EPS:
             self._db.execute("DELETE FROM executions WHERE exec_base = ?", (row["exec_base"],))
+            self._estimated.discard(client_ref)
         else:
             self._db.execute("UPDATE executions SET shares = ? WHERE exec_base = ?", (left, row["exec_base"]))
         return True
@@ -416,6 +424,7 @@ class Journal:
         if cur.rowcount:
             return True
         self._db.execute("INSERT OR REPLACE INTO commissions VALUES (?, ?, ?)", (exec_id, commission, time.time()))
+        self._early.add(exec_id)
         return False
 
     def execution(self, exec_id: str) -> dict[str, Any] | None:
