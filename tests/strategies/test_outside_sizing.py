@@ -63,9 +63,6 @@ def test_both_engines_count_the_same_skipped_entries():
     assert fast.trades["skipped_entries"] == slow.trades["skipped_entries"]
 
 
-@pytest.mark.xfail(strict=True, reason="owner of strategies/base.py: the cash-refusal WARNING always proposes "
-                                       "'--param fraction=0.95', also when fraction is already 0.95 (here the "
-                                       "cause is an open gapping above the signal close)")
 def test_the_cash_refusal_fix_proposes_a_smaller_fraction_than_the_one_in_use(caplog):
     import re
 

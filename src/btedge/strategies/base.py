@@ -226,9 +226,7 @@ class BaseStrategy(bt.Strategy):
             return
         self._skip_warned.add(kind)
         if refused:
-            why = ("the broker refused it for cash: fraction %.3g of the value %.6g plus commission and "
-                   "slippage costs more than the cash. Lower the fraction (CLI: --param fraction=0.95)"
-                   % (self.p.fraction, value))
+            why = self._refusal_reason(value)
         else:
             why = ("whole-unit sizing rounds it to 0 units (one unit costs %.6g, the position may use %.6g = "
                    "fraction %.3g of the value %.6g). Trade fractional units with integer=False (CLI: --param "
@@ -236,6 +234,18 @@ class BaseStrategy(bt.Strategy):
                    % (price, self.p.fraction * value, self.p.fraction, value))
         log.warning("%s %s: %s entry skipped: %s; later skipped entries are counted in the results, not logged",
                     self._now(), self.data._name or "data0", "long" if side == LONG else "short", why)
+
+    def _refusal_reason(self, value: float) -> str:
+        """Why the broker refused an entry for cash, and a fraction that would have fitted: the
+        entry was sized on the signal bar's close and filled at this bar's open, plus costs."""
+        signal_close, fill_open = self.data.close[-1], self.data.open[0]
+        gap = fill_open / signal_close - 1.0 if signal_close > 0.0 else 0.0
+        fitted = self.p.fraction / (1.0 + max(gap, 0.0)) - 0.02  # 2 points of room for commission and slippage
+        proposal = max(0.01, math.floor(min(fitted, self.p.fraction - 0.05) * 100.0) / 100.0)
+        return ("the broker refused it for cash: fraction %.3g of the value %.6g, sized on the signal close "
+                "%.6g and filled at the next open %.6g (%+.2f%%), plus commission and slippage, costs more than "
+                "the cash. Lower the fraction (CLI: --param fraction=%.2f)"
+                % (self.p.fraction, value, signal_close, fill_open, 100.0 * gap, proposal))
 
     def _enter(self, side: int) -> None:
         size = self.position_size(side)
