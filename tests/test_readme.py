@@ -34,6 +34,7 @@ SKIPPED = {
     "make demo": "the same as btedge-backtest --demo, run by tests/test_run_backtest.py::test_demo_writes_reports",
     "btedge-live": "needs TWS / IB Gateway (the live tests run it against the fake gateway)",
     "python -m btedge.testkit.fakegateway": "a server that runs until stopped (the live tests start it)",
+    "btedge-dashboard": "a Streamlit server that runs until stopped (tests/dashboard drives it with AppTest)",
 }
 #: Commands that must fail with a clear message instead of succeeding, and that message.
 EXPECTED_ERRORS = {"--data SPY --from 2020-01-01 --offline": "offline"}
