@@ -81,19 +81,27 @@ def test_a_file_without_prices_is_not_answered_with_text_columns_as_closes(capsy
     assert not text_columns, f"proposed as closes: {text_columns}\n{message}"
 
 
-@pytest.mark.xfail(strict=True, reason="F (feeds/resolve.py, loader.py): a truncated .gz file (an interrupted "
-                                       "download) ends in a raw EOFError traceback from gzip")
-def test_a_truncated_gzip_file_is_one_clear_error(tmp_path, capsys):
-    """The first 3,000 bytes of a shared .csv.gz (what an interrupted download leaves): one error
-    line naming the file, exit status 2, no traceback."""
+@pytest.mark.parametrize("source, keep", [
+    (("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz"), 3000),  # cut after the head
+    (("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz"), 300),  # cut inside the head
+    (("pypi", "daily", "skfolio_factor_etfs_2014-2022.csv.gz"), 3000),  # a wide close panel
+    (("pypi", "daily", "skfolio_factor_etfs_2014-2022.csv.gz"), -1),  # whole, one byte of its CRC changed
+])
+def test_a_truncated_gzip_file_is_one_clear_error(source, keep, tmp_path, capsys):
+    """What an interrupted download leaves (the first bytes of a shared .csv.gz), or a damaged
+    copy: one error line naming the file, that it is truncated or corrupt, and the fix; exit
+    status 2, no traceback (it was gzip's raw EOFError)."""
     from btedge.run_backtest import main
 
-    source = require_shared("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz")
+    data = require_shared(*source).read_bytes()
     cut = tmp_path / "cut.csv.gz"
-    cut.write_bytes(source.read_bytes()[:3000])
+    cut.write_bytes(data[:keep] if keep > 0 else data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:])
+    argv = ["--data", str(cut)] + (["--symbol", "MTUM"] if "skfolio" in source[-1] else [])
     try:
-        status = main(["--data", str(cut)])
+        status = main(argv)
     except EOFError as exc:
         pytest.fail(f"traceback: EOFError {exc}")
     err = capsys.readouterr().err
-    assert status == 2 and str(cut) in err and "Traceback" not in err
+    assert status == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert f"{cut}: the gzip file is truncated or corrupt" in err
+    assert "Fix: download or copy the file again" in err

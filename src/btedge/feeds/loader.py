@@ -405,10 +405,13 @@ def _frame(raw: pd.DataFrame, roles: dict[str, str], overrides: dict[str, Any], 
 
 def _read(path: Path, layout: _Layout, stamp_cols: list[str]) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, sep=layout.sep, header=None, names=layout.names, skiprows=layout.skip,
-                           dtype={c: str for c in stamp_cols}, encoding="utf-8-sig", index_col=False,
-                           skipinitialspace=True, skip_blank_lines=False,
-                           compression="gzip" if ts.is_gzip(path) else None)
+        with ts.gzip_errors(path):
+            return pd.read_csv(path, sep=layout.sep, header=None, names=layout.names, skiprows=layout.skip,
+                               dtype={c: str for c in stamp_cols}, encoding="utf-8-sig", index_col=False,
+                               skipinitialspace=True, skip_blank_lines=False,
+                               compression="gzip" if ts.is_gzip(path) else None)
+    except DataValidationError:
+        raise
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
         raise DataValidationError(
             f"{path}: pandas cannot read it with separator {layout.sep!r} and columns {layout.names} "

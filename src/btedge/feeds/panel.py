@@ -102,8 +102,9 @@ def read_wide(path: str | Path, *, date_col: str | None = None, date_format: str
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file. Fix: check the path")
     sep, skip, _, _ = _table_head(path)
-    raw = pd.read_csv(path, sep=sep, skiprows=skip, encoding="utf-8-sig", dtype=str,
-                      compression="gzip" if ts.is_gzip(path) else None)
+    with ts.gzip_errors(path):
+        raw = pd.read_csv(path, sep=sep, skiprows=skip, encoding="utf-8-sig", dtype=str,
+                          compression="gzip" if ts.is_gzip(path) else None)
     raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
     date_name = _date_column(raw, date_col, path)
     index = parse_dates(raw[date_name], str(path), date_format)

@@ -12,13 +12,17 @@ import gzip
 import hashlib
 import logging
 import re
+import zlib
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
 import numpy as np
 import pandas as pd
+
+from btedge.feeds.errors import DataValidationError
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +76,39 @@ def open_text(path: str | Path) -> TextIO:
     return opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="")  # type: ignore[return-value]
 
 
+#: What reading a damaged gzip stream raises: cut short (an interrupted download or copy), a
+#: bad header, a bad CRC or a corrupt deflate block.
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+@contextmanager
+def gzip_errors(path: str | Path) -> Iterator[None]:
+    """Read ``path`` inside this: a truncated or corrupt gzip stream becomes one
+    :class:`~btedge.feeds.errors.DataValidationError` naming the file, what is wrong and the fix,
+    instead of gzip's ``EOFError`` traceback.
+
+    Example::
+
+        with gzip_errors(path):
+            frame = pd.read_csv(path, compression="gzip")
+    """
+    try:
+        yield
+    except GZIP_ERRORS as exc:
+        fix = f"download or copy the file again (`gzip -t {path}` checks a copy)"
+        raise DataValidationError(
+            f"{path}: the gzip file is truncated or corrupt ({type(exc).__name__}: {exc}); an interrupted "
+            f"download or copy leaves such a file. Fix: {fix}", cli_fix=fix) from None
+
+
 def read_head(path: str | Path, count: int = 40) -> tuple[list[str], list[int]]:
-    """The first ``count`` non-blank lines and their 0-based physical line numbers."""
+    """The first ``count`` non-blank lines and their 0-based physical line numbers.
+
+    Raises:
+        DataValidationError: a gzip file that ends (or breaks) within those lines.
+    """
     lines, numbers = [], []
-    with open_text(path) as fh:
+    with gzip_errors(path), open_text(path) as fh:
         for number, line in enumerate(fh):
             if line.strip():
                 lines.append(line.rstrip("\r\n"))
