@@ -8,17 +8,22 @@ printed as medians (latency: p50 / p99) with the ratio to a named baseline:
 
 1. training time of one walk-forward fold (``--train`` bars) per member; baseline ``cnn``
 2. live step of each member: its fold model scoring the newest window, bar after bar, as
-   ``next()`` does (S4D streams: one recurrent step per bar); baseline ``cnn``
+   ``next()`` does (S4D streams: one recurrent step per bar); baseline ``cnn``. Then XGBoost's
+   single-row paths on the same rows: ``inplace_predict`` on a fresh row (what the member does;
+   baseline), on a preallocated row without feature validation, and ``predict`` of a
+   ``DMatrix`` built per row (a DMatrix cannot be refilled, so it cannot be reused)
 3. S4D, 4 layers, H = 16, over a 1000-bar context: one recurrent step; 1000 bars scored by one
    FFT pass (batch) against 1000 recurrent steps; baseline the FFT over one 1000-bar window
    (what a live step would cost without the recurrence)
-4. HMM forward-filter update and online learn+predict per bar
+4. HMM forward-filter update, online learn+predict and ``FeatureStream.update`` per bar, and
+   the timer's own cost (an empty block; ``time.thread_time`` is a system call)
 5. ``EnsembleSignal(members='s4d,kan,online,cnn,xgb')`` ``next()`` per bar after its first
    fold (fold-switch bars, which load models, are listed apart)
 6. ``LaguerreCross`` with and without the HMM regime gate (calm regime only): trades, return,
    Sharpe per bar (annualised by sqrt(bars per year)), on the same data
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_models.py [--bars 8000] [--train 3000] [--repeats 3]
+        [--sections 1,2,3,4,5,6]
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import torch
+import xgboost as xgb
 
 from btedge.feeds import FrameData
 from btedge.indicators.ml import EnsembleSignal
@@ -107,7 +113,8 @@ def training_times(feats, labels, train: int, repeats: int) -> dict[str, list[fl
     return times
 
 
-def step_latencies(feats, labels, train: int, repeats: int, bars: int = 400) -> dict[str, Clock]:
+def step_latencies(feats, labels, train: int, repeats: int,
+                   bars: int = 400) -> tuple[dict[str, Clock], dict[str, Clock]]:
     with tempfile.TemporaryDirectory() as tmp:
         fitted = {k: walker(k, train, tmp).fitted(train, feats, labels) for k in MEMBERS}
         lat = {k: Clock() for k in MEMBERS}
@@ -119,7 +126,34 @@ def step_latencies(feats, labels, train: int, repeats: int, bars: int = 400) -> 
                     window = feats[t - win + 1 : t + 1][None]
                     with lat[kind]:
                         f.predict(window, 3)
-    return lat
+    return lat, xgb_paths(fitted["xgb"], feats, train, repeats, bars)
+
+
+def xgb_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]:
+    """XGBoost single-row prediction paths on the fold's scaled rows; all must give equal outputs."""
+    booster = f.model.booster
+    rows = f.scale(feats[train : train + bars][:, None, :])[:, 0, :]
+    row = np.empty((1, rows.shape[1]))
+
+    def prealloc(x: np.ndarray) -> np.ndarray:
+        row[0] = x
+        return booster.inplace_predict(row, validate_features=False)
+
+    paths = {
+        "inplace_predict": lambda x: booster.inplace_predict(np.ascontiguousarray(x[None], dtype=np.float64)),
+        "inplace_prealloc": prealloc,
+        "dmatrix_per_row": lambda x: booster.predict(xgb.DMatrix(x[None], nthread=1)),
+    }
+    for name, fn in paths.items():
+        if not all(np.array_equal(fn(x), paths["inplace_predict"](x)) for x in rows[:50]):
+            raise AssertionError(f"xgboost path {name} gives other outputs than inplace_predict")
+    out = {k: Clock() for k in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            for x in rows:
+                with out[name]:
+                    fn(x)
+    return out
 
 
 def s4d_costs(repeats: int, context: int = 1000, n_features: int = 18) -> dict[str, list[float]]:
@@ -148,8 +182,11 @@ def filter_and_online(df: pd.DataFrame, feats, labels) -> dict[str, Clock]:
     r = np.diff(np.log(close))
     model = fit_hmm((r / r.std())[:3000, None], 2)
     f = RegimeFilter(model)
-    out = {k: Clock() for k in ("hmm_update", "online_learn_predict", "online_kan_learn_predict",
-                                "feature_stream_update")}
+    out = {k: Clock() for k in ("timer_empty_block", "hmm_update", "online_learn_predict",
+                                "online_kan_learn_predict", "feature_stream_update")}
+    for _ in range(2000):
+        with out["timer_empty_block"]:
+            pass
     for x in r / r.std():
         with out["hmm_update"]:
             f.update(np.array([x]))
@@ -216,7 +253,8 @@ class Values(bt.Analyzer):
         self.values.append(self.strategy.broker.getvalue())
 
 
-def gate_report(df: pd.DataFrame, train: int) -> None:
+def gate_report(df: pd.DataFrame, feats, labels, args) -> None:
+    train = args.train
     bars_per_year = 365 * 24 * 60
     rows = []
     for name, cls, params in (
@@ -248,24 +286,45 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=8000)
     ap.add_argument("--train", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sections", default="1,2,3,4,5,6", help="which of the numbered sections to run")
     args = ap.parse_args()
+    try:
+        sections = {int(x) for x in args.sections.split(",") if x.strip()}
+    except ValueError:
+        sections = set()
+    if not sections or not sections <= {1, 2, 3, 4, 5, 6}:
+        ap.error(f"--sections takes numbers 1..6 separated by commas (e.g. --sections 2,5), got {args.sections!r}")
     torch.set_num_threads(1)
     df = load(args.bars)
     feats, labels = features_labels(df)
-    print(f"data: {DATA.name}, {len(df)} bars; members {SPEC}; torch threads 1")
+    print(f"data: {DATA.name}, {len(df)} bars; members {SPEC}; torch threads 1; sections {sorted(sections)}")
+    for number, section in ((1, train_section), (2, step_section), (3, s4d_section), (4, update_section),
+                            (5, ensemble_section), (6, gate_report)):
+        if number in sections:
+            section(df, feats, labels, args)
 
+
+def train_section(df, feats, labels, args) -> None:
     times = training_times(feats, labels, args.train, args.repeats)
     base = statistics.median(times["cnn"])
     print(f"\n1. training time of one fold ({args.train} bars), median of {args.repeats}; baseline cnn")
     for k, v in times.items():
         print(f"   {k:12s} {statistics.median(v):8.3f} s   x{statistics.median(v) / base:6.2f}")
 
-    lat = step_latencies(feats, labels, args.train, args.repeats)
+
+def step_section(df, feats, labels, args) -> None:
+    lat, paths = step_latencies(feats, labels, args.train, args.repeats)
     print("\n2. live step (fold model scores the newest window), p50 / p99; baseline cnn")
     base = statistics.median(lat["cnn"].cpu)
     for k, v in lat.items():
         print(f"   {k:12s} {v.line()}   cpu p50 x{statistics.median(v.cpu) / base:5.2f}")
+    print("   xgboost single-row paths (equal outputs); baseline inplace_predict")
+    base = statistics.median(paths["inplace_predict"].cpu)
+    for k, v in paths.items():
+        print(f"   {k:18s} {v.line()}   cpu p50 x{statistics.median(v.cpu) / base:5.2f}")
 
+
+def s4d_section(df, feats, labels, args) -> None:
     s4d = s4d_costs(args.repeats)
     base = statistics.median(s4d["one_window_fft"].cpu)
     print("\n3. S4D, 4 layers, H=16, N=16, 1000-bar context; baseline: FFT over one 1000-bar window "
@@ -275,17 +334,24 @@ def main() -> None:
         print(f"   {k:18s} cpu {statistics.median(s4d[k].cpu) * 1e3:8.2f} ms, wall {statistics.median(s4d[k].wall) * 1e3:8.2f} ms"
               f" (1000 bars)")
 
+
+def update_section(df, feats, labels, args) -> None:
     other = filter_and_online(df, feats, labels)
     print("\n4. per-bar updates")
     for k, v in other.items():
-        print(f"   {k:22s} {v.line()}")
+        print(f"   {k:24s} {v.line()}")
 
+
+def ensemble_section(df, feats, labels, args) -> None:
+    with open("/proc/loadavg") as fh:
+        load_before = fh.read().split()[:3]
     steady, switch = ensemble_latency(df, args.train)
+    with open("/proc/loadavg") as fh:
+        load_after = fh.read().split()[:3]
     print("\n5. EnsembleSignal(s4d,kan,online,cnn,xgb).next() after the first fold (features + 5 members + vote)")
     print(f"   steady bars ({len(steady.wall)})  {steady.line()}")
     print(f"   fold-switch bars ({len(switch)}) median {statistics.median(switch) * 1e3:.1f} ms (load models)")
-
-    gate_report(df, args.train)
+    print(f"   load average (1/5/15 min) before {' '.join(load_before)}, after {' '.join(load_after)}")
 
 
 if __name__ == "__main__":
