@@ -174,6 +174,33 @@ def test_library_argument_errors_name_the_cli_flag(tmp_path, capsys) -> None:  #
     assert exc.value.code == EXIT_USAGE and "argument --interval: invalid choice: '2h'" in capsys.readouterr().err
 
 
+def test_registry_lookups_and_a_plain_backtest_do_not_load_torch_or_xgboost(tmp_path) -> None:
+    """--list, --list-params of every strategy (the ML ones included) and a laguerre_cross backtest
+    on a real file, in one fresh interpreter: torch and xgboost are never imported (the first
+    lookup used to take ~5 s loading torch through the ML strategies' training imports)."""
+    data = _shared("repos", "backtrader", "2006-day-001.txt")
+    code = (
+        "import sys, json\n"
+        "from btedge.run_backtest import main\n"
+        "from btedge.strategies.registry import STRATEGY_MODULES, available, get_strategy\n"
+        "get_strategy('laguerre_trend')\n"
+        "codes = [main(['--list'])]\n"
+        "codes += [main(['--list-params', name]) for name in available()]\n"
+        f"codes.append(main(['--strategy', 'laguerre_cross', '--data', {data!r}, '--json', {str(tmp_path / 'r.json')!r}]))\n"
+        "print(json.dumps({'codes': codes, 'names': list(available()), 'loaded': [m for m in STRATEGY_MODULES "
+        "if m in sys.modules], 'heavy': [m for m in ('torch', 'xgboost') if m in sys.modules]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"lagnet_forecast", "ensemble", "anomaly_breakout", "dual_momentum"} <= set(result["names"])
+    assert "btedge.strategies.ml" in result["loaded"]  # the ML strategies were really listed
+    assert result["codes"] == [0] * len(result["codes"])
+    assert result["heavy"] == []
+
+
 def test_a_laguerre_lookup_does_not_load_the_ml_stack() -> None:
     """Checking --strategy laguerre_trend imports the strategy modules only up to its own (no torch),
     so a bad input fails in seconds."""

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from btedge.models.torch_models import N_CLASSES, class_weights
-
 _EPS = 1e-12
 #: Kinds whose output is not a class probability (no classification scores).
 NOT_CLASSIFIERS = ("lagnet", "iforest")
@@ -45,6 +43,8 @@ def validation_scores(kind: str, model, y: np.ndarray | None, Xv: np.ndarray, yv
              "val_raw_logloss", "val_raw_prior_logloss")
     if yv is None or len(yv) == 0 or kind in NOT_CLASSIFIERS:
         return dict.fromkeys(names)
+    from btedge.models.torch_models import N_CLASSES, class_weights  # torch: only once a model is scored
+
     p = model.predict(Xv)
     counts = np.bincount(y.astype(int), minlength=N_CLASSES).astype(float)
     w = class_weights(y)
