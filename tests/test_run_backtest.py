@@ -103,3 +103,33 @@ def test_pairs_from_two_symbols_of_a_long_file(capsys):
     assert "pairs on KO, PEP" in capsys.readouterr().out
     assert main(["--strategy", "pairs", "--data", str(data), "--symbol", "KO"]) == 2
     assert "needs at least 2 datas, got 1" in capsys.readouterr().err
+
+
+def test_adj_close_splits_are_warned_and_adjust_removes_them(tmp_path, capsys):
+    """Issue 9 (Adj Close was silently dropped): bokeh's AAPL closes are not split-adjusted (2-for-1
+    on 2000-06-21, a -50% 'return'); the run says so at WARNING with the flag, and --adjust trades
+    the file's own Adj Close (checked against the file read by pandas)."""
+    import pandas as pd
+
+    from btedge.feeds import LoadOptions, resolve_datas
+
+    path = require_shared("pypi", "daily", "bokeh_AAPL_GOOG_IBM_MSFT_ohlcv_2000-2013.csv.gz")
+    window = ["--symbol", "AAPL", "--from", "2000-03-01", "--to", "2000-12-31"]
+    runs = {}
+    for flags in ([], ["--adjust"]):
+        out_json = tmp_path / f"run{len(flags)}.json"
+        assert main(["--data", str(path), *window, *flags, "--json", str(out_json)]) == 0
+        runs[bool(flags)] = (json.loads(out_json.read_text()), capsys.readouterr().err)
+    (raw_run, raw_err), (adj_run, adj_err) = runs[False], runs[True]
+    assert "close is not adjusted for 2 split(s) that column 'Adj Close' (adjusted close) removes: " \
+           "2000-06-21 (2.00 for 1), 2005-02-28 (2.00 for 1)" in raw_err and "Fix: pass --adjust" in raw_err
+    assert "split" not in adj_err
+    assert adj_run["buy_and_hold"]["total_return"] > raw_run["buy_and_hold"]["total_return"] + 0.08  # -71% vs -82%
+
+    [(_, adjusted)] = resolve_datas([str(path)], LoadOptions(symbol="AAPL", adjust=True, fromdate="2000-03-01",
+                                                             todate="2000-12-31"))
+    table = pd.read_csv(path)
+    table = table[table["Ticker"] == "AAPL"].set_index(pd.to_datetime(table.loc[table["Ticker"] == "AAPL", "Date"]))
+    assert adjusted["close"].to_numpy() == pytest.approx(table.loc[adjusted.index, "Adj Close"].to_numpy())
+    assert table.loc["2000-06-21", "Close"].item() / table.loc["2000-06-20", "Close"].item() < 0.55
+    assert abs(adjusted["close"].pct_change().loc["2000-06-21"]) < 0.1  # the split is gone

@@ -193,3 +193,23 @@ def test_yahoo_adjust_matches_backtrader_rule() -> None:
     assert adj["close"].iloc[0] == pytest.approx(1.883304)
     assert adj["open"].iloc[0] == pytest.approx(raw["open"].iloc[0] * 1.883304 / 2.117284)
     assert adj["volume"].iloc[0] == pytest.approx(raw["volume"].iloc[0] * 2.117284 / 1.883304)
+
+
+@pytest.mark.parametrize("parts, symbol, level, says", [
+    (("repos", "backtrader", "nvda-1999-2014.txt"), None, logging.INFO, "not used: prices are as traded"),
+    (("repos", "backtrader", "yhoo-1996-2015.txt"), None, logging.INFO, "equals close; nothing to adjust"),
+    (("repos", "intraday", "pyalgotrade_bitstamp_btcusd_30min_2014.csv"), None, logging.INFO, "is empty; ignored"),
+    (("pypi", "daily", "bokeh_AAPL_GOOG_IBM_MSFT_ohlcv_2000-2013.csv.gz"), "GOOG", logging.INFO,
+     "is close / 1.994 throughout"),
+    (("pypi", "daily", "bokeh_AAPL_GOOG_IBM_MSFT_ohlcv_2000-2013.csv.gz"), "MSFT", logging.WARNING,
+     "close is not adjusted for 1 split(s) that column 'Adj Close' (adjusted close) removes: 2003-02-18 (2.00 for 1)"),
+])
+def test_an_unused_adj_close_says_what_it_would_change(parts, symbol, level, says, caplog) -> None:
+    """Every shared file with an Adj Close column: one message at the level it deserves (a WARNING
+    only where close has splits the adjusted close removes), and the prices stay as traded."""
+    path = require_shared(*parts)
+    with caplog.at_level(logging.INFO, logger="btedge.feeds.loader"):
+        df = load_csv(path, symbol=symbol)
+    notes = [r for r in caplog.records if "Adj Close" in r.getMessage()]
+    assert len(notes) == 1 and notes[0].levelno == level and says in notes[0].getMessage()
+    assert list(df.columns) == ["open", "high", "low", "close", "volume"]

@@ -391,16 +391,53 @@ def _frame(raw: pd.DataFrame, roles: dict[str, str], overrides: dict[str, Any], 
         log.info("%s: no volume column; volume = 0", path)
         out["volume"] = np.zeros(len(raw))
     _fill_missing_prices(out, roles, close_only, path)
-    if "adjclose" in roles and not overrides.get("adjust"):
-        log.info("%s: column %r (adjusted close) not used: prices are as traded. adjust=True (CLI: --adjust) "
-                 "scales open/high/low/close by it (dividends and splits)", path, roles["adjclose"])
     if overrides.get("adjust"):
         if "adjclose" not in roles:
             raise DataValidationError(f"{path}: adjust=True but no adj close column. Fix: load without adjust",
-                                  cli_fix="leave out --adjust (the file has no adjusted close)")
+                                      cli_fix="leave out --adjust (the file has no adjusted close)")
         _adjust(out, _numbers(raw, roles["adjclose"], "adjclose", path, lines), path)
     order = [r for r in OUTPUT_ROLES if r in out]
-    return pd.DataFrame({r: out[r] for r in order})
+    frame = pd.DataFrame({r: out[r] for r in order})
+    if "adjclose" in roles and not overrides.get("adjust"):  # judged per symbol, in time order (_checked)
+        frame[_UNUSED_ADJ] = _numbers(raw, roles["adjclose"], "adjclose", path, lines)
+        frame.attrs["adjclose"] = roles["adjclose"]
+    return frame
+
+
+#: Column carrying an unused adjusted close from :func:`_frame` to :func:`_report_adj_close`.
+_UNUSED_ADJ = "_adjclose"
+#: A bar-to-bar change of close / adj close beyond this factor is a split (5:4 or more), not a
+#: dividend: the file's close is not split-adjusted there.
+_SPLIT_STEP = 1.2
+
+
+def _report_adj_close(df: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
+    """Say what the unused adjusted close would change, and drop it: a WARNING naming the dates
+    when close has split-like steps that it removes (the backtest would trade them as price
+    moves), else an INFO (empty, equal to close, or dividends only)."""
+    adj = df[_UNUSED_ADJ].to_numpy()
+    df = df.drop(columns=[_UNUSED_ADJ])
+    if np.isnan(adj).all():
+        log.info("%s: column %r (adjusted close) is empty; ignored", source, column)
+        return df
+    factor = pd.Series(df["close"].to_numpy() / adj, index=df.index).dropna()
+    step = (factor / factor.shift()).iloc[1:]
+    splits = step[(step > _SPLIT_STEP) | (step < 1 / _SPLIT_STEP)]
+    if len(splits):
+        listed = ", ".join(f"{day:%Y-%m-%d} ({1 / ratio:.2f} for 1)" for day, ratio in splits.iloc[:5].items())
+        log.warning("%s: close is not adjusted for %d split(s) that column %r (adjusted close) removes: %s%s; "
+                    "the backtest trades them as price moves. Fix: pass --adjust (adjust=True) to scale "
+                    "open/high/low/close by it", source, len(splits), column, listed, " ..." if len(splits) > 5 else "")
+    elif np.allclose(factor, 1.0, rtol=1e-6):
+        log.info("%s: column %r (adjusted close) equals close; nothing to adjust", source, column)
+    elif np.allclose(factor, factor.iloc[0], rtol=1e-4):
+        log.info("%s: column %r (adjusted close) is close / %.4g throughout (e.g. a split after the file ends): "
+                 "returns are the same; not used", source, column, factor.iloc[0])
+    else:
+        log.info("%s: column %r (adjusted close) not used: prices are as traded (close / adjusted close from "
+                 "%.4g to %.4g: dividends). --adjust (adjust=True) scales open/high/low/close by it",
+                 source, column, factor.iloc[0], factor.iloc[-1])
+    return df
 
 
 def _read(path: Path, layout: _Layout, stamp_cols: list[str]) -> pd.DataFrame:
@@ -555,6 +592,8 @@ def _parsed(rows: _Rows, tz: str | None, overrides: dict[str, Any]) -> pd.DataFr
 def _checked(df: pd.DataFrame, lines: np.ndarray, overrides: dict[str, Any], path: Path, source: str) -> pd.DataFrame:
     """One symbol's bars put in time order (repeats dropped with ``sort``) and validated."""
     df, lines, unsorted = _order(df, lines, bool(overrides.get("sort")), path)
+    if _UNUSED_ADJ in df:
+        df = _report_adj_close(df, df.attrs.get("adjclose", "adj close"), source)
     if overrides.get("sort"):
         rows = len(df)
         df, lines = _drop_repeats(df, lines, path)
