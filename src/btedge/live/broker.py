@@ -435,7 +435,7 @@ class IBBroker(bt.broker.BrokerBase):
                 trailamount, trailpercent, parent, transmit, kwargs, flatten: bool = False) -> bt.Order:
         if oco is not None or trailamount or trailpercent:
             raise ValueError("IBBroker does not support oco or trailing orders; use buy_bracket / sell_bracket")
-        if not flatten:
+        if not flatten and self._may_send(data):  # a decision on a backfill bar takes nothing over
             resumed = self._take_over(cls, owner, data, size, exectype, parent)
             if resumed is not None:
                 return resumed
@@ -453,6 +453,12 @@ class IBBroker(bt.broker.BrokerBase):
             return order
         self._place(order, valid, flatten)
         return order
+
+    def _may_send(self, data: Any) -> bool:
+        """Connected, reconciled, and the feed LIVE (or ``trade_backfill``): what :meth:`_gate`
+        requires before anything else."""
+        return (self.journal is not None and not self._needs_reconcile and self.store.connected
+                and (self.p.trade_backfill or getattr(data, "_laststatus", None) == data.LIVE))
 
     def _gate(self, cls, data, size: float, parent, transmit: bool, flatten: bool) -> tuple[str, float]:
         """('' or why it is refused, the size that may go out)."""

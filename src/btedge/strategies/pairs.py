@@ -31,9 +31,14 @@ class PairsTrading(bt.Strategy):
     Each leg is its own broker order (two orders to enter, two to exit). With
     ``neutral='dollar'`` both legs get ``gross / 2`` of the portfolio value (dollar-neutral);
     with ``neutral='beta'`` the x leg is ``beta`` units per unit of y (hedge-ratio neutral),
-    scaled to a gross exposure of ``gross`` times the value. If a leg is rejected the other is
-    flattened on the next bar. The two datas must share their timestamps
-    (``btedge.feeds.align_frames``).
+    scaled to a gross exposure of ``gross`` times the value. The side held is read from the
+    broker's positions on every bar: legs out of balance (a leg rejected, one leg alone, both on
+    one side) are both flattened on the next bar, and an entry refused whole leaves it flat. The
+    two datas must share their timestamps (``btedge.feeds.align_frames``).
+
+    Live (``btedge.live.IBBroker``): orders decided on backfill bars are refused by the broker
+    (logged here at INFO, not as a failed leg), so a restarted session resumes the spread its
+    journal holds and decides again on its first live bar (its ``max_hold`` count starts there).
 
     Params:
       - ``hedge_period`` (default: ``60``), ``mode`` (``'ols'``), ``delta`` (``1e-4``),
@@ -89,7 +94,7 @@ class PairsTrading(bt.Strategy):
         self._pending: list[bt.Order] = []
         self._side = 0  # +1 long spread, -1 short spread, 0 flat
         self._held = 0
-        self._broken = False
+        self._history: set[int] = set()  # refs of orders decided on a bar a live feed marked as history
         self.entries = 0
 
     def _validate(self) -> None:
@@ -112,9 +117,15 @@ class PairsTrading(bt.Strategy):
         self._check_aligned()
         if self._pending:
             return
-        if self._broken:
+        held = self._held_side()
+        if held is None:
+            log.warning("%s: the legs are out of balance (%s %g, %s %g): both legs will be flattened", self._now(),
+                        self.y._name or "y", self.getposition(self.y).size, self.x._name or "x",
+                        self.getposition(self.x).size)
             self._flatten("a leg failed")
             return
+        if held != self._side:  # an entry refused whole, or a restart holding the spread it traded
+            self._side, self._held = held, 0
         if self._side:
             self._held += 1
             reason = self.exit_reason()
@@ -175,6 +186,7 @@ class PairsTrading(bt.Strategy):
             self.sell(data=self.x, size=nx) if buy_y else self.buy(data=self.x, size=nx),
         ]
         self._side, self._held = side, 0
+        self._mark_history()
         self.entries += 1
         self._log("enter %s spread z=%.2f beta=%.4f p=%.3f: %g y, %g x", "long" if buy_y else "short",
                   self.z[0], self.hedge.beta[0], self.coint.pvalue[0], ny, nx)
@@ -183,7 +195,8 @@ class PairsTrading(bt.Strategy):
         self._log("exit (%s)", reason)
         orders = [self.close(data=d) for d in (self.y, self.x)]
         self._pending = [o for o in orders if o is not None]
-        self._side, self._held, self._broken = 0, 0, False
+        self._side, self._held = 0, 0
+        self._mark_history()
 
     def notify_order(self, order: bt.Order) -> None:
         if order.status in (order.Submitted, order.Accepted):
@@ -193,12 +206,37 @@ class PairsTrading(bt.Strategy):
                   order.getstatusname())
         if order in self._pending:
             self._pending.remove(order)
+        if order.ref in self._history and not order.alive():
+            self._history.discard(order.ref)
+            if order.status == order.Rejected:
+                log.info("%s: %s order on %s refused: decided on a bar that is not live (history)", self._now(),
+                         "BUY" if order.isbuy() else "SELL", order.data._name)
+                return
         if order.status in (order.Margin, order.Rejected, order.Canceled, order.Expired):
-            log.warning("%s: %s order on %s was %s; both legs will be flattened", self._now(),
-                        "BUY" if order.isbuy() else "SELL", order.data._name, order.getstatusname())
-            self._broken = True
+            log.warning("%s: %s order on %s was %s", self._now(), "BUY" if order.isbuy() else "SELL",
+                        order.data._name, order.getstatusname())
+
+    def _held_side(self) -> int | None:
+        """The spread the positions hold: +1 long y / short x, -1 the reverse, 0 flat, None when
+        the legs are out of balance (one leg alone, or both on one side). Read from the broker,
+        so an entry refused whole leaves the strategy flat and a restarted live session resumes
+        the spread its journal holds instead of trading it away."""
+        y, x = self.getposition(self.y).size, self.getposition(self.x).size
+        if y == 0 and x == 0:
+            return 0
+        if y > 0 > x:
+            return 1
+        if y < 0 < x:
+            return -1
+        return None
 
     # -- helpers -----------------------------------------------------------------------------
+    def _mark_history(self) -> None:
+        """Remember the pending orders decided on a bar that a live feed delivers as history
+        (not LIVE): a live broker refuses them, which is no failed leg. Backtests: never."""
+        if any(d.islive() and d._laststatus != d.LIVE for d in (self.y, self.x)):
+            self._history.update(o.ref for o in self._pending)
+
     def _check_aligned(self) -> None:
         if self.y.datetime[0] != self.x.datetime[0]:
             raise ValueError(
