@@ -185,8 +185,9 @@ def test_no_trades_gives_nan_ratios_without_errors():
 
 
 def test_undeclared_intraday_feed_warns(caplog):
+    # declared Days explicitly: a FrameData given no timeframe infers it (one return per bar)
     with caplog.at_level(logging.WARNING, logger="btedge.analyzers.performance"):
-        returns = run(spy_1min(), fast=10, slow=30).analyzers.perf.returns
+        returns = run(spy_1min(), fast=10, slow=30, feed_kw=dict(timeframe=bt.TimeFrame.Days)).analyzers.perf.returns
     assert len(returns) == 4  # daily buckets: the feed claims Days
     assert "declared daily" in caplog.text
 

