@@ -280,3 +280,32 @@ def test_a_run_of_one_session_gets_a_page_not_an_exception(tmp_path, caplog):
     returns = buy_and_hold_returns(close.loc["2020-12-15"])
     path = write_tearsheet(returns, returns, tmp_path / "short.html", "one day")
     assert "No tear sheet" in path.read_text(encoding="utf-8") and "at least 2" in caplog.text
+
+
+def test_evaluation_figures_json_is_strict() -> None:
+    """Issue 9 item 4 (strict JSON everywhere): btedge-evaluate --json wrote NaN literals
+    (json.dumps(default=float)) for undefined figures, e.g. a Sharpe interval with no returns."""
+    import json
+    from types import SimpleNamespace
+
+    from btedge.evaluation.bootstrap import Interval
+    from btedge.evaluation.claims import ClaimRow
+    from btedge.evaluation.cli import figures_json
+
+    nan = float("nan")
+    config = SimpleNamespace(name="ensemble", n_seeds=5, points=[np.float64(nan), 0.25], spread=nan,
+                             intervals={"sharpe": Interval(nan, nan, np.inf, 0)})
+    result = SimpleNamespace(ds=SimpleNamespace(key="spy1m"), bars=np.int64(14180), scored_bars=0, wall_s=1.5,
+                             configs=[config], differences={"ensemble": {"sharpe": Interval(0.1, nan, 0.3, 200)}},
+                             dsr=SimpleNamespace(dsr=np.float64(nan)), pbo=None)
+    text = figures_json([result], [ClaimRow("c", "ran", "n/a", "not tested", "why")])
+
+    def refuse(literal: str) -> None:
+        raise AssertionError(f"non-strict JSON literal {literal}")
+
+    figures = json.loads(text, parse_constant=refuse)
+    row = figures["datasets"][0]
+    assert row["dsr"] is None and row["bars"] == 14180
+    assert row["configs"][0]["intervals"]["sharpe"] == {"value": None, "low": None, "high": None, "n": 0}
+    assert row["configs"][0]["points"] == [None, 0.25] and row["differences"]["ensemble"]["sharpe"]["low"] is None
+    assert figures["claims"][0]["verdict"] == "not tested"

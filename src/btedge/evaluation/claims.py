@@ -45,7 +45,7 @@ SUPPORTED, NOT_SUPPORTED, NOT_TESTED = "supported", "not supported", "not tested
 LAGNET_THRESHOLD = 0.0012 * 1.5
 ETH15 = DataSet("eth15m", "ETH/BTC 15m", PAIRS_FILE, 800, 280, symbol="ETH/BTC", resample="15min")
 ETFS = ("repos", "daily", "arbitragelab_23etfs_2008-2016.csv.gz")
-COSTS = BacktestConfig(commission=0.0005, slippage=0.0001)
+COSTS = BacktestConfig()  # the run's costs: BacktestConfig's defaults, their one owner
 
 
 @dataclass

@@ -12,7 +12,6 @@ already trained, so it resumes where it stopped. Run it with one thread per proc
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing
 import os
@@ -101,6 +100,13 @@ def _figures(results: list[DatasetResult], rows: list[C.ClaimRow]) -> dict:
             "claims": [asdict(r) for r in rows]}
 
 
+def figures_json(results: list[DatasetResult], rows: list[C.ClaimRow]) -> str:
+    """The figures as strict JSON (``--json``): ``null`` for an undefined figure, never a ``NaN``."""
+    from btedge.report import to_json
+
+    return to_json(_figures(results, rows))
+
+
 def _evaluate_all(sets: list, s: Settings, jobs: int) -> Iterator[DatasetResult]:
     """Results in the order of ``sets``; with ``jobs > 1`` from that many single-threaded processes."""
     if jobs <= 1:
@@ -141,7 +147,7 @@ def _body(args: argparse.Namespace) -> int:
     if rows:
         write_between_markers(args.docs / "claims.md", claims_markdown(rows), "The design's claims, tested")
     if args.json:
-        args.json.write_text(json.dumps(_figures(results, rows), indent=1, default=float))
+        args.json.write_text(figures_json(results, rows))
     print(f"btedge-evaluate: {len(results)} data set(s), {len(rows)} claim(s) in {wall / 60:.1f} min; "
           f"wrote {args.docs / 'ml_evaluation.md'}" + (f" and {args.docs / 'claims.md'}" if rows else ""))
     return 0
