@@ -38,7 +38,10 @@ INTRADAY = [
     ("repos/intraday/pyalgotrade_nt-spy-minute-2011-01.csv", {}),
     ("repos/intraday/skender_SPY_1min_2020-12-15_18.csv", {}),
 ]
-FILES = DAILY + INTRADAY
+#: Close-only daily bars with gaps (open = high = low = close): entries refused for cash at a
+#: gapped open (Margin) and entered a bar later.
+GAPPED = [("repos/daily/arbitragelab_BKD-ESC_2009-2012.csv", {"symbol": "ESC"})]
+FILES = DAILY + INTRADAY + GAPPED
 
 
 @functools.lru_cache(maxsize=None)

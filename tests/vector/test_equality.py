@@ -15,7 +15,7 @@ import pytest
 from btedge.engine import BacktestConfig
 from btedge.strategies import get_strategy
 from btedge.vector import run_vector
-from tests.vector.files import FILES, file_id, load
+from tests.vector.files import FILES, GAPPED, file_id, load
 from tests.vector.reference import reference_run
 
 pytestmark = pytest.mark.shared
@@ -75,6 +75,12 @@ def _close(a: float, b: float, tol: float) -> bool:
 
 def assert_same_run(strategy: type, df: pd.DataFrame, params: dict, config: BacktestConfig, tol: float = 1e-9) -> int:
     """Run both engines; assert equal; return the number of fills compared."""
+    return compare_runs(strategy, df, params, config, tol)[0]
+
+
+def compare_runs(strategy: type, df: pd.DataFrame, params: dict, config: BacktestConfig,
+                 tol: float = 1e-9) -> tuple[int, int]:
+    """Run both engines; assert equal; return the number of fills and of skipped entries."""
     ref = reference_run(strategy, df, params, config)
     run = run_vector(strategy, [("data", df)], params, config)
     where = f"{strategy.__name__} {params} {config}"
@@ -89,7 +95,7 @@ def assert_same_run(strategy: type, df: pd.DataFrame, params: dict, config: Back
     for key, want in ref["tradestats"].items():
         assert _close(run.trade_stats[key], want, tol), f"tradestats {key}: {run.trade_stats[key]} vs {want}: {where}"
     assert run.trade_stats["skipped_entries"] == ref["skipped_entries"], where
-    return len(fills)
+    return len(fills), ref["skipped_entries"]
 
 
 def _cases(seed: int, count: int, bars: tuple[int, int]) -> list[tuple]:
@@ -140,3 +146,18 @@ def test_cash_rejections_match(fraction, slippage, direction):
     fills = assert_same_run(get_strategy("laguerre_cross"), df, params, config)
     signals = assert_same_run(get_strategy("laguerre_cross"), df, {**params, "fraction": 0.5}, config)
     assert fills < signals  # some entries were rejected
+
+
+@pytest.mark.parametrize("name, entry, stop, params, config", [
+    ("laguerre_trend", GAPPED[0], None, {"direction": "both", "stop_loss": 0.03, "take_profit": 0.05}, {}),
+    ("laguerre_cross", GAPPED[0], None, {"direction": "both", "fraction": 0.99}, {"commission": 0.002}),
+    ("laguerre_cross", FILES[18], 1200, {"direction": "both", "fraction": 0.9995, "integer": False,
+                                         "stop_loss": 0.002, "take_profit": 0.003}, {"slippage": 0.001}),
+], ids=["esc-brackets", "esc-whole-units", "btc-brackets"])
+def test_entries_refused_for_cash_are_counted_alike(name, entry, stop, params, config):
+    """Entries the broker refuses for cash (at a gapped open, or with fraction near 1 and costs),
+    long and short, with and without brackets: the same fills and the same ``skipped_entries``
+    (counted once per signal, however many bars the entry is retried)."""
+    df = load(*entry, stop=stop)
+    fills, skipped = compare_runs(get_strategy(name), df, params, BacktestConfig(benchmark=False, **config))
+    assert fills > 20 and skipped > 0

@@ -202,7 +202,8 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
 
     Returns ``(value, position, fills, skipped)``: the portfolio value and position size at each
     bar's close, one row per fill ``(bar, size, price, commission, kind)``, and the number of
-    signals whose entry size rounded to zero (BaseStrategy's ``skipped_entries``: once per signal).
+    signals whose entry size rounded to zero or whose entry order the broker refused for cash
+    (``Margin`` at submission or at the fill), once per signal: BaseStrategy's ``skipped_entries``.
     """
     n = close.shape[0]
     value = np.empty(n)
@@ -226,7 +227,7 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
     legs_live = False
     legs_active = False
     skipped = 0
-    skipping = 0  # side of the signal whose zero-size entry was counted (counted once per signal)
+    skipping = 0  # side of the signal whose skipped entry was counted (counted once per signal)
     blocked = 0  # side a bracket exit closed: not re-entered until the target changes (reenter=False)
     for i in range(n):
         # -- broker ------------------------------------------------------------------------
@@ -235,6 +236,7 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
         entry_ok = sub_entry != 0.0
         close_ok = sub_close != 0.0
         legs_ok = entry_ok and not (math.isnan(sub_stop) and math.isnan(sub_limit))
+        refused = False  # the entry's own order refused for cash (Margin), as BaseStrategy counts it
         if close_ok or entry_ok:
             ccash, cs, cp = cash, psize, pprice
             if close_ok:
@@ -245,7 +247,8 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
                 if ccash < 0.0:
                     entry_ok = False
                     legs_ok = False
-                elif legs_ok:
+                    refused = True
+                elif legs_ok:  # a leg refused cancels the entry (Canceled, not Margin: not counted)
                     if not math.isnan(sub_stop):
                         ccash, cs, cp = _pseudo(ccash, cs, cp, -sub_entry, sub_stop, comm)
                         if ccash < 0.0:
@@ -264,6 +267,7 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
             p = _slip_up(high[i], open_[i], slip) if sub_entry > 0.0 else _slip_down(low[i], open_[i], slip)
             cash, psize, pprice, done, fee = _execute(cash, psize, pprice, sub_entry, p, comm)
             nf = _record(fills, nf, i, done, p, fee, MARKET_ENTRY)
+            refused = done == 0.0  # Margin at the fill: the open moved the cost above the cash
             if done == sub_entry and legs_ok:  # filled in full: the legs activate next bar
                 legs_size = sub_entry
                 stop_px = sub_stop
@@ -280,6 +284,11 @@ def simulate(open_, high, low, close, side, exit_long, exit_short, allowed, atr,
                 legs_active = False
                 if not reenter:
                     blocked = 1 if lsize < 0.0 else -1
+        if refused:  # counted before the strategy runs, once per signal (BaseStrategy.notify_order)
+            rside = 1 if sub_entry > 0.0 else -1
+            if skipping != rside:
+                skipping = rside
+                skipped += 1
         sub_close = 0.0
         sub_entry = 0.0
         sub_stop = math.nan
