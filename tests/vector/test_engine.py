@@ -42,6 +42,30 @@ def test_vector_backtest_gives_run_backtest_figures():
         assert all(_same(ours[k], theirs[k]) for k in theirs), [k for k in theirs if not _same(ours[k], theirs[k])]
 
 
+class CrossWithOwnTarget(LaguerreCross):
+    """A user's subclass: inherits vector_signals, but trades on its own target."""
+
+    def target(self) -> int:
+        return LONG
+
+
+class CrossWithOtherDefaults(LaguerreCross):
+    """Only new defaults: still the vector signals' rules."""
+
+    params = (("gamma_fast", 0.3),)
+
+
+def test_a_subclass_overriding_a_hook_runs_in_backtrader(caplog):
+    frames = [("BTC", btc(300))]
+    reason = unsupported(CrossWithOwnTarget, frames)
+    assert "overrides target of LaguerreCross" in reason
+    assert unsupported(CrossWithOtherDefaults, frames) is None
+    caplog.set_level(logging.WARNING, logger="btedge.vector.engine")
+    result = vector_backtest(CrossWithOwnTarget, frames, {"integer": False}, BacktestConfig(benchmark=False))
+    assert result.strategy is not None and result.trades["trades"] == 0  # always long: one open trade
+    assert sum("overrides target" in r.message for r in caplog.records) == 1
+
+
 def test_unsupported_runs_in_backtrader_with_one_line(caplog):
     frames = [("BTC", btc(300))]
     assert "declares no vector_signals" in unsupported(AlwaysLong, frames)

@@ -54,10 +54,28 @@ def strategy_params(strategy: type, params: dict[str, Any] | None) -> dict[str, 
     return {**defaults, **(params or {})}
 
 
+#: BaseStrategy methods that decide orders: a subclass that overrides one of them below the class
+#: declaring ``vector_signals`` trades differently from those signals.
+_HOOKS = ("target", "entry_allowed", "position_size", "next", "nextstart", "prenext", "notify_order",
+          "notify_trade", "_enter", "_exit")
+
+
+def _overridden_hooks(strategy: type) -> tuple[str, list[str]]:
+    """The class that declares ``vector_signals`` and the order-deciding methods a subclass of it
+    overrides."""
+    mro = strategy.__mro__
+    owner = next(k for k, cls in enumerate(mro) if "vector_signals" in cls.__dict__)
+    return mro[owner].__name__, [h for h in _HOOKS if any(h in cls.__dict__ for cls in mro[:owner])]
+
+
 def unsupported(strategy: type, frames: Frames) -> str | None:
     """Why the vector engine cannot run this (a sentence), or None when it can."""
     if not hasattr(strategy, "vector_signals"):
         return f"{strategy.__name__} declares no vector_signals (only the built-in single-asset strategies do)"
+    owner, hooks = _overridden_hooks(strategy)
+    if hooks:
+        return (f"{strategy.__name__} overrides {', '.join(hooks)} of {owner}, whose vector_signals do not "
+                f"know the change (declare vector_signals on {strategy.__name__} to use the vector engine)")
     if len(frames) != 1:
         return f"{strategy.__name__} is given {len(frames)} datas; the vector engine runs one instrument"
     return None
@@ -172,9 +190,21 @@ def vector_backtest(strategy: type, frames: Frames, params: dict[str, Any] | Non
         log.warning("running in backtrader, not the vector engine: %s", reason)
         return run_backtest(strategy, frames, params, config)
     run = run_vector(strategy, frames, params, config)
+    _warn_skipped(run)
     result = BacktestResult(None, run.metrics, run.trade_stats, run.returns)
     if config.benchmark:
         (name, df), = _benchmark_frames(frames, config.benchmark_name)
         result.benchmark_metrics, result.benchmark_returns = buy_and_hold(df, config, BENCHMARK_FRACTION)
         result.benchmark_metrics.update(asset=name, invested=BENCHMARK_FRACTION)
     return result
+
+
+def _warn_skipped(run: VectorRun) -> None:
+    """One WARNING when entries were skipped, as BaseStrategy warns in a backtrader run (the
+    vector engine counts them without telling the two kinds apart)."""
+    skipped = run.trade_stats["skipped_entries"]
+    if skipped:
+        log.warning("%d entry signal(s) skipped: the size rounded to zero units (try --param integer=False) or "
+                    "the broker refused the order for cash (fraction %.3g plus costs, or a gap to the next open, "
+                    "cost more than the cash: lower --param fraction); backtrader names the first of each kind",
+                    skipped, run.params["fraction"])
