@@ -281,7 +281,8 @@ class Journal:
     def add_order(self, record: OrderRecord) -> None:
         """Journal a new order (committed before it is sent)."""
         now = time.time()
-        record = dataclasses.replace(record, process=record.process or self.process)
+        if not record.process:
+            record = dataclasses.replace(record, process=self.process)
         with self._tx():
             self._db.execute(
                 "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _WATCHDOG_EVERY = 0.25  # seconds between two checks of the order acknowledgements
+_WATCHDOG_DEFER = 1.0  # a due check waits at most this long for a pump that brought no bar
 HEARTBEAT_EVERY = 15.0  # seconds between two journal heartbeats in one state (the journal: alive < 120 s)
 #: (host, port, client id) of the stores connected in this process: one connection each
 _IN_USE: set[tuple[str, int, int]] = set()
@@ -111,6 +112,7 @@ class IBStore:
         self._next_watch = 0.0
         self._beat_state, self._next_beat = "", 0.0
         self._waiter: asyncio.Future | None = None
+        self._woken = False
         self._owns_client_id = False
         self._hook_client()
 
@@ -180,6 +182,7 @@ class IBStore:
         if self._lost:
             self._reconnect()
             return
+        self._woken = False
         try:
             if timeout > 0:
                 self._wait_for_wake(timeout)
@@ -188,10 +191,13 @@ class IBStore:
         except ConnectionError:  # the client raises it from inside sleep when the socket drops
             self._connection_lost("socket closed while waiting")
             return
-        self._watch_orders()
+        # a bar (or notification) is waiting: the watchdog and the heartbeat's journal write
+        # run on a later pass (within _WATCHDOG_DEFER), not between the bar and its order
+        self._watch_orders(_WATCHDOG_DEFER if self._woken else 0.0)
 
     def wake(self) -> None:
         """End the current :meth:`pump` early: a feed queued a bar or the broker a notification."""
+        self._woken = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -385,9 +391,9 @@ class IBStore:
         journal.heartbeat(state)
         self._beat_state, self._next_beat = state, now + HEARTBEAT_EVERY
 
-    def _watch_orders(self) -> None:
+    def _watch_orders(self, defer: float = 0.0) -> None:
         now = time.monotonic()
-        if now < self._next_watch:
+        if now < self._next_watch + defer:
             return
         self._heartbeat("LIVE")
         self._next_watch = now + _WATCHDOG_EVERY

@@ -1,0 +1,101 @@
+"""The bar-to-order path after its latency work, with both client libraries: the order is still
+committed to the journal before its bytes reach the socket, the backtrader order built after the
+send is tracked and notified as before, and the store's watchdog never runs between a bar and the
+order it triggers (it waits for a pass that brought no bar, at most ``_WATCHDOG_DEFER``)."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import backtrader as bt
+import pytest
+
+from btedge.live import IBStore
+from btedge.live.risk import RiskGate, RiskLimits
+from btedge.live.session import build_session
+from btedge.live.store import _WATCHDOG_DEFER, _WATCHDOG_EVERY
+from tests.support.live_session import Scripted, live_config
+
+pytestmark = pytest.mark.usefixtures("time_limit")
+
+
+def _spy_on_place_orders(session: Any, seen: list[tuple[int, int]]) -> None:
+    """At every placeOrder frame handed to the socket, count the orders another connection
+    reads from the journal file: (frames so far, committed rows)."""
+    conn = session.store.ib.client.conn
+    write = conn.sendMsg
+
+    def send(frame: bytes) -> None:
+        if frame[4:6] == b"3\0":
+            path = session.broker.journal.path
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as reader:
+                rows = reader.execute("SELECT count(*) FROM orders").fetchone()[0]
+            seen.append((len(seen) + 1, rows))
+        write(frame)
+
+    conn.sendMsg = send
+
+
+def _trade(strat: Scripted) -> None:
+    strat.sent(strat.close() if strat.position else strat.buy(size=1))
+
+
+def test_order_is_committed_before_its_bytes_reach_the_socket(fake_gateway, ib_lib, tmp_path):
+    config = live_config(fake_gateway, ib_lib, state_dir=tmp_path, run_name="latency")
+    session = build_session(config, ["SPY"], Scripted,
+                            {"gw": fake_gateway, "actions": dict.fromkeys(range(4), _trade), "live_bars": 5},
+                            compression=60, data_kw={"backfill": 2 * 86_400, "qcheck": 0.01},
+                            stdstats=False, quicknotify=False)
+    seen: list[tuple[int, int]] = []
+    _spy_on_place_orders(session, seen)
+    strat = session.run()
+    assert len(seen) == 4
+    assert all(rows >= sent for sent, rows in seen), seen  # each order readable before it went out
+    broker = session.broker
+    for order in strat.orders:  # built after the send: tracked, journaled under its ref, notified
+        ib_order = broker.ib_order(order)
+        assert ib_order is not None
+        assert broker.journal.order(ib_order.orderRef).order_id == ib_order.orderId
+        assert strat.statuses_of(order)[:3] == ["Submitted", "Accepted", "Completed"]
+    assert broker.journal.position(strat.data.contract.conId)[0] == 0.0  # buy, close, buy, close
+
+
+def test_a_refused_order_is_neither_journaled_nor_sent(fake_gateway, ib_lib, tmp_path):
+    kill = tmp_path / "halt"
+    kill.touch()  # halted: a new entry is refused
+    config = live_config(fake_gateway, ib_lib, state_dir=tmp_path, run_name="refused")
+    session = build_session(config, ["SPY"], Scripted,
+                            {"gw": fake_gateway, "actions": {0: lambda s: s.sent(s.buy(size=5))}, "live_bars": 2},
+                            compression=60, data_kw={"backfill": 2 * 86_400, "qcheck": 0.01},
+                            broker_kw={"risk": RiskGate(RiskLimits(kill_switch=kill))},
+                            stdstats=False, quicknotify=False)
+    strat = session.run()
+    (order,) = strat.orders
+    assert order.status == bt.Order.Rejected and session.broker.ib_order(order) is None
+    assert session.broker.journal.orders() == [] and fake_gateway.messages("placeOrder") == []
+
+
+def _watch_runs(store: IBStore, wake: bool, overdue: float) -> int:
+    """How many times the order watchdog ran in one pump: due since ``overdue`` s, with or
+    without a wake-up (a bar queued) during the pump."""
+    calls = []
+    original = store.ib.openTrades
+    store.ib.openTrades = lambda: calls.append(1) or original()
+    store._next_watch = time.monotonic() - overdue
+    if wake:
+        store.lib.util.getLoop().call_soon(store.wake)
+    store.pump(0.2)
+    store.ib.openTrades = original
+    return len(calls)
+
+
+def test_the_watchdog_waits_for_a_pass_without_a_bar(fake_gateway, ib_lib):
+    store = IBStore(live_config(fake_gateway, ib_lib))
+    store.connect()
+    try:
+        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_EVERY) == 0  # a bar is waiting: later
+        assert _watch_runs(store, wake=False, overdue=_WATCHDOG_EVERY) == 1  # the next idle pass: now
+        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_DEFER + 0.1) == 1  # never more than the cap late
+    finally:
+        store.stop()
