@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import signal
+import threading
 import time
 from typing import Any
 
@@ -166,3 +167,39 @@ def test_case15_connectivity_events_with_three_feeds_request_each_history_once(i
     assert {name for name, status in strat.statuses if status == "CONNBROKEN"} == set(SYMBOLS)
     assert all(strat.datas[i]._laststatus == bt.feeds.DataBase.LIVE for i in range(len(SYMBOLS)))
     assert_in_order_no_gap(strat)
+
+
+# -- case 16: Ctrl-C while connecting ------------------------------------------------------------------
+def interrupt_when(predicate: Any, timeout: float = 15.0) -> threading.Thread:
+    """Ctrl-C (a real SIGINT, which wakes a blocking select as a terminal's does) once
+    ``predicate()`` holds; never after ``timeout``."""
+    def run() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.usefixtures("keep_root_logging")
+def test_case16_ctrl_c_while_connecting_exits_130_without_a_traceback(fake_gateway, ib_lib, capsys, tmp_path):
+    """The client's start-up request goes unanswered (the connect waits for it) and Ctrl-C comes
+    then: exit 130, no traceback, nothing sent."""
+    fake_gateway.leave_unanswered("reqOpenOrders")
+    watcher = interrupt_when(lambda: fake_gateway.messages("reqOpenOrders"))
+    args = ["--strategy", "laguerre_cross", "--symbol", "SPY", "--bar", "1h", "--port", str(fake_gateway.port),
+            "--client", ib_lib.__name__, "--client-id", "24", "--timeout", "10", "--state-dir", str(tmp_path)]
+    try:
+        code = run_live.main(args)
+    finally:
+        watcher.join(20)
+    err = capsys.readouterr().err
+    assert code == run_live.EXIT_INTERRUPTED, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert fake_gateway.messages("reqHistoricalData") == []  # it was still connecting
+    assert fake_gateway.messages("placeOrder") == []
