@@ -208,3 +208,19 @@ def test_a_laguerre_lookup_does_not_load_the_ml_stack() -> None:
             "print('torch' in sys.modules, 'xgboost' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.split() == ["False", "False"], proc.stderr
+
+
+def test_live_checks_the_strategy_datas_before_connecting(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Item 18: `btedge-live --strategy pairs --symbol SPY` spent 8 s connecting before failing; now
+    it fails on the argument check and nothing connects (a listening port sees no client)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(0.5)
+        port = server.getsockname()[1]
+        code = live_main(["--strategy", "pairs", "--symbol", "SPY", "--port", str(port)])
+        err = capsys.readouterr().err
+        with pytest.raises(socket.timeout):
+            server.accept()
+    assert code == EXIT_USAGE and err.count("\n") == 1
+    assert "--strategy pairs with 1 --symbol: pairs needs exactly two datas (y, x), got 1" in err

@@ -164,6 +164,12 @@ def test_tearsheet_is_written_offline_with_strategy_and_benchmark_figures(run_5m
     bench_dd, strategy_dd = _row(html, "Max Drawdown")
     assert -_pct(strategy_dd) == pytest.approx(benchmark_stats(daily, 252)["max_drawdown"], abs=0.00006)
     assert -_pct(bench_dd) == pytest.approx(benchmark_stats(daily_bench, 252)["max_drawdown"], abs=0.00006)
+    # issue 9 item 14: the sheet says why its figures differ from the table's, with both sets
+    start = html.find('id="btedge-note"')
+    note = html[start:html.find("</div>", start)]
+    assert f"btedge table (per bar): Sharpe {perf['sharpe']:.2f}, max drawdown {perf['max_drawdown'] * 100:.2f}%" in note
+    assert f"This sheet (daily): Sharpe {benchmark_stats(daily, 252)['sharpe']:.2f}" in note
+    assert "They differ when bars are intraday" in note and "5 min bars were compounded into 21 daily returns" in note
 
 
 def test_tearsheet_rejects_a_benchmark_on_other_dates(run_5min, tmp_path):

@@ -133,3 +133,27 @@ def test_adj_close_splits_are_warned_and_adjust_removes_them(tmp_path, capsys):
     assert adjusted["close"].to_numpy() == pytest.approx(table.loc[adjusted.index, "Adj Close"].to_numpy())
     assert table.loc["2000-06-21", "Close"].item() / table.loc["2000-06-20", "Close"].item() < 0.55
     assert abs(adjusted["close"].pct_change().loc["2000-06-21"]) < 0.1  # the split is gone
+
+
+def test_zero_trade_run_with_report_and_json_from_the_cli(tmp_path, capsys):
+    """Issue 9 item 4: a run without trades (10k cash, whole units, one BTC ~47k) with --report and
+    --json used to crash after the table ('Cannot calculate a linear regression') and write NaN
+    literals; now every output is written and says 'no trades', and the JSON is strict."""
+    data = require_shared("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz")
+    report, out_json = tmp_path / "zero.html", tmp_path / "zero.json"
+    code = main(["--data", str(data), "--from", "2022-01-01", "--to", "2022-01-03", "--cash", "10000",
+                 "--report", str(report), "--json", str(out_json)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "no trades" in captured.out and "Traceback" not in captured.err
+    assert "no trades" in report.read_text(encoding="utf-8")
+    assert report.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def refuse(literal: str) -> None:
+        raise AssertionError(f"non-strict JSON literal {literal}")
+
+    payload = json.loads(out_json.read_text(), parse_constant=refuse)
+    assert payload["trades"]["trades"] == 0 and payload["trades"]["skipped_entries"] >= 1
+    assert payload["strategy"]["sharpe"] is None and 4000 < payload["strategy"]["bars"] <= 3 * 1440
+    assert payload["strategy"]["periods_per_year"] == 525_600  # a weekend in the span: 24/7
+    assert payload["buy_and_hold"]["asset"] == "nautilus_btc-perp_1m_20211231-20220201"
