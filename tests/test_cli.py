@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from btedge import __version__
@@ -101,6 +102,27 @@ def test_every_loader_fix_is_a_flag_on_the_cli(argv, flag, capsys) -> None:  # t
     assert flag in err and "Traceback" not in err and err.count("\n") == 1
     for python in ("df.", "load_csv(", "=True", "symbol='", "datetime='"):
         assert python not in err
+
+
+@pytest.mark.parametrize("parts, flags, bars, first", [
+    (("repos", "intraday", "pyalgotrade_nt-spy-minute-2011-01.csv"), ["--sep", ";"], 14_180, "2011-01-03 09:01"),
+    (("repos", "backtrader", "2006-min-005.txt"), ["--datetime-column", "Date,Time"], 2_142, "2006-01-02 09:05"),
+    (("repos", "daily", "arbitragelab_GLD-GDX_2015.csv"), ["--symbol", "GLD", "--date-format", "%m/%d/%Y"], None,
+     "2015-08-24"),
+    (("reference", "stockcharts_ta", "cs-adx.csv"), ["--close-only"], None, "2009-02-11"),
+    (("repos", "intraday", "skender_SPY_1min_2020-12-15_18.csv"), ["--tz", "America/New_York"], 1_564,
+     "2020-12-15 14:30"),
+])
+def test_every_fix_flag_applies_the_fix(parts, flags, bars, first) -> None:  # type: ignore[no-untyped-def]
+    """Item 2: the flags the errors name do what they say, from the command line to the loader."""
+    from btedge.cli import load_options
+    from btedge.feeds import resolve_datas
+    from btedge.run_backtest import build_parser
+
+    args = build_parser().parse_args(["--data", _shared(*parts), *flags])
+    [(_, df)] = resolve_datas(args.data, load_options(args))
+    assert df.index[0] == pd.Timestamp(first) and df.index.is_monotonic_increasing
+    assert bars is None or len(df) == bars
 
 
 def test_banner_file_with_repeated_hours_loads_with_sort(capsys) -> None:  # type: ignore[no-untyped-def]
