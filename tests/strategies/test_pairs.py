@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import backtrader as bt
 import pandas as pd
@@ -133,3 +134,30 @@ def test_cli_ewa_ewc_from_country_panel(tmp_path, capsys):
     got = _cli(tmp_path, "--data", str(panel), "--symbol", "EWA,EWC", "--param", "mode=kalman",
                "--param", "obs_var=0.01")
     assert got["strategy"]["bars"] == 1324
+
+
+class Balances(PairsTrading):
+    """Records the two legs' positions on every bar."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.legs: list[tuple[float, float]] = []
+
+    def next(self) -> None:
+        self.legs.append((self.getposition(self.y).size, self.getposition(self.x).size))
+        super().next()
+
+
+def test_a_leg_refused_for_cash_flattens_the_other_on_the_next_bar(ko_pep, caplog):
+    """gross=4 leaves no cash for the bought leg of some entries (Margin, the sold leg fills): the
+    legs are out of balance for at most two bars (seen on the next bar, flattened at the open
+    after), one WARNING per occurrence, and the strategy trades whole spreads afterwards."""
+    caplog.set_level(logging.WARNING, logger="btedge.strategies.pairs")
+    strat = run_backtest(Balances, ko_pep, {**LOOSE, "gross": 4.0}, BacktestConfig(benchmark=False)).strategy
+    lopsided = [y * x >= 0 and (y or x) != 0 for y, x in strat.legs]
+    streaks = [len(run) for run in "".join("1" if b else "0" for b in lopsided).split("0") if run]
+    assert streaks and max(streaks) <= 2, streaks  # the premise (a refused leg happens), then flattened
+    warned = [r for r in caplog.records if "both legs will be flattened" in r.getMessage()]
+    assert len(warned) == len(streaks)
+    first = lopsided.index(True)
+    assert any(y > 0 > x or y < 0 < x for y, x in strat.legs[first:])  # it trades whole spreads after it
