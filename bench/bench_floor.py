@@ -17,8 +17,11 @@ With ``--old-src DIR`` (a ``src`` folder of an older commit, e.g. from
 ``git archive 71c3a2c src | tar -x -C /tmp/old``) the rows ``run_backtest@old`` and ``cli@old`` run
 that code: the analyzers and the second engine run for buy-and-hold as they were.
 
-Every run is its own process (``/usr/bin/time`` gives its peak RSS); in-process rows time the run
-only (data already tiled), CLI rows the whole process. Rows alternate within each repeat. The
+Every run is its own process, started by a small wrapper that reports the child's wall time and
+peak RSS (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``, kB on Linux); in-process rows time the
+run only (data already tiled), CLI rows the whole process. CPU seconds (user + system, of the
+timed part in-process, of the whole child for the CLI) are printed beside the wall seconds: on a
+shared, loaded machine they are the steadier figure. Rows alternate within each repeat. The
 machine may be shared: the load average is printed before and after.
 
     .venv/bin/python bench/bench_floor.py [--bars 1000000] [--repeats 3] [--rows floor,cerebro,...]
@@ -54,7 +57,7 @@ def _child(row: str, bars: int) -> dict:
 
     df = _frame(bars)
     config = BacktestConfig()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if row == "floor":
         cerebro = bt.Cerebro(stdstats=False)
         cerebro.adddata(make_feed("BTC", df))
@@ -82,7 +85,20 @@ def _child(row: str, bars: int) -> dict:
         trades = vector_backtest(LaguerreCross, [("BTC", df)], PARAMS, config).trades["trades"]
     else:
         raise ValueError(row)
-    return {"seconds": time.perf_counter() - start, "trades": trades}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "trades": trades}
+
+
+#: Runs the command as a child and prints its wall seconds and peak RSS (getrusage of the children:
+#: only this one), so each row's RSS is its own process's, whatever ran before it.
+_TIMED = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+rc = subprocess.call(sys.argv[1:])
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"TIME {wall:.3f} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime:.3f}", file=sys.stderr)
+sys.exit(rc)
+"""
 
 
 def _measure(row: str, bars: int, csv: Path, out: Path, old_src: str | None = None) -> dict:
@@ -94,17 +110,17 @@ def _measure(row: str, bars: int, csv: Path, out: Path, old_src: str | None = No
                "--json", str(out / f"{name}.json")]
     else:
         cmd = [sys.executable, __file__, "--child", name, "--bars", str(bars)]
-    timed = ["/usr/bin/time", "-f", "TIME %e %M", *cmd]
+    timed = [sys.executable, "-c", _TIMED, *cmd]
     paths = [str(Path(__file__).parent), *([old_src] if old else []), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     proc = subprocess.run(timed, capture_output=True, text=True, env=env)
     tail = [line for line in proc.stderr.splitlines() if line.startswith("TIME ")]
     if proc.returncode or not tail:
         raise RuntimeError(f"{row} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    wall, rss_kb = tail[-1].split()[1:]
+    wall, rss_kb, cpu = tail[-1].split()[1:]
     if name.startswith("cli"):
         trades = json.loads((out / f"{name}.json").read_text())["trades"]["trades"]
-        return {"seconds": float(wall), "rss_mb": int(rss_kb) / 1024, "trades": trades}
+        return {"seconds": float(wall), "cpu": float(cpu), "rss_mb": int(rss_kb) / 1024, "trades": trades}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {**result, "rss_mb": int(rss_kb) / 1024}
 
@@ -133,22 +149,24 @@ def main() -> None:
             for row in rows:
                 m = _measure(row, args.bars, csv, out, args.old_src)
                 runs[row].append(m)
-                print(f"  run {rep + 1} {row:17s} {m['seconds']:8.2f} s {m['rss_mb']:8.0f} MB  {m['trades']} trades",
-                      flush=True)
+                print(f"  run {rep + 1} {row:17s} {m['seconds']:8.2f} s {m['cpu']:8.2f} s CPU {m['rss_mb']:8.0f} MB  "
+                      f"{m['trades']} trades; load {os.getloadavg()[0]:.2f}", flush=True)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    med = {r: (statistics.median(m["seconds"] for m in v), statistics.median(m["rss_mb"] for m in v))
+    med = {r: tuple(statistics.median(m[k] for m in v) for k in ("seconds", "cpu", "rss_mb"))
            for r, v in runs.items()}
-    print("\n| run | seconds | peak RSS |\n|---|---|---|")
-    for row, (sec, rss) in med.items():
-        print(f"| {row} | {sec:.2f} | {rss:,.0f} MB |")
+    print("\n| run | seconds | CPU seconds | peak RSS |\n|---|---|---|---|")
+    for row, (sec, cpu, rss) in med.items():
+        print(f"| {row} | {sec:.2f} | {cpu:.2f} | {rss:,.0f} MB |")
     if "cerebro" in med:
-        base = med["cerebro"][0]
+        base = med["cerebro"]
         for row, target in (("run_backtest", 1.15), ("cli", 1.3), ("vector", None), ("cli_vector", None)):
             if row in med:
                 goal = f" (target <= {target})" if target else ""
-                print(f"ratio {row} / cerebro without analyzers = {med[row][0] / base:.2f}{goal}")
-    if "run_backtest" in med:
-        print(f"peak RSS of run_backtest: {med['run_backtest'][1]:,.0f} MB (target <= 800 MB at 1M bars)")
+                print(f"ratio {row} / cerebro without analyzers = {med[row][0] / base[0]:.2f} wall, "
+                      f"{med[row][1] / base[1]:.2f} CPU{goal}")
+    for row in ("run_backtest", "cli"):
+        if row in med:
+            print(f"peak RSS of {row}: {med[row][2]:,.0f} MB (target <= 800 MB at 1M bars)")
 
 
 if __name__ == "__main__":

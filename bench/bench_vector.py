@@ -17,14 +17,17 @@ fractional units, 5 bps commission, 1 bp slippage, next-bar-open fills.
    100,000 bars, on ``--workers`` processes, then the deflated Sharpe ratio and PBO (CSCV, 16
    blocks) over all 1,000 on each window (target: under a minute on 2 cores).
 
-vectorbt is not a btedge dependency; when it is not importable the script says so and prints
-btedge and backtrader only. To include it without touching the project's venv::
+vectorbt and backtesting.py are not btedge dependencies; when one is not importable the script
+says so and leaves its rows out. To include them with the project's own interpreter and pins
+(numpy, pandas, numba unchanged), install them and their missing dependencies, without
+dependencies, into a folder only the bench puts on its path::
 
-    python -m venv /tmp/vbt && /tmp/vbt/bin/pip install -c constraints.txt vectorbt backtrader scipy \
-        pandas numpy numba tqdm rich statsmodels
-    PYTHONPATH=src:bench /tmp/vbt/bin/python bench/bench_vector.py
+    .venv/bin/pip install --dry-run -c constraints.txt vectorbt backtesting   # lists what is new
+    .venv/bin/pip install --no-deps -c constraints.txt --target .venv/bench-libs vectorbt backtesting <the new ones>
+    PYTHONPATH=.venv/bench-libs .venv/bin/python bench/bench_vector.py
 
-Timings are medians of ``--repeats`` runs, interleaved.
+Timings are medians of ``--repeats`` runs, interleaved; wall and CPU seconds (the machine may be
+shared: CPU seconds are the steadier figure; part 3 runs in worker processes, wall only).
 
     .venv/bin/python bench/bench_vector.py [--repeats 3] [--workers 2]
 """
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -54,19 +58,25 @@ try:
     import vectorbt as vbt
 except ImportError:  # not a dependency
     vbt = None
+try:
+    import backtesting
+except ImportError:  # not a dependency
+    backtesting = None
 
 CONFIG = BacktestConfig(benchmark=False, periods_per_year=525_600)
 GRID = {"gamma_fast": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "gamma_slow": [0.65, 0.7, 0.8, 0.9]}
 PARAMS = {"integer": False}
 
 
-def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    times, out = [], None
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any, float]:
+    """(median wall seconds, the last output, median CPU seconds of this process)."""
+    times, cpus, out = [], [], None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(times), out, statistics.median(cpus)
 
 
 def vbt_signals(df: pd.DataFrame, combos: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -107,7 +117,7 @@ def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: in
             rows.setdefault("vectorbt from_signals + signals + stats()", []).append(median_time(vbt_total, 1))
     subset = {"gamma_fast": GRID["gamma_fast"][:bt_configs], "gamma_slow": GRID["gamma_slow"][:1]}
     m = len(expand_grid(subset))
-    bt_sec, bt_out = median_time(lambda: run_sweep(LaguerreCross, frames, subset, fixed=PARAMS, config=CONFIG,
+    bt_sec, bt_out, bt_cpu = median_time(lambda: run_sweep(LaguerreCross, frames, subset, fixed=PARAMS, config=CONFIG,
                                                    engine="backtrader", mode="serial"), 1)
     vec_out = rows["btedge vector sweep (run_sweep, all figures)"][-1][1]
     trades_vec = vec_out.runs["n_trades"].astype(int).tolist()
@@ -117,49 +127,83 @@ def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: in
         pf = rows["vectorbt from_signals + signals"][-1][1]
         print(f"vectorbt trades per config (its own rules: no ties kept, its sizing): "
               f"{pf.trades.count().astype(int).tolist()[:6]} ...")
-    base_rate = None
+    rates = {}
     for name, runs in rows.items():
-        sec = statistics.median(r[0] for r in runs)
-        rate = n / sec * 60
-        base_rate = rate if name.startswith("vectorbt from_signals + signals") and base_rate is None else base_rate
-        print(f"  {name:45s} {sec:8.3f} s  {rate:12,.0f} backtests/min")
-    print(f"  {'backtrader (serial, ' + str(m) + ' configs)':45s} {bt_sec:8.3f} s  {m / bt_sec * 60:12,.0f} backtests/min")
-    vec_rate = n / statistics.median(r[0] for r in rows["btedge vector sweep (run_sweep, all figures)"]) * 60
-    if base_rate:
-        print(f"ratio btedge vector / vectorbt throughput = {vec_rate / base_rate:.2f} (target >= 1)")
-    print(f"ratio btedge vector / backtrader throughput = {vec_rate / (m / bt_sec * 60):.0f}")
+        sec, cpu = statistics.median(r[0] for r in runs), statistics.median(r[2] for r in runs)
+        rates[name] = (n / sec * 60, n / cpu * 60)
+        print(f"  {name:45s} {sec:8.3f} s {cpu:8.3f} s CPU {rates[name][0]:12,.0f} backtests/min "
+              f"({rates[name][1]:,.0f} per CPU minute)")
+    print(f"  {'backtrader (serial, ' + str(m) + ' configs)':45s} {bt_sec:8.3f} s {bt_cpu:8.3f} s CPU "
+          f"{m / bt_sec * 60:12,.0f} backtests/min ({m / bt_cpu * 60:,.0f} per CPU minute)")
+    vec = rates["btedge vector sweep (run_sweep, all figures)"]
+    for name in ("vectorbt from_signals + signals", "vectorbt from_signals + signals + stats()"):
+        if name in rates:
+            print(f"ratio btedge vector / {name} throughput = {vec[0] / rates[name][0]:.2f} wall, "
+                  f"{vec[1] / rates[name][1]:.2f} CPU (target >= 1)")
+    print(f"ratio btedge vector / backtrader throughput = {vec[0] / (m / bt_sec * 60):.0f} wall, "
+          f"{vec[1] / (m / bt_cpu * 60):.0f} CPU")
 
 
-def one_million(base: pd.DataFrame, repeats: int) -> None:
-    df = tiled(base, 1_000_000)
-    print("\n## 2. one simulation on 1,000,000 bars")
+def bt_py_run(df: pd.DataFrame, side: np.ndarray) -> Any:
+    """backtesting.py on the same long-only cross signals (decided at the close, filled at the next
+    open: its default), 0.95 of the equity, the same commission; slippage as its ``spread``."""
+    from backtesting import Backtest, Strategy
+
+    class Cross(Strategy):
+        def init(self):
+            self.side = self.I(lambda: side, name="side", plot=False)
+
+        def next(self):
+            s = self.side[-1]
+            if s > 0 and not self.position:
+                self.buy(size=0.95)
+            elif s < 0 and self.position:
+                self.position.close()
+
+    data = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
+    return Backtest(data, Cross, cash=CONFIG.cash, commission=CONFIG.commission, spread=CONFIG.slippage,
+                    finalize_trades=True).run()
+
+
+def one_million(base: pd.DataFrame, repeats: int, bars_count: int = 1_000_000) -> None:
+    df = tiled(base, bars_count)
+    print(f"\n## 2. one simulation on {bars_count:,} bars")
     params = strategy_params(LaguerreCross, PARAMS)
     bars = bars_from_frame(df)
     sig = signals_for(LaguerreCross, bars, params)
     sim = lambda: simulate_signals(bars, sig, params, CONFIG)  # noqa: E731
     sim()
-    rows = {"btedge simulator (numba, signals given)": [], "btedge run_vector (signals+sim+figures)": []}
+    runs: dict[str, Callable[[], Any]] = {
+        "btedge simulator (numba, signals given)": sim,
+        "btedge run_vector (signals+sim+figures)": lambda: run_vector(LaguerreCross, [("BTC", df)], PARAMS, CONFIG),
+    }
     if vbt is not None:
         entries, exits = vbt_signals(df, [{"gamma_fast": 0.2, "gamma_slow": 0.8}])
         vbt_run(df, entries, exits)  # compile
-        rows["vectorbt from_signals (signals given)"] = []
-    fills = None
-    for _ in range(repeats):
-        sec, out = median_time(sim, 1)
-        rows["btedge simulator (numba, signals given)"].append(sec)
-        fills = out[2]
-        rows["btedge run_vector (signals+sim+figures)"].append(
-            median_time(lambda: run_vector(LaguerreCross, [("BTC", df)], PARAMS, CONFIG), 1)[0])
-        if vbt is not None:
-            sec, pf = median_time(lambda: vbt_run(df, entries, exits), 1)
-            rows["vectorbt from_signals (signals given)"].append(sec)
-    print(f"btedge: {len(fills) // 2} round trips" + (f"; vectorbt: {int(np.sum(pf.trades.count()))} trades" if vbt else ""))
-    med = {k: statistics.median(v) for k, v in rows.items()}
-    for name, sec in med.items():
-        print(f"  {name:45s} {sec:8.3f} s")
+        runs["vectorbt from_signals (signals given)"] = lambda: vbt_run(df, entries, exits)
+    if backtesting is not None:
+        side = compare_array(bars.laguerre(0.2), bars.laguerre(0.8)).astype(float)
+        runs["backtesting.py (signals given, its stats)"] = lambda: bt_py_run(df, side)
+    rows: dict[str, list] = {name: [] for name in runs}
+    for _ in range(repeats):  # interleaved
+        for name, fn in runs.items():
+            rows[name].append(median_time(fn, 1))
+    counts = [f"btedge: {len(rows['btedge simulator (numba, signals given)'][-1][1][2]) // 2} round trips"]
     if vbt is not None:
-        ratio = med["btedge simulator (numba, signals given)"] / med["vectorbt from_signals (signals given)"]
-        print(f"ratio btedge simulator / vectorbt from_signals = {ratio:.2f} (target <= 2)")
+        counts.append(f"vectorbt: {int(np.sum(rows['vectorbt from_signals (signals given)'][-1][1].trades.count()))}")
+    if backtesting is not None:
+        counts.append(f"backtesting.py: {rows['backtesting.py (signals given, its stats)'][-1][1]['# Trades']}")
+    print("trades: " + "; ".join(counts))
+    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[2] for r in v)) for k, v in rows.items()}
+    for name, (sec, cpu) in med.items():
+        print(f"  {name:45s} {sec:8.3f} s {cpu:8.3f} s CPU")
+    if vbt is not None:
+        ours, theirs = med["btedge simulator (numba, signals given)"], med["vectorbt from_signals (signals given)"]
+        print(f"ratio btedge simulator / vectorbt from_signals = {ours[0] / theirs[0]:.2f} wall, "
+              f"{ours[1] / theirs[1]:.2f} CPU (target <= 2)")
+        ours = med["btedge run_vector (signals+sim+figures)"]
+        print(f"ratio btedge run_vector / vectorbt from_signals = {ours[0] / theirs[0]:.2f} wall, "
+              f"{ours[1] / theirs[1]:.2f} CPU")
 
 
 def _chunk(frames, tasks, config):  # worker: one window's slice of the grid
@@ -167,6 +211,11 @@ def _chunk(frames, tasks, config):  # worker: one window's slice of the grid
 
     out = list(run_tasks(LaguerreCross, frames, tasks, config))
     return [t for t, *_ in out], np.column_stack([r.to_numpy() for _, _, r, _ in out]), [m for _, m, _, _ in out]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def thousand(base: pd.DataFrame, workers: int) -> None:
@@ -182,7 +231,7 @@ def thousand(base: pd.DataFrame, workers: int) -> None:
     print(f"\n## 3. {len(param_sets)} parameter sets × {len(windows)} windows "
           f"({', '.join(f'{w.lookback:,} bars from bar {w.start:,}' for w in windows)}) "
           f"on {len(df):,} bars, {workers} processes")
-    start = time.perf_counter()
+    start, cpu0, children0 = time.perf_counter(), time.process_time(), _children_cpu()
     results = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = []
@@ -194,6 +243,7 @@ def thousand(base: pd.DataFrame, workers: int) -> None:
         for window, future in futures:
             by_window.setdefault(window.window_id, []).append(future.result())
     sims = time.perf_counter() - start
+    workers_cpu = _children_cpu() - children0  # the pool has shut down: its processes are reaped
     for wid, parts in sorted(by_window.items()):
         matrix = pd.DataFrame(np.column_stack([p[1] for p in parts]))
         sharpes = np.array([m["sharpe"] for p in parts for m in p[2]])
@@ -202,13 +252,16 @@ def thousand(base: pd.DataFrame, workers: int) -> None:
         pbo = pbo_cscv(matrix, 16)
         results.append((wid, matrix.shape, sharpes, trades, dsr, pbo))
     total = time.perf_counter() - start
+    cpu = workers_cpu + time.process_time() - cpu0
     for wid, shape, sharpes, trades, dsr, pbo in results:
         best = int(np.nanargmax(sharpes))
         print(f"  window {wid}: {shape[1]} configs × {shape[0]:,} bars: annualised Sharpe median "
               f"{np.nanmedian(sharpes):.2f}, best {sharpes[best]:.3f} ({param_sets[best]}, {trades[best]:.0f} trades); "
               f"DSR {dsr.dsr:.3f} (N={dsr.n_trials}), PBO {pbo.pbo:.3f}")
     print(f"  {len(param_sets) * len(windows):,} backtests in {sims:.1f} s; with DSR and PBO over all "
-          f"{len(param_sets)} on each window {total:.1f} s (target < 60 s on 2 cores)")
+          f"{len(param_sets)} on each window {total:.1f} s (target < 60 s on 2 cores); CPU seconds "
+          f"{cpu:.1f} (workers {workers_cpu:.1f}, with their start-up), i.e. {cpu / workers:.1f} s on {workers} "
+          f"free cores")
 
 
 def main() -> None:
@@ -217,17 +270,19 @@ def main() -> None:
     parser.add_argument("--sweep-bars", default="20000,100000")
     parser.add_argument("--bt-configs", type=int, default=2, help="configs run in backtrader for its rate")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sim-bars", type=int, default=1_000_000, help="bars of part 2")
     parser.add_argument("--parts", default="1,2,3")
     args = parser.parse_args()
     base, source = source_bars()
     print(f"bars tiled from {source}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"{os.cpu_count()} cores; vectorbt {vbt.__version__ if vbt else 'not importable: btedge and backtrader only'}")
+          f"{os.cpu_count()} cores; vectorbt {vbt.__version__ if vbt else 'not importable'}; "
+          f"backtesting.py {backtesting.__version__ if backtesting else 'not importable'}")
     parts = args.parts.split(",")
     if "1" in parts:
         for bars in (int(b) for b in args.sweep_bars.split(",")):
             sweep_throughput(base, bars, args.repeats, args.bt_configs)
     if "2" in parts:
-        one_million(base, args.repeats)
+        one_million(base, args.repeats, args.sim_bars)
     if "3" in parts:
         thousand(base, args.workers)
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
