@@ -53,7 +53,8 @@ def session(bars: int, every: float) -> None:
         _bar(journal, tape, prices, i, start)
     dashboard, url = start_dashboard(journal.path, "--news-url", "")  # default refresh (2 s), 2 charts
     driver = chromium()
-    memory = []
+    memory: list[tuple[float, float]] = []  # (seconds since the session began, MB)
+    print(f"load average at start: {_load()}", flush=True)
     try:
         driver.get(url)
         probe = LatencyProbe(driver, journal.path)
@@ -61,7 +62,8 @@ def session(bars: int, every: float) -> None:
             probe.poll()
             time.sleep(0.1)
         probe.skip_backlog()
-        memory.append(_rss_mb(dashboard.pid))
+        began = time.time()
+        memory.append((0.0, _rss_mb(dashboard.pid)))
         next_bar, n = time.time(), 0
         sample_at = time.time()
         while n < bars:
@@ -78,14 +80,15 @@ def session(bars: int, every: float) -> None:
                 n += 1
                 next_bar += every
             probe.poll()
+            time.sleep(min(0.2, every / 20))  # no busy loop: a real-time hour polls for an hour
             if time.time() - sample_at > 2.0:
-                memory.append(_rss_mb(dashboard.pid))
+                memory.append((time.time() - began, _rss_mb(dashboard.pid)))
                 sample_at = time.time()
         end = time.time() + 3
         while time.time() < end:
             probe.poll()
             time.sleep(0.05)
-        memory.append(_rss_mb(dashboard.pid))
+        memory.append((time.time() - began, _rss_mb(dashboard.pid)))
     finally:
         driver.quit()
         stop(dashboard)
@@ -95,8 +98,22 @@ def session(bars: int, every: float) -> None:
     print(f"session: {bars} bars x {len(SYMBOLS)} symbols, one bar every {every} s ({bars * every:.0f} s)")
     print(f"  journal row -> browser, bars:  {seen.summary(seen.bars)}")
     print(f"  journal row -> browser, fills: {seen.summary(seen.fills)}")
-    print(f"  dashboard RSS (streamlit + children): start {memory[0]:.0f} MB, peak {max(memory):.0f} MB, "
-          f"end {memory[-1]:.0f} MB over {len(memory)} samples")
+    if seen.bars:
+        ranked = sorted(seen.bars)
+        over = sum(v >= 3.0 for v in ranked)
+        print(f"  bars: p95 {ranked[int(0.95 * (len(ranked) - 1))]:.2f} s, {over} of {len(ranked)} at 3 s or more")
+    mb = [m for _, m in memory]
+    print(f"  dashboard RSS (streamlit + children): start {mb[0]:.0f} MB, peak {max(mb):.0f} MB, "
+          f"end {mb[-1]:.0f} MB over {len(mb)} samples")
+    step = max(1, len(memory) // 12)
+    print("  RSS timeline: " + ", ".join(f"{t / 60:.0f} min {m:.0f} MB" for t, m in memory[::step]))
+    print(f"load average at end: {_load()}")
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _bar(journal, tape, prices, i, start) -> None:  # type: ignore[no-untyped-def]

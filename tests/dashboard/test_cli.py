@@ -47,7 +47,7 @@ def test_command_and_settings_reach_the_app(tmp_path):
     args = cli.build_parser().parse_args(["--journal", str(tmp_path / "j.sqlite"), "--port", "8600",
                                           "--refresh", "1.5", "--news-url", ""])
     command = cli.command(args, 8600)
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("app.py")
+    assert command[1:4] == ["-m", "btedge.dashboard.serve", "run"] and command[4].endswith("app.py")
     assert "--server.headless" in command and "8600" in command
     env = cli.settings(args).to_env()
     got = Settings.from_env(env)

@@ -11,7 +11,16 @@ import pandas as pd
 import streamlit as st
 
 from btedge.dashboard import charts
-from btedge.dashboard.live import LiveState, chart_data, default_charts, file_version, live_state, model_columns
+from btedge.dashboard.live import (
+    LiveState,
+    chart_data,
+    default_charts,
+    file_version,
+    journal_version,
+    live_state,
+    model_columns,
+    restamp,
+)
 from btedge.dashboard.news import NewsCache
 from btedge.dashboard.runs import equity_curves, list_runs, load_run
 from btedge.dashboard.settings import Settings
@@ -33,6 +42,22 @@ def _chart_data(tape: str, version: tuple, last: int, n_symbols: int) -> tuple:
 def _cached_chart_data(tape: Path, last: int, n_symbols: int) -> tuple:
     """:func:`chart_data`, recomputed only when the tape file changed."""
     return _chart_data(str(tape), file_version(tape), last, n_symbols)
+
+
+@st.cache_resource(max_entries=2)
+def _live_state(journal: str, bars: int, version: tuple) -> LiveState:
+    return live_state(journal, bars, charts=_cached_chart_data)
+
+
+def _current_state(settings: Settings) -> LiveState:
+    """:func:`live_state`, recomputed only when the journal or its tape changed (a refresh in
+    between only updates the ages); what the page waits for is never cached."""
+    version = journal_version(settings.journal)
+    state = _live_state(settings.journal, settings.bars, version)
+    if state.waiting:
+        _live_state.clear()
+        return state
+    return restamp(state)
 
 
 def _news(settings: Settings, symbols: list[str]) -> None:
@@ -61,7 +86,7 @@ def _chart(name: tuple, version: tuple, build) -> None:  # type: ignore[no-untyp
     """Draw chart ``name``'s Vega-Lite spec, rebuilt only when ``version`` (what it shows) changed."""
     cache = st.session_state.setdefault("_specs", {})
     if cache.get(name, (None,))[0] != version:
-        cache[name] = (version, build().to_dict(validate=False))
+        cache[name] = (version, build())
     st.vega_lite_chart(cache[name][1], width="stretch")
 
 
@@ -122,7 +147,7 @@ def live_page(settings: Settings) -> None:
 
     @st.fragment(run_every=settings.refresh)
     def refresh() -> None:
-        _render_live(live_state(settings.journal, settings.bars, charts=_cached_chart_data), settings)
+        _render_live(_current_state(settings), settings)
 
     refresh()
 
@@ -137,16 +162,16 @@ def backtest_page(settings: Settings) -> None:
     chosen = st.selectbox("run", [p.stem for p in runs])
     run = load_run(next(p for p in runs if p.stem == chosen))
     curves = equity_curves(run.returns)
-    st.altair_chart(charts.series(curves, [c for c in ("strategy", "buy_and_hold") if c in curves], "equity"),
-                    width="stretch")
-    st.altair_chart(charts.series(curves, [c for c in curves if c.endswith("_drawdown")], "drawdown"),
-                    width="stretch")
+    st.vega_lite_chart(charts.series(curves, [c for c in ("strategy", "buy_and_hold") if c in curves], "equity"),
+                       width="stretch")
+    st.vega_lite_chart(charts.series(curves, [c for c in curves if c.endswith("_drawdown")], "drawdown"),
+                       width="stretch")
     table = pd.DataFrame({k: run.metrics.get(k) or {} for k in ("strategy", "buy_and_hold")})
     st.dataframe(table.astype(str), width="stretch")
     if "close" in run.returns and run.trades is not None:
         bars = pd.DataFrame({c: run.returns["close"] for c in ("open", "high", "low", "close")})
         fills = run.trades.rename(columns={"time": "bar_time", "size": "shares"})
-        st.altair_chart(charts.candles(bars, None, fills, title="close"), width="stretch")
+        st.vega_lite_chart(charts.candles(bars, None, fills, title="close"), width="stretch")
         st.caption(f"{len(run.trades)} fills")
     if run.tearsheet:
         st.markdown(f"tear sheet: [{run.tearsheet.name}]({Path(run.tearsheet).resolve().as_uri()}) "

@@ -8,6 +8,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import signal
 import socket
@@ -89,8 +90,9 @@ def check(args: argparse.Namespace) -> str | None:
 
 
 def command(args: argparse.Namespace, port: int) -> list[str]:
-    """The ``streamlit run`` command line."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+    """The ``streamlit run`` command line (through :mod:`btedge.dashboard.serve`, which imports the
+    page's modules before the server answers)."""
+    return [sys.executable, "-m", "btedge.dashboard.serve", "run", str(APP), "--server.headless", "true",
             "--server.port", str(port), "--server.address", args.host, "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--global.developmentMode", "false",
             "--client.toolbarMode", "viewer"]
@@ -116,9 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
-    try:
-        import streamlit  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("streamlit") is None:  # (importing it here would cost a second)
         print(f"{PROG}: error: streamlit is not installed; pip install 'btedge[dashboard]'", file=sys.stderr)
         return 2
     port = args.port or free_port(args.host)

@@ -1,6 +1,7 @@
 """What the live page shows, computed from the journal and the tape (no Streamlit here)."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,22 @@ def live_state(journal: str | None, last: int = 300, now: float | None = None,
     state.fills = fill_bars(fills, all_bars) if len(fills) else fills.assign(bar_time=[])
     state.pnl = marked_pnl(state.fills, all_bars)
     return state
+
+
+def journal_version(journal: str | None) -> tuple:
+    """:func:`file_version` of the journal and of its tape: changes whenever either writer commits."""
+    if not journal:
+        return ()
+    path = Path(journal)
+    return file_version(path) + file_version(tape_path(path))
+
+
+def restamp(state: LiveState, now: float | None = None) -> LiveState:
+    """``state`` with its status (heartbeat and bar ages, risk state) as of ``now``: a refresh
+    whose files did not change reuses the rest."""
+    if state.view is None:
+        return state
+    return dataclasses.replace(state, status=status(state.view, time.time() if now is None else now))
 
 
 def model_columns(bars: pd.DataFrame) -> list[str]:

@@ -8,6 +8,8 @@ latency is journal row to browser, whatever the polling.
 """
 from __future__ import annotations
 
+import calendar
+import importlib.util
 import re
 import shutil
 import sqlite3
@@ -19,8 +21,6 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from btedge.dashboard.journal_view import connect_ro
 
@@ -34,19 +34,26 @@ class BrowserUnavailable(RuntimeError):
     """chromium or chromedriver is missing, or the browser would not start."""
 
 
-def chromium(width: int = 1280, height: int = 1500) -> Any:
-    """A headless chromium driven by chromedriver (the system's binaries, found on PATH)."""
+def find_browser() -> tuple[str, str]:
+    """The paths of chromium and chromedriver on PATH, selenium importable; else
+    :class:`BrowserUnavailable` saying what to install."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not browser or not driver:
         raise BrowserUnavailable(f"chromium={browser}, chromedriver={driver}: install Debian's chromium and "
                                  "chromium-driver (apt-get install chromium chromium-driver)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-    except ImportError as exc:
-        raise BrowserUnavailable(f"selenium is not installed ({exc}): pip install 'btedge[dashboard]'") from None
+    if importlib.util.find_spec("selenium") is None:
+        raise BrowserUnavailable("selenium is not installed: pip install 'btedge[dashboard]'")
+    return browser, driver
+
+
+def chromium(width: int = 1280, height: int = 1500) -> Any:
+    """A headless chromium driven by chromedriver (the system's binaries, found on PATH)."""
+    browser, driver = find_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
     options = Options()
     options.binary_location = browser
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -108,7 +115,8 @@ class LatencyProbe:
 
     def _shown(self) -> tuple[dict[str, float], int]:
         self.seen.page = text = self.driver.execute_script(_PAGE_TEXT) or ""
-        shown = {m.group(1): pd.Timestamp(m.group(2), tz="UTC").timestamp() for m in _BAR.finditer(text)}
+        shown = {m.group(1): calendar.timegm(time.strptime(m.group(2), "%Y-%m-%d %H:%M:%S"))
+                 for m in _BAR.finditer(text)}
         fills = _FILLS.search(text)
         return shown, int(fills.group(1)) if fills else 0
 
@@ -134,34 +142,63 @@ class LatencyProbe:
         self._bars.clear()
         self._fills_shown = len(self._fills)
 
+    def reset(self) -> Seen:
+        """Start measuring afresh from now (after a warm-up): forget the rows already in the journal
+        and what was seen; returns what was seen until now (the trace goes on)."""
+        before = self.seen
+        self.skip_backlog()
+        self.seen = Seen(page=before.page, trace=before.trace)
+        return before
 
-def start_dashboard(journal: str | Path, *extra: str, timeout: float = 60.0,
-                    log: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """Start ``btedge-dashboard --journal JOURNAL --port 0 EXTRA...`` and wait until it serves;
-    returns the process and its URL. Raises ``TimeoutError`` (the process killed) if it does not."""
+
+def launch_dashboard(journal: str | Path, *extra: str, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``btedge-dashboard --journal JOURNAL --port 0 EXTRA...`` and return the process and the
+    URL it printed, without waiting for it to serve (see :func:`wait_serving`)."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen([sys.executable, "-m", "btedge.dashboard.cli", "--journal", str(journal),
                                 "--port", "0", *extra], stdout=subprocess.PIPE, stderr=out, text=True)
     line = process.stdout.readline()
     match = re.search(r"http://\S+", line)
+    if not match:
+        stop(process)
+        raise RuntimeError(f"btedge-dashboard printed no URL (first line: {line!r}; exit {process.returncode})")
+    return process, match.group(0)
+
+
+def wait_serving(process: subprocess.Popen, url: str, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers Streamlit's health check. Raises ``TimeoutError`` (the process
+    stopped) if it does not within ``timeout`` seconds, or if the process exits."""
     deadline = time.monotonic() + timeout
-    while match and time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            with urllib.request.urlopen(match.group(0) + "/_stcore/health", timeout=2) as reply:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as reply:
                 if reply.status == 200:
-                    return process, match.group(0)
+                    return
         except OSError:
             time.sleep(0.2)
     stop(process)
-    raise TimeoutError(f"btedge-dashboard did not serve within {timeout:.0f} s (first line: {line!r})")
+    raise TimeoutError(f"btedge-dashboard at {url} did not serve within {timeout:.0f} s "
+                       f"(exit status {process.returncode})")
 
 
-def stop(process: subprocess.Popen, wait: float = 10.0) -> None:
-    """Terminate one process we started (SIGTERM, then SIGKILL after ``wait`` seconds)."""
-    if process.poll() is None:
-        process.terminate()
+def start_dashboard(journal: str | Path, *extra: str, timeout: float = 60.0,
+                    log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """:func:`launch_dashboard`, then :func:`wait_serving`; returns the process and its URL."""
+    process, url = launch_dashboard(journal, *extra, log=log)
+    wait_serving(process, url, timeout)
+    return process, url
+
+
+def stop(*processes: subprocess.Popen, wait: float = 10.0) -> None:
+    """Terminate processes we started: SIGTERM to each at once, then SIGKILL to any still running
+    after ``wait`` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + wait
+    for process in processes:
         try:
-            process.wait(wait)
+            process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(wait)
