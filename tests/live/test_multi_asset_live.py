@@ -11,7 +11,7 @@ import pytest
 
 from btedge.strategies import get_strategy
 from btedge.testkit.fakegateway import Bar, FakeGateway, stock
-from tests.support.live_session import keep_root_logging, run_session  # noqa: F401
+from tests.support.live_session import await_gateway, keep_root_logging, run_session  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
 
@@ -36,7 +36,9 @@ def walks(symbols: list[str], n: int, seed: int = 5) -> dict[str, list[Bar]]:
 
 
 def live(cls: type) -> type:
-    """``cls`` pushing the gateway's next step once every feed is LIVE and after each live step."""
+    """``cls`` pushing the gateway's next step once every feed is LIVE and after each live step,
+    once the gateway has every order sent on the step (the client may hold one back: its
+    throttle), so the next bar fills them (as in ``test_outside_multi_asset``)."""
 
     class Live(cls):
         params = (("gw", None), ("steps", LIVE_STEPS))
@@ -47,6 +49,18 @@ def live(cls: type) -> type:
             self.started = False
             self.completed: list[tuple[str, float]] = []
             self.seen: dict[str, list[float]] = {d._name: [] for d in self.datas}
+            self.placed: list[bt.Order] = []
+
+        def buy(self, *args: Any, **kwargs: Any) -> Any:
+            return self._placed(super().buy(*args, **kwargs))
+
+        def sell(self, *args: Any, **kwargs: Any) -> Any:
+            return self._placed(super().sell(*args, **kwargs))
+
+        def _placed(self, order: Any) -> Any:
+            if order is not None and self.broker.ib_order(order) is not None:  # sent to IB, not refused
+                self.placed.append(order)
+            return order
 
         def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
             if not self.started and all(d._laststatus == d.LIVE for d in self.datas):
@@ -67,6 +81,9 @@ def live(cls: type) -> type:
             if not self.started or any(d.haslivedata() for d in self.datas):
                 return
             self.steps += 1
+            for order in self.placed:  # the gateway has every order before the bar that fills it
+                await_gateway(self.p.gw, self.broker.store, self.broker.ib_order(order).orderId)
+            self.placed.clear()
             if self.steps >= self.p.steps:
                 self.env.runstop()
             else:
