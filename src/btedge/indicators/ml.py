@@ -291,11 +291,22 @@ class WalkForwardIndicator(bt.Indicator):
         b = self._take_bar()
         values = np.full(self.lines.size(), np.nan)
         if b is not None:
-            fitted = self._models_for_next(b)
-            window = np.array(self._rows[-self._window:])
-            values = self._score(fitted, window, np.array([len(window) - 1]))[0]
+            values = self._score_newest(self._models_for_next(b), np.array(self._rows[-self._window:]))[0]
         for line, v in zip(self.lines, values):
             line[0] = v
+
+    def _score_newest(self, fitted: list[FittedFold | None], window: np.ndarray) -> np.ndarray:
+        """``_score`` of the newest bar alone (``window``: the last rows, oldest first): each member
+        scores its scaled last ``spec.window`` rows, with the arithmetic of ``FittedFold.predict``
+        but no index windows or masks (a live step)."""
+        outputs = []
+        for w, f in zip(self.walkers, fitted):
+            x = window[len(window) - w.spec.window:][None]
+            if f is None or not np.isfinite(x).all():
+                outputs.append(np.full((1, self._n_out(w.spec)), np.nan))
+            else:
+                outputs.append(np.asarray(f.model.predict(f.scale(x)), dtype=np.float64))
+        return self._combine(fitted, outputs)
 
     def _models_for_next(self, boundary: int) -> list[FittedFold | None]:
         if self._pinned is not None:
@@ -390,8 +401,15 @@ class EnsembleSignal(WalkForwardIndicator):
             w = np.array([learned_weight(None if f is None else f.meta.get("val_gain")) for f in fitted])
         return np.where([f is not None for f in fitted], w, 0.0)
 
+    def _weights_of(self, fitted: list[FittedFold | None]) -> np.ndarray:
+        """``member_weights``, kept for the fold list that ``next()`` reuses bar after bar."""
+        cached = getattr(self, "_weights_cache", None)
+        if cached is None or cached[0] is not fitted:
+            self._weights_cache = cached = (fitted, self.member_weights(fitted))
+        return cached[1]
+
     def _combine(self, fitted, outputs) -> np.ndarray:
-        w = self.member_weights(fitted)
+        w = self._weights_of(fitted)
         out = np.full((len(outputs[0]), 5), np.nan)
         if not w.sum() > 0:
             return out

@@ -159,27 +159,35 @@ def fit_regression(net: KAN, x: torch.Tensor, y: torch.Tensor, steps: int = 200,
 
 class NumpyKAN:
     """Float64 numpy copy of a trained :class:`KAN` for inference: the same Cox-de Boor and
-    SiLU arithmetic without torch's per-operation overhead (a live step scores one row)."""
+    SiLU arithmetic without torch's per-operation overhead (a live step scores one row). The knot
+    differences of each Cox-de Boor step are computed once (the same numbers every call)."""
 
     def __init__(self, net: KAN) -> None:
         with torch.no_grad():
             self.layers = [(layer.grid.double().numpy(), layer.order, layer.base_weight.double().numpy(),
                             layer.scaled_spline_weight().double().reshape(layer.n_out, -1).numpy())
                            for layer in net.layers]
+        self._steps = [self.knot_steps(g, order) for g, order, _, _ in self.layers]
 
     @staticmethod
-    def bases(x: np.ndarray, g: np.ndarray, order: int) -> np.ndarray:
+    def knot_steps(g: np.ndarray, order: int) -> list[tuple[np.ndarray, ...]]:
+        """Per step k: (lower knots, their span, upper knots, their span) of the recursion."""
+        return [(g[:, : -(k + 1)], g[:, k:-1] - g[:, : -(k + 1)], g[:, k + 1:], g[:, k + 1:] - g[:, 1:-k])
+                for k in range(1, order + 1)]
+
+    @staticmethod
+    def bases(x: np.ndarray, g: np.ndarray, order: int,
+              steps: list[tuple[np.ndarray, ...]] | None = None) -> np.ndarray:
         x = x[:, :, None]
         b = ((x >= g[:, :-1]) & (x < g[:, 1:])).astype(np.float64)
-        for k in range(1, order + 1):
-            b = ((x - g[:, : -(k + 1)]) / (g[:, k:-1] - g[:, : -(k + 1)]) * b[:, :, :-1]
-                 + (g[:, k + 1:] - x) / (g[:, k + 1:] - g[:, 1:-k]) * b[:, :, 1:])
+        for lo, lo_span, hi, hi_span in steps or NumpyKAN.knot_steps(g, order):
+            b = (x - lo) / lo_span * b[:, :, :-1] + (hi - x) / hi_span * b[:, :, 1:]
         return b
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        for grid, order, base_w, spline_w in self.layers:
+        for (grid, order, base_w, spline_w), steps in zip(self.layers, self._steps):
             silu = x * expit(x)  # stable for large |x|
-            x = silu @ base_w.T + self.bases(x, grid, order).reshape(len(x), -1) @ spline_w.T
+            x = silu @ base_w.T + self.bases(x, grid, order, steps).reshape(len(x), -1) @ spline_w.T
         return x
 
 

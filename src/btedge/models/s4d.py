@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import erf
 from torch import nn
 
 from btedge.models.spec import ModelSpec
@@ -152,8 +153,6 @@ class S4DNet(nn.Module):
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
