@@ -104,3 +104,19 @@ def test_kan_partial_fit_journal_replays_the_same_model(tmp_path):
     b.load(tmp_path / "j.npy")
     for r in rows[100:120]:
         np.testing.assert_array_equal(a.predict(r), b.predict(r))
+
+
+@pytest.mark.slow
+def test_member_modes_agree_and_no_lookahead(tmp_path):
+    from btedge.indicators.ml import EnsembleSignal
+    from btedge.testkit import assert_modes_agree, assert_no_lookahead
+    from tests.support.btc import btc
+
+    small = dict(train_bars=300, retrain_every=100, seq_len=12, hidden=4, epochs=2, min_samples=50)
+
+    def make(s):
+        return EnsembleSignal(s.data, members="online", cache_dir=str(tmp_path), **small)
+
+    lines = assert_modes_agree(btc(500), make)
+    assert np.isnan(lines["p_long"][:300]).all() and np.isfinite(lines["p_long"][300:]).all()
+    assert_no_lookahead(btc(500), make, cuts=[300, 301, 302, 401, 402])
