@@ -9,16 +9,21 @@ printed as medians (latency: p50 / p99) with the ratio to a named baseline:
 1. training time of one walk-forward fold (``--train`` bars) per member; baseline ``cnn``
 2. live step of each member: its fold model scoring the newest window, bar after bar, as
    ``next()`` does (S4D streams: one recurrent step per bar); baseline ``cnn``. Then XGBoost's
-   single-row paths on the same rows: ``inplace_predict`` on a fresh row (what the member does;
-   baseline), on a preallocated row without feature validation, and ``predict`` of a
-   ``DMatrix`` built per row (a DMatrix cannot be refilled, so it cannot be reused)
+   single-row paths on the same rows: ``inplace_predict`` on a fresh row (the member's path
+   before the tree table; baseline), on a preallocated row without feature validation,
+   ``predict`` of a ``DMatrix`` built per row (a DMatrix cannot be refilled, so it cannot be
+   reused) and the member's ``TreeTable`` (bit-equal outputs checked); and the CNN's single
+   window: the float64 torch net (baseline) against ``NumpyCNN`` (the member's path)
 3. S4D, 4 layers, H = 16, over a 1000-bar context: one recurrent step; 1000 bars scored by one
    FFT pass (batch) against 1000 recurrent steps; baseline the FFT over one 1000-bar window
    (what a live step would cost without the recurrence)
 4. HMM forward-filter update, online learn+predict and ``FeatureStream.update`` per bar, and
    the timer's own cost (an empty block; ``time.thread_time`` is a system call)
 5. ``EnsembleSignal(members='s4d,kan,online,cnn,xgb')`` ``next()`` per bar after its first
-   fold (fold-switch bars, which load models, are listed apart)
+   fold (fold-switch bars, which load models, are listed apart): the live path against the
+   generic one (baseline: ``_score`` with index windows and ``FittedFold.predict``, XGBoost
+   ``inplace_predict``, the torch CNN), whole runs alternated ``--repeats`` times, outputs
+   checked equal (1e-12)
 6. ``LaguerreCross`` with and without the HMM regime gate (calm regime only): trades, return,
    Sharpe per bar (annualised by sqrt(bars per year)), on the same data
 
@@ -47,6 +52,8 @@ from btedge.models.online import OnlineLearner
 from btedge.models.regimes import RegimeFilter, fit_hmm
 from btedge.models.s4d import S4DNet, S4DStream
 from btedge.models.spec import ModelSpec
+from btedge.models.torch_models import NumpyCNN, TorchClassifier, inference_threads
+from btedge.models.xgb_model import TreeTable, XGBClassifierModel
 from btedge.strategies.gates import regime_gated
 from btedge.strategies.laguerre import LaguerreCross
 from btedge.training.cache import ModelCache
@@ -126,7 +133,8 @@ def step_latencies(feats, labels, train: int, repeats: int,
                     window = feats[t - win + 1 : t + 1][None]
                     with lat[kind]:
                         f.predict(window, 3)
-    return lat, xgb_paths(fitted["xgb"], feats, train, repeats, bars)
+    return lat, {**xgb_paths(fitted["xgb"], feats, train, repeats, bars),
+                 **cnn_paths(fitted["cnn"], feats, train, repeats, bars)}
 
 
 def xgb_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]:
@@ -139,10 +147,14 @@ def xgb_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]
         row[0] = x
         return booster.inplace_predict(row, validate_features=False)
 
+    table = TreeTable.from_booster(booster, rows.shape[1])
+    if table is None:
+        raise AssertionError("the xgb member's TreeTable is not usable for this booster")
     paths = {
         "inplace_predict": lambda x: booster.inplace_predict(np.ascontiguousarray(x[None], dtype=np.float64)),
         "inplace_prealloc": prealloc,
         "dmatrix_per_row": lambda x: booster.predict(xgb.DMatrix(x[None], nthread=1)),
+        "tree_table": lambda x: table.predict_row(x)[None],
     }
     for name, fn in paths.items():
         if not all(np.array_equal(fn(x), paths["inplace_predict"](x)) for x in rows[:50]):
@@ -153,6 +165,33 @@ def xgb_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]
             for x in rows:
                 with out[name]:
                     fn(x)
+    return out
+
+
+def torch_cnn_predict(model: TorchClassifier, X: np.ndarray) -> np.ndarray:
+    """The CNN member's single-window path before ``NumpyCNN``: the float64 torch net."""
+    with torch.no_grad(), inference_threads():
+        return torch.softmax(model._inference_net()(torch.as_tensor(X, dtype=torch.float64)), dim=1).numpy()
+
+
+def cnn_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]:
+    """The CNN member's one-window paths on the fold's scaled windows (equal to 1e-12 checked)."""
+    win = f.model.spec.window
+    windows = f.scale(sequence_windows(feats, np.arange(train, train + bars), win))
+    numpy_net = NumpyCNN(f.model._inference_net())
+    paths = {"cnn_torch_float64": lambda w: torch_cnn_predict(f.model, w[None]),
+             "cnn_numpy": lambda w: numpy_net.logits(w)}
+    for w in windows[:50]:
+        z = numpy_net.logits(w)
+        e = np.exp(z - z.max())
+        if not np.allclose(e / e.sum(), paths["cnn_torch_float64"](w)[0], rtol=0, atol=1e-12):
+            raise AssertionError("NumpyCNN differs from the torch CNN by more than 1e-12")
+    out = {k: Clock() for k in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            for w in windows:
+                with out[name]:
+                    fn(w)
     return out
 
 
@@ -218,29 +257,61 @@ class TimedEnsemble(EnsembleSignal):
         self.latency.append((len(self) - 1, time.perf_counter() - w, time.thread_time() - c))
 
 
+class GenericEnsemble(TimedEnsemble):
+    """The baseline live step: the generic ``_score`` (index windows, ``FittedFold.predict``),
+    XGBoost ``inplace_predict`` and the torch CNN for every bar."""
+
+    def _models_for_next(self, boundary: int):
+        fitted = super()._models_for_next(boundary)
+        for f in fitted:
+            if f is not None and isinstance(f.model, XGBClassifierModel):
+                f.model._table = None  # None: no table, inplace_predict
+            elif f is not None and type(f.model) is TorchClassifier and f.model.spec.kind == "cnn":
+                f.model.predict = lambda X, m=f.model: torch_cnn_predict(m, X)
+        return fitted
+
+    def _score_newest(self, fitted, window):
+        return self._score(fitted, window, np.array([len(window) - 1]))
+
+
 class Holder(bt.Strategy):
-    params = (("kwargs", None),)
+    params = (("kwargs", None), ("indicator", TimedEnsemble))
 
     def __init__(self) -> None:
-        self.ind = TimedEnsemble(self.data, **self.p.kwargs)
+        self.ind = self.p.indicator(self.data, **self.p.kwargs)
 
 
-def ensemble_latency(df: pd.DataFrame, train: int) -> tuple[Clock, list[float]]:
+def run_ensemble(df: pd.DataFrame, kwargs: dict, runonce: bool, cls=TimedEnsemble):
+    cerebro = bt.Cerebro(stdstats=False, runonce=runonce, preload=True)
+    cerebro.adddata(FrameData(dataname=df))
+    cerebro.addstrategy(Holder, kwargs=kwargs, indicator=cls)
+    return cerebro.run()[0].ind
+
+
+def lines_of(ind) -> np.ndarray:
+    return np.column_stack([np.asarray(line.array) for line in ind.lines])
+
+
+def ensemble_latency(df: pd.DataFrame, train: int, repeats: int) -> dict[str, tuple[Clock, list[float]]]:
+    """Per variant (live, generic): steady bars' clock and the fold-switch bars' wall times."""
+    out = {name: (Clock(), []) for name in ("live", "generic")}
     with tempfile.TemporaryDirectory() as tmp:
         kwargs = dict(members="s4d,kan,online,cnn,xgb", train_bars=train, retrain_every=(len(df) - train) // 2,
                       cache_dir=tmp, seq_len=SPEC["seq_len"], hidden=SPEC["hidden"], epochs=SPEC["epochs"])
-        for runonce in (True, False):  # the runonce pass trains into the cache; next() loads it
-            cerebro = bt.Cerebro(stdstats=False, runonce=runonce, preload=True)
-            cerebro.adddata(FrameData(dataname=df))
-            cerebro.addstrategy(Holder, kwargs=kwargs)
-            strat = cerebro.run()[0]
-    sched = strat.ind.schedule
-    steady = Clock()
-    for t, w, c in strat.ind.latency:
-        if t > train and not sched.is_boundary(t):
-            steady.wall.append(w)
-            steady.cpu.append(c)
-    return steady, [w for t, w, _ in strat.ind.latency if sched.is_boundary(t)]
+        once = lines_of(run_ensemble(df, kwargs, True))  # trains into the cache; next() loads it
+        for _ in range(repeats):
+            for name, cls in (("live", TimedEnsemble), ("generic", GenericEnsemble)):
+                ind = run_ensemble(df, kwargs, False, cls)
+                if not np.allclose(lines_of(ind), once, rtol=0, atol=1e-12, equal_nan=True):
+                    raise AssertionError(f"{name} next() lines differ from runonce by more than 1e-12")
+                steady, switch = out[name]
+                for t, w, c in ind.latency:
+                    if ind.schedule.is_boundary(t):
+                        switch.append(w)
+                    elif t > train:
+                        steady.wall.append(w)
+                        steady.cpu.append(c)
+    return out
 
 
 class Values(bt.Analyzer):
@@ -345,12 +416,17 @@ def update_section(df, feats, labels, args) -> None:
 def ensemble_section(df, feats, labels, args) -> None:
     with open("/proc/loadavg") as fh:
         load_before = fh.read().split()[:3]
-    steady, switch = ensemble_latency(df, args.train)
+    runs = ensemble_latency(df, args.train, args.repeats)
     with open("/proc/loadavg") as fh:
         load_after = fh.read().split()[:3]
-    print("\n5. EnsembleSignal(s4d,kan,online,cnn,xgb).next() after the first fold (features + 5 members + vote)")
-    print(f"   steady bars ({len(steady.wall)})  {steady.line()}")
-    print(f"   fold-switch bars ({len(switch)}) median {statistics.median(switch) * 1e3:.1f} ms (load models)")
+    print("\n5. EnsembleSignal(s4d,kan,online,cnn,xgb).next() after the first fold (features + 5 members + vote); "
+          f"{args.repeats} runs each, alternated; baseline generic")
+    base = statistics.median(runs["generic"][0].cpu)
+    for name, (steady, switch) in runs.items():
+        cpu, wall = np.array(steady.cpu), np.array(steady.wall)
+        print(f"   {name:8s} steady bars ({len(wall)})  {steady.line()}   cpu p50 x{np.median(cpu) / base:5.2f}")
+        print(f"            over 2 ms: cpu {np.mean(cpu > 2e-3):.2%}, wall {np.mean(wall > 2e-3):.2%}; "
+              f"fold-switch bars ({len(switch)}) median {statistics.median(switch) * 1e3:.1f} ms (load models)")
     print(f"   load average (1/5/15 min) before {' '.join(load_before)}, after {' '.join(load_after)}")
 
 
