@@ -1,23 +1,30 @@
 """The bar-to-order path after its latency work, with both client libraries: the order is still
 committed to the journal before its bytes reach the socket, the backtrader order built after the
 send is tracked and notified as before, and the store's watchdog never runs between a bar and the
-order it triggers (it waits for a pass that brought no bar, at most ``_WATCHDOG_DEFER``)."""
+order it triggers (it waits for a pass that brought no bar, at most ``_WATCHDOG_DEFER``), and
+neither does the journal's checkpoint (its disk syncs): commits leave it to ``Journal.maintain``,
+which the store calls from those idle passes."""
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import backtrader as bt
 import pytest
 
 from btedge.live import IBStore
+from btedge.live.journal import BACKSTOP_PAGES, CHECKPOINT_CHANGES, ExecutionReport, Journal, OrderRecord
 from btedge.live.risk import RiskGate, RiskLimits
 from btedge.live.session import build_session
 from btedge.live.store import _WATCHDOG_DEFER, _WATCHDOG_EVERY
 from tests.support.live_session import Scripted, live_config
 
 pytestmark = pytest.mark.usefixtures("time_limit")
+ACCOUNT = "DU1234567"
 
 
 def _spy_on_place_orders(session: Any, seen: list[tuple[int, int]]) -> None:
@@ -76,26 +83,80 @@ def test_a_refused_order_is_neither_journaled_nor_sent(fake_gateway, ib_lib, tmp
     assert session.broker.journal.orders() == [] and fake_gateway.messages("placeOrder") == []
 
 
-def _watch_runs(store: IBStore, wake: bool, overdue: float) -> int:
-    """How many times the order watchdog ran in one pump: due since ``overdue`` s, with or
-    without a wake-up (a bar queued) during the pump."""
+class _Journal:
+    """Counts what the store asks of the journal on its idle passes."""
+
+    def __init__(self) -> None:
+        self.maintained = 0
+
+    def heartbeat(self, state: str) -> None:
+        pass
+
+    def maintain(self) -> bool:
+        self.maintained += 1
+        return False
+
+
+def _watch_runs(store: IBStore, wake: bool, overdue: float) -> tuple[int, int]:
+    """How many times the order watchdog and the journal's maintenance ran in one pump: due
+    since ``overdue`` s, with or without a wake-up (a bar queued) during the pump."""
     calls = []
     original = store.ib.openTrades
     store.ib.openTrades = lambda: calls.append(1) or original()
     store._next_watch = time.monotonic() - overdue
+    maintained = store.journal.maintained
     if wake:
         store.lib.util.getLoop().call_soon(store.wake)
     store.pump(0.2)
     store.ib.openTrades = original
-    return len(calls)
+    return len(calls), store.journal.maintained - maintained
 
 
-def test_the_watchdog_waits_for_a_pass_without_a_bar(fake_gateway, ib_lib):
+def test_the_watchdog_and_the_checkpoint_wait_for_a_pass_without_a_bar(fake_gateway, ib_lib):
     store = IBStore(live_config(fake_gateway, ib_lib))
     store.connect()
+    store.attach_broker(SimpleNamespace(journal=_Journal(), on_error=lambda *a: False))
     try:
-        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_EVERY) == 0  # a bar is waiting: later
-        assert _watch_runs(store, wake=False, overdue=_WATCHDOG_EVERY) == 1  # the next idle pass: now
-        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_DEFER + 0.1) == 1  # never more than the cap late
+        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_EVERY) == (0, 0)  # a bar is waiting: later
+        assert _watch_runs(store, wake=False, overdue=_WATCHDOG_EVERY) == (1, 1)  # the next idle pass: now
+        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_DEFER + 0.1) == (1, 1)  # at most the cap late
     finally:
         store.stop()
+
+
+def _write(journal: Journal, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        ref = journal.next_client_ref("btedge")
+        journal.add_order(OrderRecord(ref, i + 1, None, 11, ACCOUNT, 756733, "SPY", "SPY:STK", "BUY", 1.0, "MKT",
+                                      None, None, None, "Submitted", 0.0, ""))
+        with journal.batch():
+            journal.book_execution(ExecutionReport(f"e.{i:08x}.01.01", ref, 11, ACCOUNT, i + 1, 756733, 1.0,
+                                                   100.0, 1_700_000_000.0 + i))
+            journal.set_state(ref, "Filled", "fill")
+
+
+def _orders_in_the_database_file(journal: Journal, tmp_path: Path) -> int:
+    """Orders in the main file alone (without its WAL): what checkpoints have copied there."""
+    copy = tmp_path / "main-file-only.sqlite"
+    shutil.copyfile(journal.path, copy)
+    with sqlite3.connect(copy) as db:
+        if not db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'orders'").fetchone()[0]:
+            return 0  # not even the schema has been copied yet
+        return db.execute("SELECT count(*) FROM orders").fetchone()[0]
+
+
+def test_commits_leave_the_checkpoint_to_maintain(tmp_path):
+    journal = Journal.open(tmp_path, ACCOUNT, "ckpt")
+    try:
+        assert journal._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
+        _write(journal, 10)
+        assert not journal.maintain()  # under CHECKPOINT_CHANGES rows: nothing to do yet
+        _write(journal, CHECKPOINT_CHANGES // 5, start=10)
+        wal = Path(f"{journal.path}-wal").stat().st_size
+        assert wal > 1000 * 4096  # past SQLite's default threshold: no commit checkpointed it
+        assert _orders_in_the_database_file(journal, tmp_path) < 10 + CHECKPOINT_CHANGES // 5
+        assert journal.maintain()
+        assert _orders_in_the_database_file(journal, tmp_path) == 10 + CHECKPOINT_CHANGES // 5
+        assert not journal.maintain()  # nothing new since
+    finally:
+        journal.close()

@@ -191,8 +191,9 @@ class IBStore:
         except ConnectionError:  # the client raises it from inside sleep when the socket drops
             self._connection_lost("socket closed while waiting")
             return
-        # a bar (or notification) is waiting: the watchdog and the heartbeat's journal write
-        # run on a later pass (within _WATCHDOG_DEFER), not between the bar and its order
+        # a bar (or notification) is waiting: the watchdog, the heartbeat's journal write and
+        # the journal's checkpoint run on a later pass (within _WATCHDOG_DEFER), not between the
+        # bar and its order
         self._watch_orders(_WATCHDOG_DEFER if self._woken else 0.0)
 
     def wake(self) -> None:
@@ -396,6 +397,8 @@ class IBStore:
         if now < self._next_watch + defer:
             return
         self._heartbeat("LIVE")
+        if self.journal is not None:
+            self.journal.maintain()  # its disk syncs here, never on an order's commit
         self._next_watch = now + _WATCHDOG_EVERY
         overdue = self._acks.check(self.ib.openTrades())
         for trade in overdue:
