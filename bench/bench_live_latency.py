@@ -110,7 +110,10 @@ def serve(n: int, gap: float, pipe: Any) -> None:
         command = pipe.recv()
         if command == "go":
             gw.call(lambda: gw.pace_start())  # type: ignore[attr-defined]
-        elif command == "result":
+        elif command == "result":  # the last order may still be on its way
+            deadline = time.monotonic() + STALL_SECONDS
+            while gw.call(lambda: len(received) < len(pushed)) and time.monotonic() < deadline:
+                time.sleep(0.01)
             pipe.send(gw.call(lambda: (list(pushed), list(received))))
         else:
             break
