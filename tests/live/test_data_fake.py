@@ -146,3 +146,24 @@ def test_feed_alone_with_the_backtest_broker(fake_gateway, ib_lib, gateway_bars)
     finally:
         store.stop()
     assert strat.seen == HISTORY + 3 and store.reconnects == 0
+
+
+def test_bars_with_a_missing_price_are_refused_with_a_warning(ib_lib, caplog):
+    """A history bar and a live bar whose close is NaN never reach the strategy; each is named at WARNING."""
+    from dataclasses import replace
+
+    from btedge.testkit.fakegateway import FakeGateway
+    from btedge.testkit.fakegateway.bars import load_bars
+
+    bars = load_bars(sample_bars())  # Bar objects go to the wire as given: the gateway's fault
+    bars[HISTORY - 5] = replace(bars[HISTORY - 5], close=float("nan"))
+    bars[HISTORY + 1] = replace(bars[HISTORY + 1], high=float("nan"))
+    with caplog.at_level("WARNING", logger="btedge.live.data"):
+        with FakeGateway(bars=bars, symbol="SPY", history=HISTORY) as gw:
+            strat, _, _ = run_session(gw, ib_lib, live_bars=3, push=2)  # 2 a step: one may be refused
+    closes = [bar[1] for bar in strat.bars]
+    assert all(c == c for c in closes), "a NaN close reached the strategy"
+    assert len(strat.bars) == HISTORY - 1 + 3
+    assert strat.data.stats["invalid_bars"] == 2
+    refused = [r for r in caplog.records if "missing price" in r.getMessage()]
+    assert len(refused) == 2 and "refused" in refused[0].getMessage()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import math
 import time
 from typing import Any
 
@@ -369,6 +370,11 @@ class IBData(bt.feed.DataBase):
     def _enqueue(self, bar: Bar) -> None:
         if bar[0] <= self._last_time:
             self.stats["duplicates_dropped"] += 1
+            return
+        if not all(math.isfinite(price) for price in bar[1:5]):
+            self.stats["invalid_bars"] += 1
+            log.warning("%s: bar %s from IB has a missing price (open %s, high %s, low %s, close %s): "
+                        "refused, the strategy never sees it", self.symbol, _stamp(bar[0]), *bar[1:5])
             return
         self._last_time = self._newest_seen = bar[0]
         self._queue.append(bar)
