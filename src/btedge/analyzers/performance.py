@@ -71,10 +71,10 @@ class Performance(bt.Analyzer):
 
     Returns are those of ``bt.analyzers.TimeReturn`` with this analyzer's ``timeframe``,
     ``compression`` and ``fund`` (the same numbers), computed at ``stop()`` from the value of
-    every bar: with the defaults one return per bar of the first data, *provided the feed
-    declares its timeframe* (``FrameData(..., timeframe=bt.TimeFrame.Minutes)``; btedge's engine
-    does): a feed left at backtrader's default ``Days`` gives daily returns, and a warning is
-    logged when such a feed has several bars a day.
+    every bar: with the defaults one return per bar of the first data, *provided the feed's
+    timeframe is its bar size* (``FrameData`` infers it when none is given; btedge's engine
+    declares it): a feed declared ``Days`` (backtrader's own feeds default to it) gives daily
+    returns, and a warning is logged when such a feed has several bars a day.
 
     Formula (``r`` period returns, ``n`` of them, ``P`` periods per year, ``e = r - rf_p`` with
     ``rf_p = (1 + riskfree) ** (1 / P) - 1``):
