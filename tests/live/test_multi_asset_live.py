@@ -3,6 +3,7 @@ IBBroker, on the fake gateway with both client libraries. Every feed gets every 
 order, the orders fill, and each position the broker holds is the gateway's."""
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -50,6 +51,7 @@ def live(cls: type) -> type:
             self.completed: list[tuple[str, float]] = []
             self.seen: dict[str, list[float]] = {d._name: [] for d in self.datas}
             self.placed: list[bt.Order] = []
+            self.rebalance_times: list[tuple[float, bool]] = []  # dual_momentum: (bar time, every feed LIVE)
 
         def buy(self, *args: Any, **kwargs: Any) -> Any:
             return self._placed(super().buy(*args, **kwargs))
@@ -77,7 +79,10 @@ def live(cls: type) -> type:
                 stamp = d.datetime[0]
                 if not self.seen[d._name] or self.seen[d._name][-1] != stamp:
                     self.seen[d._name].append(stamp)
+            before = len(getattr(self, "rebalances", ()))
             super().next()
+            if len(getattr(self, "rebalances", ())) > before:
+                self.rebalance_times.append((self.datetime[0], all(d._laststatus == d.LIVE for d in self.datas)))
             if not self.started or any(d.haslivedata() for d in self.datas):
                 return
             self.steps += 1
@@ -95,11 +100,14 @@ def live(cls: type) -> type:
     return Live
 
 
-def gateway(symbols: list[str]) -> FakeGateway:
+def gateway(symbols: list[str], skip: int = 0) -> FakeGateway:
+    """The walks of :func:`walks`; ``skip`` drops that many of the first history bars (a shorter
+    backfill of the same live bars)."""
     bars = walks(symbols, HISTORY + LIVE_STEPS + 5)
-    gw = FakeGateway(bars=bars[symbols[0]], instrument=stock(symbols[0]), history=HISTORY, auto_fill=True)
+    gw = FakeGateway(bars=bars[symbols[0]][skip:], instrument=stock(symbols[0]), history=HISTORY - skip,
+                     auto_fill=True)
     for symbol in symbols[1:]:
-        gw.server.add_instrument(stock(symbol), bars[symbol], HISTORY)
+        gw.server.add_instrument(stock(symbol), bars[symbol][skip:], HISTORY - skip)
     return gw.start()
 
 
@@ -134,9 +142,10 @@ def test_pairs_runs_live_with_two_feeds(ib_lib):
 MOMENTUM = {"lookback": 20, "vol_period": 5, "top": 2, "rebalance": 2, "fraction": 0.5}
 
 
-def test_dual_momentum_runs_live_with_three_feeds(ib_lib):
+def test_dual_momentum_runs_live_with_three_feeds(ib_lib, caplog):
     symbols = ["AAA", "BBB", "CCC"]
     gw = gateway(symbols)
+    caplog.set_level(logging.INFO, logger="btedge.strategies.momentum")
     try:
         strat, _, broker = run_session(gw, ib_lib, strategy=live(get_strategy("dual_momentum")), dataname=symbols,
                                        gw=gw, **MOMENTUM)
@@ -145,6 +154,27 @@ def test_dual_momentum_runs_live_with_three_feeds(ib_lib):
         gw.stop()
     assert len(strat.rebalances) >= 3
     assert strat.completed, "the rebalances on live bars must trade"
+    momentum = [r for r in caplog.records if r.name == "btedge.strategies.momentum"]
+    # the rebalances on backfill bars were refused by the broker: history, said at INFO, no cash warning
+    assert any("refused: decided on a bar that is not live (history)" in r.getMessage() for r in momentum)
+    assert [r.getMessage() for r in momentum if r.levelno >= logging.WARNING] == []
+
+
+def test_dual_momentum_live_rebalances_do_not_move_with_the_backfill(ib_lib):
+    """Four history bars fewer (a restart with a shorter backfill) must not move the rebalances
+    on the live bars: live, the schedule is anchored to the bar time (``anchor='auto'``)."""
+    symbols = ["AAA", "BBB", "CCC"]
+    on_live: dict[int, list[float]] = {}
+    for skip in (0, 4):  # 4: no multiple of rebalance=3, a bar count would move every rebalance
+        gw = gateway(symbols, skip=skip)
+        try:
+            strat, _, _ = run_session(gw, ib_lib, strategy=live(get_strategy("dual_momentum")), dataname=symbols,
+                                      gw=gw, steps=8, **{**MOMENTUM, "rebalance": 3})
+        finally:
+            gw.stop()
+        assert strat.anchor == "time"
+        on_live[skip] = [when for when, is_live in strat.rebalance_times if is_live]
+    assert len(on_live[0]) >= 2 and on_live[4] == on_live[0], on_live
 
 
 def test_pairs_through_the_cli(ib_lib, capsys):

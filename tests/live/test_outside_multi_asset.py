@@ -183,13 +183,13 @@ def test_dual_momentum_restart_resumes_its_holdings(ib_lib, caplog):
         first, _, _ = run_session(gw, ib_lib, strategy=strategy, dataname=symbols, gw=gw, steps=3, **MOMENTUM)
         before, old_ids = held(gw), {o.order_id for o in gw.orders()}
         assert len(before) == 2 and all(q > 0 for q in before.values()) and not working(gw)  # the premise
-        second, _, broker = run_session(gw, ib_lib, strategy=strategy, dataname=symbols, gw=gw, steps=4, **MOMENTUM)
+        second, _, broker = run_session(gw, ib_lib, strategy=strategy, dataname=symbols, gw=gw, steps=3, **MOMENTUM)
         after, new = held(gw), [o for o in gw.orders() if o.order_id not in old_ids]
     finally:
         gw.stop()
     assert second.held_at_live == {s: before.get(s, 0.0) for s in symbols}  # resumed from the journal
     assert second.sent_on_history == 0
-    live_picks = [set(w) for w, i in zip(second.rebalances, second.rebalance_bars) if i >= len(second) - 4]
+    live_picks = [set(w) for w, i in zip(second.rebalances, second.rebalance_bars) if i >= len(second) - 3]
     assert len(live_picks) == 1 and len(live_picks[0]) == 2, live_picks  # one rebalance on a live bar
     picks = live_picks[0]
     for symbol in symbols:

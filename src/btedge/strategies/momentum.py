@@ -1,6 +1,7 @@
 """Dual momentum over many datas, with an optional walk-forward XGBoost momentum score."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 
@@ -14,12 +15,27 @@ log = logging.getLogger(__name__)
 
 SCORES = ("momentum", "xgboost")
 WEIGHTINGS = ("equal", "inverse_vol")
+ANCHORS = ("auto", "start", "time")
+#: A Monday: weekdays (daily bars) and weeks are counted from it.
+ANCHOR_DAY = dt.date(1970, 1, 5)
+#: Seconds per bar period of the intraday timeframes.
+UNIT_SECONDS = {bt.TimeFrame.Seconds: 1, bt.TimeFrame.Minutes: 60}
 
 
 @register("dual_momentum")
 class DualMomentum(bt.Strategy):
     """
     Dual momentum (relative + absolute) rotation over all datas, rebalanced every ``rebalance`` bars.
+
+    When (``anchor``): ``'start'`` counts bars from the first bar with enough history, so the
+    dates depend on where the data starts; ``'time'`` rebalances on the first bar of each block
+    of ``rebalance`` bar periods of the clock, counted from a fixed date (weekdays from Monday
+    1970-01-05 for daily bars, weeks, months, or seconds since the epoch intraday), so the same
+    bar times rebalance whatever the first bar is: a live restart's backfill length or a
+    backtest's start date does not move them. ``'auto'`` (default) is ``'time'`` when a data is
+    live (a live run knows nothing before its backfill) and ``'start'`` otherwise (backtests
+    unchanged). Live, an order decided on a backfill bar is refused by the broker (history is
+    not traded); that is logged at INFO, not as a failed order.
 
     At each rebalance (bar closes, ``[0]`` and past values only; orders fill at the next open):
 
@@ -44,6 +60,7 @@ class DualMomentum(bt.Strategy):
       - ``lookback`` (default: ``252``): momentum window in bars (>= 20)
       - ``top`` (default: ``3``): number of assets held (>= 1)
       - ``rebalance`` (default: ``21``): bars between rebalances (>= 1)
+      - ``anchor`` (default: ``'auto'``): ``'start'``, ``'time'`` or ``'auto'`` (see above)
       - ``threshold`` (default: ``0.0``): minimum lookback return to hold a risky asset
       - ``cash_proxy`` (default: ``''``): name of the data held instead of cash (e.g. ``CSJ``)
       - ``exclude`` (default: ``''``): comma-separated data names left out of the universe
@@ -68,6 +85,7 @@ class DualMomentum(bt.Strategy):
         ("lookback", 252),
         ("top", 3),
         ("rebalance", 21),
+        ("anchor", "auto"),
         ("threshold", 0.0),
         ("cash_proxy", ""),
         ("exclude", ""),
@@ -103,6 +121,8 @@ class DualMomentum(bt.Strategy):
             seed=self.p.seed), self.p.cache_dir) if self.p.score == "xgboost" else None
         self.rebalances: list[dict[str, float]] = []  # target weights per rebalance
         self.rebalance_bars: list[int] = []  # the bar (0-based) of each rebalance
+        self._history: set[int] = set()  # refs of orders decided on a bar a live feed delivered as history
+        self._block: int | None = None  # anchor='time': the block of the previous bar
 
     def _validate(self) -> None:
         p = self.p
@@ -113,6 +133,8 @@ class DualMomentum(bt.Strategy):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if p.weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {p.weighting!r}")
+        if p.anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {p.anchor!r}")
         if p.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {p.score!r}")
         if not 0.0 < p.fraction <= 1.0:
@@ -120,15 +142,45 @@ class DualMomentum(bt.Strategy):
         if not isinstance(p.train_min, int) or p.train_min <= p.horizon + 1:
             raise ValueError(f"train_min must be an integer > horizon + 1 = {p.horizon + 1}, got {p.train_min!r}")
 
-    # -- schedule ----------------------------------------------------------------------------
+    # -- schedule ---------------------------------------------------------------------------
+    def start(self) -> None:
+        anchor = self.p.anchor
+        if anchor == "auto":
+            anchor = "time" if any(d.islive() for d in self.datas) else "start"
+        self.anchor = anchor
+
     def next(self) -> None:
         i = len(self) - 1
-        if i < self.need - 1 or (i - (self.need - 1)) % self.p.rebalance:
+        if not self._due(i):
             return
         weights = self.target_weights(len(self.rebalances))
         self.rebalances.append(weights)
         self.rebalance_bars.append(i)
         self._order(weights)
+
+    def _due(self, i: int) -> bool:
+        """Whether bar ``i`` (0-based) rebalances."""
+        if self.anchor == "start":
+            return i >= self.need - 1 and not (i - (self.need - 1)) % self.p.rebalance
+        block = self._period() // self.p.rebalance
+        previous, self._block = self._block, block
+        return i >= self.need - 1 and block != previous
+
+    def _period(self) -> int:
+        """The bar's period number counted from a fixed date, in units of the clock's bars."""
+        clock = self.datas[0]
+        when = self.datetime.datetime(0)  # the feed's own time zone: its trading date
+        frame, compression = clock._timeframe, max(1, clock._compression)
+        if frame == bt.TimeFrame.Days:
+            return int(np.busday_count(ANCHOR_DAY, when.date())) // compression
+        if frame == bt.TimeFrame.Weeks:
+            return (when.date() - ANCHOR_DAY).days // 7 // compression
+        if frame == bt.TimeFrame.Months:
+            return (when.year * 12 + when.month - 1) // compression
+        if frame == bt.TimeFrame.Years:
+            return when.year // compression
+        seconds = (bt.num2date(self.datetime[0]) - dt.datetime(1970, 1, 1)).total_seconds()  # UTC: no DST jump
+        return int(seconds // (UNIT_SECONDS.get(frame, 1) * compression))
 
     prenext = next  # trade before late-listed datas start; they are not ranked until ready
 
@@ -209,12 +261,24 @@ class DualMomentum(bt.Strategy):
             if target or current:
                 moves.append((target - current, d, target))
         for _, d, target in sorted(moves, key=lambda m: m[0]):  # sells first, then buys
-            self.order_target_percent(data=d, target=target)
+            order = self.order_target_percent(data=d, target=target)
+            if order is not None and d.islive() and d._laststatus != d.LIVE:  # a live broker refuses it
+                self._history.add(order.ref)
 
     def notify_order(self, order: bt.Order) -> None:
-        if order.status in (order.Margin, order.Rejected):
-            log.warning("%s: %s order on %s was %s (not enough cash at the fill price?)", self._now(),
-                        "BUY" if order.isbuy() else "SELL", order.data._name, order.getstatusname())
+        if order.alive():
+            return
+        decided_on_history = order.ref in self._history
+        self._history.discard(order.ref)
+        if order.status not in (order.Margin, order.Rejected):
+            return
+        side = "BUY" if order.isbuy() else "SELL"
+        if decided_on_history and order.status == order.Rejected:
+            log.info("%s: %s order on %s refused: decided on a bar that is not live (history)", self._now(), side,
+                     order.data._name)
+            return
+        log.warning("%s: %s order on %s was %s (not enough cash at the fill price?)", self._now(), side,
+                    order.data._name, order.getstatusname())
 
     def _now(self) -> str:
         started = [d for d in self.datas if len(d)]
