@@ -6,6 +6,7 @@ neither does the journal's checkpoint (its disk syncs): commits leave it to ``Jo
 which the store calls from those idle passes."""
 from __future__ import annotations
 
+import gc
 import shutil
 import sqlite3
 import time
@@ -17,6 +18,7 @@ import backtrader as bt
 import pytest
 
 from btedge.live import IBStore
+from btedge.live import store as store_module
 from btedge.live.journal import BACKSTOP_PAGES, CHECKPOINT_CHANGES, ExecutionReport, Journal, OrderRecord
 from btedge.live.risk import RiskGate, RiskLimits
 from btedge.live.session import build_session
@@ -160,3 +162,21 @@ def test_commits_leave_the_checkpoint_to_maintain(tmp_path):
         assert not journal.maintain()  # nothing new since
     finally:
         journal.close()
+
+
+def test_the_start_up_heap_is_frozen_before_the_first_connection(fake_gateway, ib_lib, monkeypatch):
+    gc.unfreeze()
+    monkeypatch.setattr(store_module, "_HEAP_FROZEN", False)
+    untouched = IBStore(live_config(fake_gateway, ib_lib, client_id=12), freeze_heap=False)
+    untouched.connect()
+    untouched.stop()
+    assert gc.get_freeze_count() == 0
+    store = IBStore(live_config(fake_gateway, ib_lib))
+    store.connect()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # the imports at least: out of every later full collection
+        store_module.freeze_start_up_heap()
+        assert gc.get_freeze_count() == frozen  # once per process
+    finally:
+        store.stop()
