@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import logging
 import multiprocessing
 import os
@@ -266,6 +267,23 @@ class Stages:
         self.rows: list[dict[str, float]] = []
         self.current: dict[str, float] = {}
         self.last_read = 0.0
+        self.collections: list[tuple[float, float, int]] = []  # (start, end, generation)
+        self._gc_start = 0.0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.collections.append((self._gc_start, time.perf_counter(), info["generation"]))
+
+    def collections_in_path(self) -> str:
+        """Garbage collections that started between a bar's read and its order's write."""
+        hits = [(end - start, gen) for r in self.rows if "socket" in r and "sent" in r
+                for start, end, gen in self.collections if r["socket"] <= start <= r["sent"]]
+        by_gen = collections.Counter(gen for _, gen in hits)
+        took = sum(t for t, _ in hits) * 1e3
+        return (f"{len(hits)} garbage collection(s) between a bar and its order (by generation "
+                f"{dict(sorted(by_gen.items()))}, {took:.1f} ms in all); {len(self.collections)} in the run")
 
     def mark(self, name: str) -> None:
         if self.current and name not in self.current:  # a row starts when a bar is queued
@@ -427,10 +445,15 @@ def main() -> None:
     if args.stages:
         for lib in libs:
             stages = Stages()
-            run_btedge(lib, args.bars, gap, stages)
+            gc.callbacks.append(stages.on_gc)
+            try:
+                run_btedge(lib, args.bars, gap, stages)
+            finally:
+                gc.callbacks.remove(stages.on_gc)
             print(f"btedge stages with {lib} ({len(stages.rows)} orders): median / p99 us")
             for name, p50, p99 in stages.table():
                 print(f"  {name:22s} {p50:8.0f} {p99:8.0f}")
+            print(f"  {stages.collections_in_path()}")
     print(f"load average after: {load()}", flush=True)
 
 
