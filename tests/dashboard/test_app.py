@@ -130,3 +130,23 @@ def test_many_symbols_chart_the_held_ones_first(app, live_files):
     assert not at.exception
     assert at.multiselect[0].value == ["SPY", "AAA"] and at.multiselect[0].options == ["AAA", "SPY", "ZZZ"]
     assert len(at.get("vega_lite_chart")) == 2 * 2 + 1, "candles and anomaly of two symbols, P&L"
+
+
+def test_live_page_follows_a_growing_journal(app, live_files):
+    """The page's state is cached by the files' versions: a new bar and a fill show on the next
+    refresh, and without a change the ages still move."""
+    for i in range(60):
+        live_files.bar(i, written=1_000.0 + i)
+    at = app(journal=str(live_files.path))
+    at.run()
+    first = _text(at)
+    stamp = live_files.bars.index.strftime("%Y-%m-%d %H:%M:%S")
+    assert f"last bar SPY {stamp[59]}" in first and "fills 0" in first
+    live_files.bar(60)
+    live_files.fill(1, 5, 2500.0)
+    at.run()
+    second = _text(at)
+    assert f"last bar SPY {stamp[60]}" in second and "fills 1" in second, second
+    live_files.journal.heartbeat("DISCONNECTED")
+    at.run()
+    assert "connection=DISCONNECTED" in _text(at)

@@ -33,27 +33,31 @@ class RulesAdvisor:
     name: str = "rules"
 
     def facts(self, frame: pd.DataFrame) -> dict[str, float | str]:
-        """The numbers the advice rests on, from the last ``window`` bars of ``frame``."""
-        tail = frame.iloc[-self.window:]
-        close, lag = tail["close"].to_numpy(), tail["laguerre"].to_numpy()
+        """The numbers the advice rests on, from the last ``window`` bars of ``frame`` (numpy:
+        the live worker calls this on every bar)."""
+        col = {k: frame[k].to_numpy(dtype=float) for k in ("high", "low", "close", "laguerre", "support",
+                                                             "resistance", "score", "threshold")}
+        w = self.window
+        close, lag = col["close"][-w:], col["laguerre"][-w:]
         above = np.sign(close - lag)
         crosses = int(np.sum(above[1:] * above[:-1] < 0))
-        prev_res, prev_sup = frame["resistance"].shift(1), frame["support"].shift(1)
-        up_break = (frame["close"] > prev_res).to_numpy()[-self.window:]
-        down_break = (frame["close"] < prev_sup).to_numpy()[-self.window:]
-        span = float((tail["high"] - tail["low"]).mean()) or 1e-12
+        prev_res, prev_sup = (np.concatenate([[np.nan], col[k][:-1]]) for k in ("resistance", "support"))
+        with np.errstate(invalid="ignore"):
+            up_break = (col["close"] > prev_res)[-w:]
+            down_break = (col["close"] < prev_sup)[-w:]
+            span = float(np.nanmean(col["high"][-w:] - col["low"][-w:])) or 1e-12
         slope = float(lag[-1] - lag[-1 - self.slope_bars]) / span if len(lag) > self.slope_bars else 0.0
-        last = frame.iloc[-1]
+        last_close = col["close"][-1]
         return {"crosses": crosses, "slope": slope, "close_vs_filter": float(np.sign(close[-1] - lag[-1])),
                 "breakout_up": bool(up_break[-1]), "breakout_down": bool(down_break[-1]),
                 "recent_up": bool(up_break[-self.retest - 1:-1].any()),
                 "recent_down": bool(down_break[-self.retest - 1:-1].any()),
-                "inside": bool(prev_sup.iloc[-1] <= last["close"] <= prev_res.iloc[-1]),
-                "anomalous": bool(last["score"] > last["threshold"])}
+                "inside": bool(prev_sup[-1] <= last_close <= prev_res[-1]),
+                "anomalous": bool(col["score"][-1] > col["threshold"][-1])}
 
     def advise(self, snapshot: object, context: dict | None = None) -> Advice:
         frame = snapshot.frame  # type: ignore[attr-defined]
-        if len(frame) < self.window or frame[["laguerre", "support", "resistance"]].iloc[-1].isna().any():
+        if len(frame) < self.window or np.isnan(frame[["laguerre", "support", "resistance"]].to_numpy()[-1]).any():
             return Advice("flat", 0.0, "not enough bars for the indicators")
         f = self.facts(frame)
         if f["breakout_up"]:

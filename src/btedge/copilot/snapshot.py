@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from btedge.dashboard.overlays import OverlayParams, overlays
+from btedge.dashboard.overlays import OverlayParams, overlay_arrays
 
 UP, DOWN = "#26a69a", "#ef5350"
 
@@ -42,7 +42,9 @@ def chart_frame(bars: pd.DataFrame, last: int, params: OverlayParams = OverlayPa
     """The last ``last`` bars with their indicators (earlier bars only warm them up)."""
     if len(bars) < 2:
         raise ValueError(f"a snapshot needs at least 2 bars, got {len(bars)}")
-    return bars[["open", "high", "low", "close"]].astype(float).join(overlays(bars, params)).iloc[-last:]
+    ohlc = {k: bars[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close")}
+    columns = {**ohlc, **overlay_arrays(ohlc["high"], ohlc["low"], ohlc["close"], params)}
+    return pd.DataFrame({k: v[-last:] for k, v in columns.items()}, index=bars.index[-last:])
 
 
 def snapshot_name(symbol: str, bar_time: pd.Timestamp) -> str:

@@ -95,10 +95,12 @@ def copilot_gated(strategy: type) -> type:
             return Request(symbol, np.asarray(d.datetime.get(ago=ago, size=n), dtype=float), ohlc, {"symbol": symbol})
 
         def next(self) -> None:
-            # live (async) or saving every snapshot: ask on every bar; inline: only when an entry asks
+            super().next()
+            # live (async) or saving every snapshot: ask on every bar; inline: only when an entry asks.
+            # Last in next(): the advisor's thread wakes on the hand-over and would take the GIL from
+            # whatever followed it (the gate reads the advice for the previous bar, never this one).
             if (self.p.copilot_async or self.p.copilot_snapshots) and len(self.data) >= 3:
                 self.copilot.submit(self._request(0))
-            super().next()
 
         def entry_allowed(self, side: int) -> bool:
             if not super().entry_allowed(side):

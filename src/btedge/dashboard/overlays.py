@@ -23,6 +23,37 @@ class OverlayParams:
     scale: float = 100.0
 
 
+def _rolling(values: np.ndarray, period: int, how: str) -> np.ndarray:
+    """``how`` (min, max, mean, std) over each full window of ``period`` values ending at each
+    element; NaN before the first full window and wherever the window holds a NaN (as pandas'
+    ``rolling(period, min_periods=period)``)."""
+    out = np.full(values.shape, np.nan)
+    if period >= 1 and len(values) >= period:
+        windows = np.lib.stride_tricks.sliding_window_view(values, period)
+        out[period - 1:] = {"min": np.min, "max": np.max, "mean": np.mean, "std": np.std}[how](windows, axis=1)
+    return out
+
+
+def overlay_arrays(high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                   params: OverlayParams = OverlayParams()) -> dict[str, np.ndarray]:
+    """:func:`overlays` on plain arrays (numpy only: the co-pilot's worker calls it on every bar)."""
+    high, low, close = (np.asarray(a, dtype=float) for a in (high, low, close))
+    period = int(params.sr_period)
+    returns = np.full(close.shape, np.nan)
+    if len(close) > 1:
+        returns[1:] = (close[1:] / close[:-1] - 1.0) * params.scale
+    score = lorentzian_score(returns) if len(close) else np.array([])
+    past = np.full(score.shape, np.nan)
+    past[1:] = score[:-1]
+    n = int(params.anomaly_period)
+    threshold = _rolling(past, n, "mean") + params.anomaly_k * _rolling(past, n, "std")
+    with np.errstate(invalid="ignore"):
+        flag = np.where(np.isnan(threshold), np.nan, (score > threshold).astype(float))
+    return {"support": _rolling(low, period, "min"), "resistance": _rolling(high, period, "max"),
+            "laguerre": laguerre_filter_series(close, params.gamma) if len(close) else np.array([]),
+            "score": score, "threshold": threshold, "flag": flag}
+
+
 def overlays(bars: pd.DataFrame, params: OverlayParams = OverlayParams()) -> pd.DataFrame:
     """``support``, ``resistance``, ``laguerre``, ``score``, ``threshold`` and ``flag`` for each bar
     of ``bars`` (columns ``open, high, low, close``); NaN where a window is not full yet.
@@ -33,18 +64,6 @@ def overlays(bars: pd.DataFrame, params: OverlayParams = OverlayParams()) -> pd.
       - score = log(1 + (r - r(-1))^2), r = close / close(-1) - 1 in percent
       - threshold = mean + k * std (population) of the ``anomaly_period`` scores before the bar
     """
-    close = bars["close"].to_numpy(dtype=float)
-    out = pd.DataFrame(index=bars.index)
-    period = int(params.sr_period)
-    out["support"] = bars["low"].astype(float).rolling(period, min_periods=period).min()
-    out["resistance"] = bars["high"].astype(float).rolling(period, min_periods=period).max()
-    out["laguerre"] = laguerre_filter_series(close, params.gamma) if len(close) else np.array([])
-    returns = np.full(close.shape, np.nan)
-    if len(close) > 1:
-        returns[1:] = (close[1:] / close[:-1] - 1.0) * params.scale
-    score = pd.Series(lorentzian_score(returns) if len(close) else np.array([]), index=bars.index)
-    past = score.shift(1).rolling(params.anomaly_period, min_periods=params.anomaly_period)
-    out["score"] = score
-    out["threshold"] = past.mean() + params.anomaly_k * past.std(ddof=0)
-    out["flag"] = (out["score"] > out["threshold"]).astype(float).where(out["threshold"].notna())
-    return out
+    arrays = overlay_arrays(bars["high"].to_numpy(dtype=float), bars["low"].to_numpy(dtype=float),
+                            bars["close"].to_numpy(dtype=float), params)
+    return pd.DataFrame(arrays, index=bars.index)
