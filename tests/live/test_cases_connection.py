@@ -6,9 +6,12 @@ import _thread
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import backtrader as bt
 import pytest
@@ -55,18 +58,131 @@ def in_thread(fn: Any) -> threading.Thread:
     return thread
 
 
+def subscribed(gw: FakeGateway) -> bool:
+    """The client has opened a historical (backfill) subscription."""
+    return any(sub[1] == "historical" for sub in gw.subscriptions())
+
+
 def push_until(gw: FakeGateway, done: threading.Event, every: float = 0.03) -> None:
     """Push a bar every ``every`` s once the client subscribed, until ``done`` is set."""
-    try:
-        gw.wait_for_subscription("historical", timeout=10.0)
-    except TimeoutError:
-        return
+    while not subscribed(gw):
+        if done.wait(0.01):
+            return
     while not done.wait(every):
         try:
             if not gw.push_bars(1):
                 return
         except (RuntimeError, TimeoutError):
             return
+
+
+@contextmanager
+def pushing(gw: FakeGateway, every: float = 0.05) -> Iterator[threading.Event]:
+    """A bar every ``every`` s once the client subscribed, for the ``with`` block only: the pusher
+    is stopped and joined when the block ends (it never pushes into the next test's gateway)."""
+    done = threading.Event()
+    thread = in_thread(lambda: push_until(gw, done, every))
+    try:
+        yield done
+    finally:
+        done.set()
+        thread.join(5.0)
+    assert not thread.is_alive(), "the bar pusher outlived its test"
+
+
+class Signaller:
+    """Sends ``signum`` (SIGINT: a Ctrl-C, or SIGTERM) to the main thread from a helper thread,
+    only while its ``with`` block (:func:`signal_when`) runs. While it runs, the test's own
+    handler stands in for the default one: SIGINT raises :class:`KeyboardInterrupt` (as Ctrl-C
+    does) only while ``armed``; a signal handled after that is a ``stray``, counted, never raised,
+    so a late one fails its own test instead of interrupting the next one."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.armed = False
+        self.sent = 0
+        self.strays = 0
+        self.missed: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.armed and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.strays += 1  # SIGTERM while armed: run_live.main's own handler was not installed
+
+    def wait_for(self, predicate: Callable[[], object], what: str, timeout: float = 15.0) -> bool:
+        """Poll ``predicate`` until it holds (True), the block ended or ``timeout`` passed (False)."""
+        deadline = time.monotonic() + timeout
+        while not self._stop.wait(0.01):
+            if predicate():
+                return True
+            if time.monotonic() > deadline:
+                self.missed.append(f"{what} not seen within {timeout:g} s")
+                return False
+        return False
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the block ends first (then False)."""
+        return not self._stop.wait(seconds)
+
+    def fire(self) -> bool:
+        """Send the signal unless the block has ended; under the lock that :meth:`stop` takes."""
+        with self._lock:
+            if self._stop.is_set():
+                return False
+            self.sent += 1
+            if self.signum == signal.SIGINT:
+                _thread.interrupt_main()
+            else:
+                os.kill(os.getpid(), self.signum)
+            return True
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop.set()
+
+    def problems(self) -> list[str]:
+        return [*self.missed, *([f"{self.strays} signal(s) arrived after run_live.main returned"] * bool(self.strays))]
+
+
+@contextmanager
+def signal_when(script: Callable[[Signaller], None], signum: int = signal.SIGINT) -> Iterator[Signaller]:
+    """Run ``script(signaller)`` in a thread for the ``with`` block only; at its end nothing more
+    is sent, the thread is joined and any signal still pending is handled (as a stray) before the
+    previous handler comes back. A Ctrl-C that reaches the block's body (run_live.main let it out,
+    or it came after main returned) fails this test with an AssertionError, never the session."""
+    sig = Signaller(signum)
+    previous = signal.signal(signum, sig.handle)
+    sig.armed = True
+    thread = in_thread(lambda: script(sig))
+    try:
+        try:
+            yield sig
+        finally:
+            sig.armed = False
+    except KeyboardInterrupt as exc:
+        raise AssertionError("a Ctrl-C reached the test outside run_live.main") from exc
+    finally:
+        sig.stop()
+        thread.join(5.0)
+        if not thread.is_alive():
+            signal.signal(signum, previous)  # handles a pending signal first, with sig.handle
+    assert not thread.is_alive(), "the signalling thread outlived its test"
+
+
+def interrupt_when(predicate: Callable[[], object], what: str, then: Callable[[], object] | None = None,
+                   then_what: str = "") -> Callable[[Signaller], None]:
+    """A script: Ctrl-C once ``predicate`` holds; with ``then``, a second Ctrl-C 0.1 s after it holds.
+    A condition not met in time is recorded and the Ctrl-C sent anyway, to end the run."""
+    def script(sig: Signaller) -> None:
+        sig.wait_for(predicate, what)
+        sig.fire()
+        if then is not None:
+            sig.wait_for(then, then_what, timeout=10.0)
+            if sig.pause(0.1):
+                sig.fire()
+    return script
 
 
 # -- case 9: outages ----------------------------------------------------------------------------
@@ -101,16 +217,19 @@ def test_case09_cli_exits_4_after_max_outage(fake_gateway, ib_lib, capsys):
     done = threading.Event()
 
     def outage() -> None:
-        fake_gateway.wait_for_subscription("historical", timeout=10.0)
+        while not subscribed(fake_gateway):
+            if done.wait(0.01):
+                return
         fake_gateway.push_bars(2)
         fake_gateway.refuse_connections(20.0)
         fake_gateway.drop_connections()
 
-    in_thread(outage)
+    thread = in_thread(outage)
     try:
         code = run_live.main(cli_args(fake_gateway.port, "--max-outage", "0.5"))
     finally:
         done.set()
+        thread.join(5.0)
     err = capsys.readouterr().err
     assert code == run_live.EXIT_NO_CONNECTION == 4
     assert "--max-outage 0.5" in err and "Traceback" not in err
@@ -363,35 +482,33 @@ def test_case16_sigterm_at_the_live_prompt(capsys):
     assert code == run_live.EXIT_OK and "SIGTERM, stopped" in err and "Traceback" not in err
 
 
-def _interrupt_when(predicate: Any, times: int = 1, gap: Any = None) -> threading.Thread:
-    def run() -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not predicate():
-            time.sleep(0.01)
-        _thread.interrupt_main()
-        if times > 1 and gap is not None:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not gap():
-                time.sleep(0.01)
-            time.sleep(0.1)
-            _thread.interrupt_main()
-    return in_thread(run)
-
-
 def _working(gw: FakeGateway) -> bool:
     return any(o.status == "Submitted" for o in gw.orders())
 
 
+def _acknowledged(gw: FakeGateway, state_dir: Path) -> bool:
+    """An order works at the gateway and btedge has booked IB's acknowledgement in its journal.
+    Only then may the Ctrl-C come: the gateway sees the order while the main thread may not yet
+    have registered its backtrader order (the broker sends first), and a Ctrl-C in that window
+    leaves no order for ``--cancel-on-exit`` to cancel (a broker matter, not this test's)."""
+    if not _working(gw):
+        return False
+    for path in state_dir.rglob("*.sqlite"):
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1) as db:
+                if db.execute("SELECT 1 FROM orders WHERE state = 'Accepted'").fetchone():
+                    return True
+        except sqlite3.Error:  # not created yet, or busy: ask again
+            pass
+    return False
+
+
 def test_case16_ctrl_c_without_cancel_lists_working_orders_and_the_journal(fake_gateway, ib_lib, capsys, tmp_path):
     fake_gateway.configure(auto_fill=False)
-    done = threading.Event()
-    in_thread(lambda: push_until(fake_gateway, done, 0.05))
-    watcher = _interrupt_when(lambda: _working(fake_gateway))
-    try:
+    script = interrupt_when(lambda: _acknowledged(fake_gateway, tmp_path), "an acknowledged order")
+    with pushing(fake_gateway), signal_when(script) as sig:
         code = run_live.main(cli_args(fake_gateway.port, "--state-dir", str(tmp_path), "--run-name", "c16"))
-    finally:
-        done.set()
-    watcher.join(1.0)
+    assert not sig.problems(), sig.problems()
     err = capsys.readouterr().err
     assert code == run_live.EXIT_INTERRUPTED and "Traceback" not in err
     assert "order(s) left working at IB" in err and "SPY BUY" in err
@@ -399,42 +516,34 @@ def test_case16_ctrl_c_without_cancel_lists_working_orders_and_the_journal(fake_
     assert [o.status for o in fake_gateway.orders()] == ["Submitted"]
 
 
-def test_case16_second_ctrl_c_during_the_cancel_wait(fake_gateway, ib_lib, capsys):
+def test_case16_second_ctrl_c_during_the_cancel_wait(fake_gateway, ib_lib, capsys, tmp_path):
     fake_gateway.configure(auto_fill=False)
     fake_gateway.leave_unanswered("cancelOrder")
-    done = threading.Event()
-    in_thread(lambda: push_until(fake_gateway, done, 0.05))
-    watcher = _interrupt_when(lambda: _working(fake_gateway), times=2,
-                              gap=lambda: fake_gateway.messages("cancelOrder"))
-    try:
-        code = run_live.main(cli_args(fake_gateway.port, "--cancel-on-exit"))
-    finally:
-        done.set()
-    watcher.join(2.0)
+    script = interrupt_when(lambda: _acknowledged(fake_gateway, tmp_path), "an acknowledged order",
+                            then=lambda: fake_gateway.messages("cancelOrder"), then_what="the cancel")
+    with pushing(fake_gateway), signal_when(script) as sig:
+        code = run_live.main(cli_args(fake_gateway.port, "--cancel-on-exit", "--state-dir", str(tmp_path)))
     err = capsys.readouterr().err
+    assert not sig.problems() and sig.sent == 2, (sig.problems(), sig.sent, err)
     assert code == run_live.EXIT_INTERRUPTED and "Traceback" not in err
     assert "second interrupt: stopped waiting for the cancels" in err
     assert "order(s) left working at IB" in err
 
 
-def test_case16_cancel_on_exit_while_disconnected_says_so(fake_gateway, ib_lib, capsys):
+def test_case16_cancel_on_exit_while_disconnected_says_so(fake_gateway, ib_lib, capsys, tmp_path):
     fake_gateway.configure(auto_fill=False)
-    done = threading.Event()
-    in_thread(lambda: push_until(fake_gateway, done, 0.05))
 
-    def drop_then_interrupt() -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not _working(fake_gateway):
-            time.sleep(0.01)
+    def drop_then_interrupt(sig: Signaller) -> None:
+        sig.wait_for(lambda: _acknowledged(fake_gateway, tmp_path), "an acknowledged order")
         done.set()
         fake_gateway.refuse_connections(10.0)
         fake_gateway.drop_connections()
-        time.sleep(0.3)
-        _thread.interrupt_main()
+        if sig.pause(0.3):
+            sig.fire()
 
-    watcher = in_thread(drop_then_interrupt)
-    code = run_live.main(cli_args(fake_gateway.port, "--cancel-on-exit"))
-    watcher.join(1.0)
+    with pushing(fake_gateway) as done, signal_when(drop_then_interrupt) as sig:
+        code = run_live.main(cli_args(fake_gateway.port, "--cancel-on-exit", "--state-dir", str(tmp_path)))
+    assert not sig.problems() and sig.sent == 1, (sig.problems(), sig.sent)
     err = capsys.readouterr().err
     assert code == run_live.EXIT_INTERRUPTED and "Traceback" not in err
     assert "not connected to IB: could not cancel the working orders" in err
@@ -458,20 +567,13 @@ def test_case16_client_id_in_use_is_one_clear_error_at_once(fake_gateway, ib_lib
 
 
 def test_case16_sigterm_exits_cleanly(fake_gateway, ib_lib, capsys):
-    done = threading.Event()
-    in_thread(lambda: push_until(fake_gateway, done, 0.05))
+    def terminate(sig: Signaller) -> None:
+        if sig.wait_for(lambda: subscribed(fake_gateway), "the historical subscription") and sig.pause(0.3):
+            sig.fire()
 
-    def terminate() -> None:
-        fake_gateway.wait_for_subscription("historical", timeout=10.0)
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    watcher = in_thread(terminate)
-    try:
+    with pushing(fake_gateway), signal_when(terminate, signal.SIGTERM) as sig:
         code = run_live.main(cli_args(fake_gateway.port))
-    finally:
-        done.set()
-    watcher.join(1.0)
+    assert not sig.problems() and sig.sent == 1, (sig.problems(), sig.sent)
     err = capsys.readouterr().err
     assert code == run_live.EXIT_OK and "SIGTERM, shutting down" in err and "Traceback" not in err
 
