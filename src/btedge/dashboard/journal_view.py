@@ -44,6 +44,7 @@ class JournalView:
     heartbeat: dict[str, float | str] | None
     rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
     read_at: float = 0.0
+    _fills: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def working_orders(self) -> pd.DataFrame:
@@ -66,7 +67,13 @@ class JournalView:
         return "active"
 
     def fills(self) -> pd.DataFrame:
-        """Executions with their order's symbol and side, oldest first; ``time`` as UTC timestamps."""
+        """Executions with their order's symbol and side, oldest first; ``time`` as UTC timestamps
+        (computed once per view)."""
+        if self._fills is None:
+            self._fills = self._join_fills()
+        return self._fills
+
+    def _join_fills(self) -> pd.DataFrame:
         if not len(self.executions):
             return self.executions.assign(symbol=[], side=[], when=[])
         sides = self.orders.set_index("client_ref")[["symbol", "side"]] if len(self.orders) else None
