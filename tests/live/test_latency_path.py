@@ -180,3 +180,26 @@ def test_the_start_up_heap_is_frozen_before_the_first_connection(fake_gateway, i
         assert gc.get_freeze_count() == frozen  # once per process
     finally:
         store.stop()
+
+
+def test_no_garbage_collection_between_a_bar_and_its_order(fake_gateway, ib_lib):
+    store = IBStore(live_config(fake_gateway, ib_lib), freeze_heap=False)
+    store.connect()
+    loop = store.lib.util.getLoop()
+    try:
+        assert gc.isenabled()
+        store.pump(0.01)  # nothing arrived: the collector stays on
+        assert gc.isenabled()
+        loop.call_soon(store.wake)  # a bar is queued during the pump
+        store.pump(0.2)
+        assert not gc.isenabled()  # the strategy and the order run without a collection
+        store.pump(0.01)  # the next pump, once the bar was handled: on again
+        assert gc.isenabled()
+        loop.call_soon(store.wake)
+        store.pump(0.2)
+        assert not gc.isenabled()
+        store.stop()  # however the session ends, the collector is left on
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        store.stop()

@@ -134,6 +134,7 @@ class IBStore:
         self._woken = False
         self._owns_client_id = False
         self._freeze_heap = freeze_heap
+        self._gc_paused = False
         self._hook_client()
 
     # -- registration --------------------------------------------------------------------------
@@ -192,11 +193,16 @@ class IBStore:
     def pump(self, timeout: float = 0.0) -> None:
         """Run the IB event loop until a feed queues a bar, the broker a notification, or
         ``timeout`` seconds pass (0: one pass); reconnect first when the connection is lost.
+        When a wait ends because a bar (or notification) came, the cyclic garbage collector is
+        off until the next pump, which runs the collection put off (so none lands between a bar
+        and its order); the order watchdog, the heartbeat and the journal's checkpoint also wait
+        for a pass that brought nothing.
 
         Raises:
             OutageExceeded: disconnected for longer than ``max_outage``.
             FatalConnectError: IB refused the client on a reconnect.
         """
+        self._resume_gc()
         if self.closed:
             return
         if not self._lost and not self.ib.isConnected():
@@ -217,6 +223,19 @@ class IBStore:
         # the journal's checkpoint run on a later pass (within _WATCHDOG_DEFER), not between the
         # bar and its order
         self._watch_orders(_WATCHDOG_DEFER if self._woken else 0.0)
+        if self._woken and timeout > 0 and gc.isenabled():
+            gc.disable()  # no collection between this bar and its order: the next pump runs it
+            self._gc_paused = True
+
+    def _resume_gc(self) -> None:
+        """Turn the collector back on after a bar's run, and run the collection it put off."""
+        if not self._gc_paused:
+            return
+        self._gc_paused = False
+        gc.enable()
+        (young, middle, _), (every, middle_every, _) = gc.get_count(), gc.get_threshold()
+        if every and young > every:
+            gc.collect(1 if middle >= middle_every else 0)
 
     def wake(self) -> None:
         """End the current :meth:`pump` early: a feed queued a bar or the broker a notification."""
@@ -269,6 +288,7 @@ class IBStore:
 
     def stop(self) -> None:
         """Disconnect for good (also after the store gave up by itself); feeds then end."""
+        self._resume_gc()
         self.closed = True
         if self._owns_client_id:
             _IN_USE.discard((self.host, self.port, self.client_id))
