@@ -150,3 +150,22 @@ def test_live_page_follows_a_growing_journal(app, live_files):
     live_files.journal.heartbeat("DISCONNECTED")
     at.run()
     assert "connection=DISCONNECTED" in _text(at)
+
+
+def test_live_page_draws_model_lines_and_working_orders(app, live_files):
+    for i in range(40):
+        row = live_files.bars.iloc[i]
+        epoch = live_files.bars.index[i].tz_localize("UTC").timestamp()
+        live_files.tape.write([("SPY", epoch, row.open, row.high, row.low, row.close, 0.0, 0.2 + i / 100, None,
+                                0.7, None, 1, 1_000.0 + i)])
+        live_files.journal.record_bar("SPY", live_files.bars.index[i].tz_localize("UTC").to_pydatetime())
+    live_files.order(7, shares=-3.0)  # a market order still working (Submitted)
+    at = app(journal=str(live_files.path))
+    at.run()
+    assert not at.exception
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    model = [s for s in specs if '"p_long"' in s]
+    assert len(specs) == 4 and len(model) == 1, "candles, anomaly, model lines, P&L"
+    assert '"confidence"' in model[0] and '"p_short"' not in model[0], "only the lines the tape has values for"
+    working = at.dataframe[1].value
+    assert working[["side", "size", "state"]].values.tolist() == [["SELL", 3.0, "Submitted"]]
