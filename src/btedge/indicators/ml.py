@@ -414,6 +414,10 @@ class EnsembleSignal(WalkForwardIndicator):
         if not w.sum() > 0:
             return out
         probs = sum(wi * o for wi, o in zip(w, outputs) if wi > 0) / w.sum()
+        if len(probs) == 1:  # a live step: the same values without the row masks
+            p = probs[0]
+            side = CLASS_SIDE[p.argmax()] if np.isfinite(p).all() else np.nan
+            return np.array([[p[2], p[1], p[0], side, p.max()]])
         ok = np.isfinite(probs).all(axis=1)
         out[:, 0], out[:, 1], out[:, 2] = probs[:, 2], probs[:, 1], probs[:, 0]
         out[ok, 3] = CLASS_SIDE[probs[ok].argmax(axis=1)]

@@ -148,8 +148,8 @@ class NumpyCNN:
     Agrees with the float64 torch net to ~1e-16 (the order of the sums in a dot product)."""
 
     def __init__(self, net: CNN1D) -> None:
-        with torch.no_grad():
-            self.convs = [(m.weight.double().reshape(m.out_channels, -1).numpy().copy(),
+        with torch.no_grad():  # weights as (out, tap, in): the columns below are tap-major
+            self.convs = [(m.weight.double().permute(0, 2, 1).reshape(m.out_channels, -1).numpy().copy(),
                            m.bias.double().numpy().copy(), int(m.kernel_size[0]))
                           for m in net.conv if isinstance(m, nn.Conv1d)]
             self.head_w = net.head.weight.double().numpy().copy()
@@ -159,9 +159,10 @@ class NumpyCNN:
         """(3,) logits of one (bars, features) window."""
         h = np.asarray(window, dtype=np.float64)
         for w, b, k in self.convs:
+            bars = len(h)
             padded = np.concatenate([np.zeros((k - 1, h.shape[1])), h])
-            cols = np.lib.stride_tricks.sliding_window_view(padded, k, axis=0)  # (bars, channels, k)
-            h = np.maximum(cols.reshape(len(h), -1) @ w.T + b, 0.0)
+            cols = np.concatenate([padded[j : j + bars] for j in range(k)], axis=1)  # (bars, k * channels)
+            h = np.maximum(cols @ w.T + b, 0.0)
         return self.head_w @ np.concatenate([h[-1], h.max(axis=0)]) + self.head_b
 
 
