@@ -389,10 +389,14 @@ def step_section(df, feats, labels, args) -> None:
     base = statistics.median(lat["cnn"].cpu)
     for k, v in lat.items():
         print(f"   {k:12s} {v.line()}   cpu p50 x{statistics.median(v.cpu) / base:5.2f}")
-    print("   xgboost single-row paths (equal outputs); baseline inplace_predict")
-    base = statistics.median(paths["inplace_predict"].cpu)
-    for k, v in paths.items():
-        print(f"   {k:18s} {v.line()}   cpu p50 x{statistics.median(v.cpu) / base:5.2f}")
+    for title, names in (("xgboost single-row paths (equal outputs); baseline inplace_predict",
+                          ("inplace_predict", "inplace_prealloc", "dmatrix_per_row", "tree_table")),
+                         ("cnn single-window paths (equal to 1e-12); baseline cnn_torch_float64",
+                          ("cnn_torch_float64", "cnn_numpy"))):
+        print(f"   {title}")
+        base = statistics.median(paths[names[0]].cpu)
+        for k in names:
+            print(f"   {k:18s} {paths[k].line()}   cpu p50 x{statistics.median(paths[k].cpu) / base:5.2f}")
 
 
 def s4d_section(df, feats, labels, args) -> None:
