@@ -26,8 +26,6 @@ from btedge.dashboard.runs import equity_curves, list_runs, load_run
 from btedge.dashboard.settings import Settings
 
 PAGES = ("Live", "Backtest", "Screener")
-#: Seconds between checks of the journal's and tape's file versions on the live page.
-WATCH_EVERY = 0.5
 
 
 @st.cache_resource
@@ -149,19 +147,9 @@ def live_page(settings: Settings) -> None:
 
     @st.fragment(run_every=settings.refresh)
     def refresh() -> None:
-        st.session_state["_live_version"] = journal_version(settings.journal)  # before the read: never newer
         _render_live(_current_state(settings), settings)
 
-    @st.fragment(run_every=WATCH_EVERY)
-    def watch() -> None:
-        """Redraw as soon as the journal or tape changes, not at the next refresh (a stat() of
-        four files every WATCH_EVERY seconds; it draws nothing)."""
-        seen = st.session_state.get("_live_version")
-        if seen is not None and journal_version(settings.journal) != seen:
-            st.rerun()
-
     refresh()
-    watch()  # after refresh(): a full run records the version it drew before the watch compares
 
 
 def backtest_page(settings: Settings) -> None:
