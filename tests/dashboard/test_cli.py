@@ -14,7 +14,7 @@ def test_help_explains_each_option(capsys):
     out = capsys.readouterr().out
     for flag, words in {"--journal": "read-only", "--runs": "returns.csv", "--port": "free one", "--panel": "screener",
                         "--refresh": "seconds", "--news-url": "{symbol}", "--news-dir": "cache",
-                        "--host": "127.0.0.1", "--version": "version"}.items():
+                        "--host": "127.0.0.1", "--watch": "redraw", "--version": "version"}.items():
         assert flag in out and words in out, flag
 
 
@@ -27,6 +27,7 @@ def test_version(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--port", "70000"], "--port 70000"),
     (["--refresh", "0"], "--refresh 0"),
+    (["--watch", "-1"], "--watch -1.0"),
     (["--runs", "/no/such/folder"], "--runs /no/such/folder: no such folder"),
     (["--panel", "/no/such.csv"], "--panel /no/such.csv: no such file"),
     (["--news-url", "http://x/feed"], "needs {symbol}"),
@@ -45,10 +46,10 @@ def test_journal_folder_names_the_files_in_it(tmp_path, capsys):
 
 def test_command_and_settings_reach_the_app(tmp_path):
     args = cli.build_parser().parse_args(["--journal", str(tmp_path / "j.sqlite"), "--port", "8600",
-                                          "--refresh", "1.5", "--news-url", ""])
+                                          "--refresh", "1.5", "--news-url", "", "--watch", "0"])
     command = cli.command(args, 8600)
     assert command[1:4] == ["-m", "btedge.dashboard.serve", "run"] and command[4].endswith("app.py")
     assert "--server.headless" in command and "8600" in command
     env = cli.settings(args).to_env()
     got = Settings.from_env(env)
-    assert got.journal == str(tmp_path / "j.sqlite") and got.refresh == 1.5 and got.news_url == ""
+    assert got.journal == str(tmp_path / "j.sqlite") and got.refresh == 1.5 and got.news_url == "" and got.watch == 0.0

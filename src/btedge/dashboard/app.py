@@ -147,9 +147,20 @@ def live_page(settings: Settings) -> None:
 
     @st.fragment(run_every=settings.refresh)
     def refresh() -> None:
+        st.session_state["_live_version"] = journal_version(settings.journal)  # before the read: never newer
         _render_live(_current_state(settings), settings)
 
     refresh()
+    if settings.watch > 0:
+        @st.fragment(run_every=settings.watch)
+        def watch() -> None:
+            """Redraw as soon as the journal or tape changes, not at the next refresh (a stat() of
+            four files every ``settings.watch`` seconds; it draws nothing)."""
+            seen = st.session_state.get("_live_version")
+            if seen is not None and journal_version(settings.journal) != seen:
+                st.rerun()
+
+        watch()  # after refresh(): a full run records the version it drew before the watch compares
 
 
 def backtest_page(settings: Settings) -> None:

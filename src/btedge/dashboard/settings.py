@@ -17,7 +17,8 @@ class Settings:
     runs; ``panel``: a close panel for the screener; ``news_url``: feed URL with ``{symbol}``
     (empty: no news); ``news_dir``: the headline cache; ``refresh``: seconds between live
     refreshes; ``news_every``: seconds between feed fetches; ``bars``: bars on the live chart;
-    ``advice``: a co-pilot advice journal (JSONL) to list."""
+    ``advice``: a co-pilot advice journal (JSONL) to list; ``watch``: seconds between checks for a
+    changed journal or tape, which redraw the live page at once (0: only every ``refresh``)."""
 
     journal: str = ""
     runs: str = ""
@@ -28,6 +29,7 @@ class Settings:
     news_every: float = 300.0
     bars: int = 300
     advice: str = ""
+    watch: float = 0.5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
