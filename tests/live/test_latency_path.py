@@ -99,29 +99,32 @@ class _Journal:
         return False
 
 
-def _watch_runs(store: IBStore, wake: bool, overdue: float) -> tuple[int, int]:
-    """How many times the order watchdog and the journal's maintenance ran in one pump: due
-    since ``overdue`` s, with or without a wake-up (a bar queued) during the pump."""
-    calls = []
-    original = store.ib.openTrades
-    store.ib.openTrades = lambda: calls.append(1) or original()
+def _watch_runs(store: IBStore, timeout: float, overdue: float) -> list[str]:
+    """What happened in one pump, in order: the order watchdog ('watch'), the journal's
+    maintenance ('maintain'), a bar queued during the wait ('bar'); the watchdog due since
+    ``overdue`` s."""
+    events: list[str] = []
+    original, maintain = store.ib.openTrades, store.journal.maintain
+    store.ib.openTrades = lambda: events.append("watch") or original()
+    store.journal.maintain = lambda: events.append("maintain") or maintain()
     store._next_watch = time.monotonic() - overdue
-    maintained = store.journal.maintained
-    if wake:
-        store.lib.util.getLoop().call_soon(store.wake)
-    store.pump(0.2)
-    store.ib.openTrades = original
-    return len(calls), store.journal.maintained - maintained
+    store.lib.util.getLoop().call_soon(lambda: events.append("bar") or store.wake())
+    store.pump(timeout)
+    store.ib.openTrades, store.journal.maintain = original, maintain
+    return events
 
 
-def test_the_watchdog_and_the_checkpoint_wait_for_a_pass_without_a_bar(fake_gateway, ib_lib):
+def test_the_watchdog_and_the_checkpoint_never_run_between_a_bar_and_its_order(fake_gateway, ib_lib):
     store = IBStore(live_config(fake_gateway, ib_lib))
     store.connect()
     store.attach_broker(SimpleNamespace(journal=_Journal(), on_error=lambda *a: False))
     try:
-        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_EVERY) == (0, 0)  # a bar is waiting: later
-        assert _watch_runs(store, wake=False, overdue=_WATCHDOG_EVERY) == (1, 1)  # the next idle pass: now
-        assert _watch_runs(store, wake=True, overdue=_WATCHDOG_DEFER + 0.1) == (1, 1)  # at most the cap late
+        # a pump about to wait (the last bar handled): first the watchdog, then the bar
+        assert _watch_runs(store, 0.2, overdue=_WATCHDOG_EVERY) == ["maintain", "watch", "bar"]
+        assert _watch_runs(store, 0.2, overdue=0.0)[-1] == "bar"  # not due: nothing but the bar
+        # another feed has a bar queued (no wait): put off, up to the cap
+        assert _watch_runs(store, 0.0, overdue=_WATCHDOG_EVERY) == ["bar"]
+        assert _watch_runs(store, 0.0, overdue=_WATCHDOG_DEFER + 0.1) == ["maintain", "watch", "bar"]
     finally:
         store.stop()
 

@@ -195,8 +195,10 @@ class IBStore:
         ``timeout`` seconds pass (0: one pass); reconnect first when the connection is lost.
         When a wait ends because a bar (or notification) came, the cyclic garbage collector is
         off until the next pump, which runs the collection put off (so none lands between a bar
-        and its order); the order watchdog, the heartbeat and the journal's checkpoint also wait
-        for a pass that brought nothing.
+        and its order). The order watchdog, the heartbeat and the journal's checkpoint run at the
+        start of a pump that is going to wait (the last bar was handled, no feed has one queued);
+        a pump with a bar queued elsewhere (``timeout`` 0) puts them off, at most
+        ``_WATCHDOG_DEFER`` s.
 
         Raises:
             OutageExceeded: disconnected for longer than ``max_outage``.
@@ -210,6 +212,7 @@ class IBStore:
         if self._lost:
             self._reconnect()
             return
+        self._watch_orders(0.0 if timeout > 0 else _WATCHDOG_DEFER)  # idle now: see above
         self._woken = False
         try:
             if timeout > 0:
@@ -219,10 +222,6 @@ class IBStore:
         except ConnectionError:  # the client raises it from inside sleep when the socket drops
             self._connection_lost("socket closed while waiting")
             return
-        # a bar (or notification) is waiting: the watchdog, the heartbeat's journal write and
-        # the journal's checkpoint run on a later pass (within _WATCHDOG_DEFER), not between the
-        # bar and its order
-        self._watch_orders(_WATCHDOG_DEFER if self._woken else 0.0)
         if self._woken and timeout > 0 and gc.isenabled():
             gc.disable()  # no collection between this bar and its order: the next pump runs it
             self._gc_paused = True
