@@ -7,12 +7,14 @@ accelerated session, and what the co-pilot gate adds to ``next()``.
    journal with a headless chromium attached (the page refreshes every 2 s, the default). Prints the
    journal-row-to-browser latency (median, worst) for bars and fills and the Streamlit process's
    resident memory (start, peak, end).
-2. ``gate``: the same strategy with and without ``copilot_gated`` (``copilot_async=True``, the
+2. ``idle`` (not in ``all``): CPU of the Streamlit process and chromium with one page open on an
+   idle journal, per ``--watch`` value (the cost of watching for new rows).
+3. ``gate``: the same strategy with and without ``copilot_gated`` (``copilot_async=True``, the
    rules advisor in its thread, as live), ``next()`` timed per bar with a pause between bars so
    the advisor keeps up (as live bars are seconds apart); rounds interleaved; medians per
    ``next()`` and the difference (the baseline is the ungated strategy).
 
-    .venv/bin/python bench/bench_dashboard.py [session|gate|all] [--bars 720] [--every 0.1]
+    .venv/bin/python bench/bench_dashboard.py [session|gate|idle|all] [--bars 720] [--every 0.1]
 """
 from __future__ import annotations
 
@@ -116,6 +118,57 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def idle(watches: list[str], seconds: float) -> None:
+    """CPU of the Streamlit process (with its children) and of chromium with one live page open on
+    an idle 5-symbol journal (120 bars, no new rows), per ``--watch`` value, interleaved."""
+    import psutil
+
+    from btedge.dashboard.probe import chromium, start_dashboard, stop
+    from btedge.dashboard.tape import TapeWriter, tape_path
+    from btedge.feeds import sample_data
+    from btedge.live.journal import Journal
+
+    prices = sample_data()
+    folder = Path(tempfile.mkdtemp())
+    journal = Journal.open(folder, ACCOUNT, "bench")
+    journal.heartbeat("CONNECTED")
+    tape = TapeWriter(tape_path(journal.path))
+    start = pd.Timestamp("2024-01-02 14:30", tz="UTC")
+    for i in range(120):
+        _bar(journal, tape, prices, i, start)
+
+    def cpu(pid: int) -> float:
+        total = 0.0
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    print(f"load average at start: {_load()}", flush=True)
+    for watch in watches:
+        dashboard, url = start_dashboard(journal.path, "--news-url", "", "--watch", watch)
+        driver = chromium()
+        try:
+            driver.get(url)
+            time.sleep(15)  # first render
+            browser = driver.service.process.pid
+            a, b = cpu(dashboard.pid), cpu(browser)
+            time.sleep(seconds)
+            a, b = cpu(dashboard.pid) - a, cpu(browser) - b
+        finally:
+            driver.quit()
+            stop(dashboard)
+        print(f"  --watch {watch}: streamlit {100 * a / seconds:.1f}% of a core, chromium {100 * b / seconds:.1f}% "
+              f"(refresh 2 s, {seconds:.0f} s)", flush=True)
+    journal.close()
+    tape.close()
+    print(f"load average at end: {_load()}")
+
+
 def _bar(journal, tape, prices, i, start) -> None:  # type: ignore[no-untyped-def]
     when = start + pd.Timedelta(seconds=5 * i)
     rows = []
@@ -169,7 +222,9 @@ def gate(bars: int, rounds: int, pause: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", nargs="?", default="all", choices=("session", "gate", "all"))
+    parser.add_argument("what", nargs="?", default="all", choices=("session", "gate", "idle", "all"))
+    parser.add_argument("--watch", nargs="+", default=["0.5", "0"], help="idle: --watch values (default 0.5 0)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="idle: seconds measured per value (default 30)")
     parser.add_argument("--bars", type=int, default=720, help="session bars per symbol (default 720)")
     parser.add_argument("--every", type=float, default=0.1, help="seconds between session bars (default 0.1)")
     parser.add_argument("--gate-bars", type=int, default=500, help="bars per gate round (default 500)")
@@ -180,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         gate(args.gate_bars, args.rounds, args.pause)
     if args.what in ("session", "all"):
         session(args.bars, args.every)
+    if args.what == "idle":
+        idle(args.watch, args.seconds)
     return 0
 
 

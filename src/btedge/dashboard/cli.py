@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--watch", type=float, default=0.5,
                         help="seconds between checks for a new journal or tape row, which redraw the live page at "
                              "once (default 0.5; each check is a fragment run: with one page open and no new rows "
-                             "the server used 22%% of a core at 0.5 s, 9%% without); 0 redraws only every --refresh "
+                             "the server used 27%% of a core at 0.5 s, 8%% without); 0 redraws only every --refresh "
                              "seconds")
     parser.add_argument("--bars", type=int, default=300, help="bars shown on the live chart (default 300)")
     parser.add_argument("--news-url", default=YAHOO_RSS,
