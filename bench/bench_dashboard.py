@@ -215,6 +215,16 @@ def gate(bars: int, rounds: int, pause: float) -> None:
             medians[name].append(statistics.median(strat.times[120:]) * 1e3)
             print(f"  round {r} {name}: median next() {medians[name][-1]:.3f} ms, p99 "
                   f"{sorted(strat.times[120:])[int(0.99 * (len(strat.times) - 120))] * 1e3:.3f} ms")
+    from btedge.copilot.rules import RulesAdvisor
+    from btedge.copilot.worker import AdvisorWorker, Request
+
+    worker = AdvisorWorker(RulesAdvisor(), None, 60, None, draw=False, inline=True)
+    requests = [Request.from_frame("BTC", data.iloc[i:i + 160]) for i in range(0, 300, 3)]
+    t = time.process_time()
+    for request in requests:
+        worker._handle(request)
+    print(f"  advisor thread: {(time.process_time() - t) / len(requests) * 1e3:.1f} ms of CPU per rules advice "
+          f"(frame, indicators, rules; {len(requests)} bars)")
     plain, gated = statistics.median(medians["plain"]), statistics.median(medians["gated"])
     print(f"gate: next() median plain {plain:.3f} ms, gated {gated:.3f} ms, added {gated - plain:.3f} ms "
           f"(ratio {gated / plain:.2f}) over {rounds} interleaved rounds of {bars} bars")
