@@ -29,6 +29,7 @@ Exit status (also in ``docs/live_trading.md``):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import math
 import signal
@@ -270,6 +271,7 @@ def run(args: argparse.Namespace, ask: Callable[[str], str] | None = None) -> in
         print(f"{PROG}: interrupted, shutting down", file=sys.stderr)
         code = EXIT_INTERRUPTED
     finally:
+        _settle_loop(session.store)
         _shutdown(session, args.cancel_on_exit)
     if session.store.refusal is not None:  # a reconnect found a live account: trading halted, session ended
         return _exit_code(session.store.refusal)
@@ -287,6 +289,20 @@ def _stop_on_sigterm() -> Any:
     return signal.signal(signal.SIGTERM, terminate)
 
 
+def _settle_loop(store: Any) -> None:
+    """A Ctrl-C (or SIGTERM) that lands inside the client's ``run_until_complete`` just after its
+    future completed leaves that run's stop callback scheduled: the next run of the loop (the
+    cancels, the disconnect) would end at once with "Event loop stopped before Future completed".
+    Every run has unwound by now, so any such callback is stale: cancel it."""
+    loop = store.lib.util.getLoop()
+    stop = getattr(asyncio.base_events, "_run_until_complete_cb", None)
+    for handle in list(getattr(loop, "_ready", ())):
+        if getattr(handle, "_callback", None) is stop:
+            handle.cancel()
+    if hasattr(loop, "_stopping"):
+        loop._stopping = False
+
+
 def _shutdown(session: LiveSession, cancel: bool) -> None:
     """Cancel (if asked and connected) and wait for the confirmations; a second Ctrl-C ends the
     wait. Then disconnect and say what is left working and where the journal is."""
@@ -300,6 +316,7 @@ def _shutdown(session: LiveSession, cancel: bool) -> None:
     except KeyboardInterrupt:
         print(f"{PROG}: second interrupt: stopped waiting for the cancels", file=sys.stderr)
     finally:
+        _settle_loop(store)
         store.stop()
         _report_left(session)
 
