@@ -308,7 +308,7 @@ def _shutdown(session: LiveSession, cancel: bool) -> None:
     wait. Then disconnect and say what is left working and where the journal is."""
     broker, store = session.broker, session.store
     try:
-        if cancel and broker.open_orders():
+        if cancel and _working_orders(session):
             if store.connected:
                 broker.cancel_all(CANCEL_CONFIRM_SECONDS)
             else:
@@ -319,6 +319,13 @@ def _shutdown(session: LiveSession, cancel: bool) -> None:
         _settle_loop(store)
         store.stop()
         _report_left(session)
+
+
+def _working_orders(session: LiveSession) -> list:
+    """The journal's working orders (an order interrupted between its send and the broker's
+    bookkeeping is there too), else the broker's."""
+    journal = session.store.journal
+    return journal.working_orders() if journal is not None else session.broker.open_orders()
 
 
 def _report_left(session: LiveSession) -> None:

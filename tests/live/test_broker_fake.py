@@ -305,3 +305,28 @@ def test_two_contracts_one_broker_kill_switch_flattens_both_split_by_size(fake_g
     assert sorted(placed[3:]) == [("QQQ", "SELL", 1), ("QQQ", "SELL", 2), ("SPY", "SELL", 2)]
     assert {p.instrument.symbol: p.quantity for p in fake_gateway.positions()} == {}
     assert [broker.getposition(d).size for d in strat.datas] == [0, 0]
+
+
+def test_an_interrupt_right_after_the_send_leaves_the_order_cancellable(fake_gateway, ib_lib, monkeypatch):
+    """Ctrl-C between the order's bytes and the broker's backtrader bookkeeping: the order is
+    journaled and known to the shutdown of ``--cancel-on-exit``, so it does not stay working."""
+    from types import SimpleNamespace
+
+    from btedge import run_live
+    from btedge.live.broker import IBBroker
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    def action(strat: Scripted) -> None:
+        monkeypatch.setattr(IBBroker, "_placed", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            strat.buy(size=1, exectype=bt.Order.Limit, price=1.0)  # far below the market: stays working
+        monkeypatch.undo()
+        assert strat.broker.open_orders() == []  # the backtrader side never saw it
+        run_live._shutdown(SimpleNamespace(broker=strat.broker, store=strat.broker.store), cancel=True)
+        strat.env.runstop()
+
+    strat, _, broker = run_session(fake_gateway, ib_lib, actions={0: action}, live_bars=3)
+    assert [o.status for o in fake_gateway.orders()] == ["Cancelled"]
+    assert broker.journal.working_orders() == []

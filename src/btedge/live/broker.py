@@ -508,6 +508,7 @@ class IBBroker(bt.broker.BrokerBase):
             _contract_text(contract), ib_order.action, float(ib_order.totalQuantity), ib_order.orderType,
             _price(ib_order.lmtPrice), _price(ib_order.auxPrice), parent_ref, states.SUBMITTED, 0.0,
             self.journal.process))
+        self._ib_orders[ref] = ib_order  # known to cancel_all before it can be working at IB
         self.store.ib.placeOrder(contract, ib_order)
         return ref, ib_order, contract
 
