@@ -164,6 +164,12 @@ def main() -> None:
                 goal = f" (target <= {target})" if target else ""
                 print(f"ratio {row} / cerebro without analyzers = {med[row][0] / base[0]:.2f} wall, "
                       f"{med[row][1] / base[1]:.2f} CPU{goal}")
+    if "cerebro" in runs:  # paired: each repeat against its own cerebro run (the load may change between repeats)
+        for row in ("run_backtest", "cli"):
+            if row in runs:
+                pairs = [f"{m['seconds'] / c['seconds']:.2f} / {m['cpu'] / c['cpu']:.2f}"
+                         for m, c in zip(runs[row], runs["cerebro"])]
+                print(f"per repeat, {row} / cerebro (wall / CPU): {', '.join(pairs)}")
     for row in ("run_backtest", "cli"):
         if row in med:
             print(f"peak RSS of {row}: {med[row][2]:,.0f} MB (target <= 800 MB at 1M bars)")
