@@ -4,75 +4,37 @@ order, the orders fill, and each position the broker holds is the gateway's."""
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
-import backtrader as bt
 import pytest
 
 from btedge.strategies import get_strategy
-from btedge.testkit.fakegateway import Bar, FakeGateway, stock
-from tests.support.live_session import await_gateway, keep_root_logging, run_session  # noqa: F401
+from btedge.testkit.fakegateway import FakeGateway, stock
+from tests.support.live_session import keep_root_logging, run_session  # noqa: F401
+from tests.support.multi_live import LiveSteps, cointegrated_walks
 
 pytestmark = pytest.mark.usefixtures("time_limit", "keep_root_logging")
 
 HISTORY = 40
 LIVE_STEPS = 12
-START = 1_735_828_200
-
-
-def walks(symbols: list[str], n: int, seed: int = 5) -> dict[str, list[Bar]]:
-    """Hourly bars: a common random walk plus each symbol's own noise and drift (cointegrated-ish)."""
-    rng = random.Random(seed)
-    common, out = 100.0, {s: [] for s in symbols}
-    for i in range(n):
-        common += rng.gauss(0, 0.6)
-        for k, symbol in enumerate(symbols):
-            level = common * (1 + 0.3 * k) + rng.gauss(0, 0.8) + 0.05 * k * i
-            open_ = round(level + rng.uniform(-0.2, 0.2), 2)
-            close = round(level, 2)
-            out[symbol].append(Bar(START + i * 3600, open_, max(open_, close) + 0.1, min(open_, close) - 0.1, close,
-                                   1000.0))
-    return out
 
 
 def live(cls: type) -> type:
-    """``cls`` pushing the gateway's next step once every feed is LIVE and after each live step,
-    once the gateway has every order sent on the step (the client may hold one back: its
-    throttle), so the next bar fills them (as in ``test_outside_multi_asset``)."""
+    """``cls`` pushing the gateway's next step once every feed is LIVE and after each live step
+    (:class:`LiveSteps`); records the bars each feed delivered and dual_momentum's rebalances."""
 
-    class Live(cls):
+    class Live(LiveSteps, cls):
         params = (("gw", None), ("steps", LIVE_STEPS))
 
         def start(self) -> None:
             super().start()
-            self.steps = 0
-            self.started = False
-            self.completed: list[tuple[str, float]] = []
             self.seen: dict[str, list[float]] = {d._name: [] for d in self.datas}
-            self.placed: list[bt.Order] = []
             self.rebalance_times: list[tuple[float, bool]] = []  # dual_momentum: (bar time, every feed LIVE)
-
-        def buy(self, *args: Any, **kwargs: Any) -> Any:
-            return self._placed(super().buy(*args, **kwargs))
-
-        def sell(self, *args: Any, **kwargs: Any) -> Any:
-            return self._placed(super().sell(*args, **kwargs))
-
-        def _placed(self, order: Any) -> Any:
-            if order is not None and self.broker.ib_order(order) is not None:  # sent to IB, not refused
-                self.placed.append(order)
-            return order
 
         def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
             if not self.started and all(d._laststatus == d.LIVE for d in self.datas):
                 self.started = True
                 self.p.gw.push_bars(1)
-
-        def notify_order(self, order: bt.Order) -> None:
-            super().notify_order(order)
-            if order.status == order.Completed:
-                self.completed.append((order.data._name, order.executed.size))
 
         def next(self) -> None:
             for d in self.datas:
@@ -83,16 +45,7 @@ def live(cls: type) -> type:
             super().next()
             if len(getattr(self, "rebalances", ())) > before:
                 self.rebalance_times.append((self.datetime[0], all(d._laststatus == d.LIVE for d in self.datas)))
-            if not self.started or any(d.haslivedata() for d in self.datas):
-                return
-            self.steps += 1
-            for order in self.placed:  # the gateway has every order before the bar that fills it
-                await_gateway(self.p.gw, self.broker.store, self.broker.ib_order(order).orderId)
-            self.placed.clear()
-            if self.steps >= self.p.steps:
-                self.env.runstop()
-            else:
-                self.p.gw.push_bars(1)
+            self.advance()
 
         prenext = next
 
@@ -101,9 +54,9 @@ def live(cls: type) -> type:
 
 
 def gateway(symbols: list[str], skip: int = 0) -> FakeGateway:
-    """The walks of :func:`walks`; ``skip`` drops that many of the first history bars (a shorter
+    """The walks of :func:`cointegrated_walks`; ``skip`` drops that many of the first history bars (a shorter
     backfill of the same live bars)."""
-    bars = walks(symbols, HISTORY + LIVE_STEPS + 5)
+    bars = cointegrated_walks(symbols, HISTORY + LIVE_STEPS + 5)
     gw = FakeGateway(bars=bars[symbols[0]][skip:], instrument=stock(symbols[0]), history=HISTORY - skip,
                      auto_fill=True)
     for symbol in symbols[1:]:

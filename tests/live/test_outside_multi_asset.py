@@ -6,18 +6,18 @@ LIVE bar still trades."""
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 import pytest
 
 from btedge.strategies import get_strategy
-from btedge.testkit.fakegateway import Bar, FakeGateway, stock
-from tests.support.live_session import await_gateway, run_session
+from btedge.testkit.fakegateway import FakeGateway, stock
+from tests.support.live_session import run_session
+from tests.support.multi_live import LiveSteps, cointegrated_walks
 
 pytestmark = pytest.mark.usefixtures("time_limit")
 SYMBOLS = ["KO", "PEP"]
-HISTORY, START = 40, 1_735_828_200
+HISTORY = 40
 HOLDING = {"hedge_period": 20, "zperiod": 10, "coint_period": 30, "retest": 5, "pvalue": 1.0, "entry": 0.3,
            "exit": 0.0, "stop": 50.0, "max_hold": 0, "gross": 0.2}
 MOMENTUM = {"lookback": 20, "vol_period": 5, "top": 2, "rebalance": 3, "fraction": 0.5}
@@ -25,15 +25,7 @@ MOMENTUM = {"lookback": 20, "vol_period": 5, "top": 2, "rebalance": 3, "fraction
 
 def gateway(symbols: list[str] = SYMBOLS, n: int = 60, seed: int = 5) -> FakeGateway:
     """Hourly bars of cointegrated-ish random walks (a common walk plus each one's noise)."""
-    rng = random.Random(seed)
-    common, bars = 100.0, {s: [] for s in symbols}
-    for i in range(n):
-        common += rng.gauss(0, 0.6)
-        for k, symbol in enumerate(symbols):
-            level = common * (1 + 0.3 * k) + rng.gauss(0, 0.8) + 0.05 * k * i
-            open_, close = round(level + rng.uniform(-0.2, 0.2), 2), round(level, 2)
-            bars[symbol].append(Bar(START + i * 3600, open_, max(open_, close) + 0.1, min(open_, close) - 0.1, close,
-                                    1000.0))
+    bars = cointegrated_walks(symbols, n, seed)
     gw = FakeGateway(bars=bars[symbols[0]], instrument=stock(symbols[0]), history=HISTORY, auto_fill=True)
     for symbol in symbols[1:]:
         gw.server.add_instrument(stock(symbol), bars[symbol], HISTORY)
@@ -41,32 +33,19 @@ def gateway(symbols: list[str] = SYMBOLS, n: int = 60, seed: int = 5) -> FakeGat
 
 
 def live(cls: type) -> type:
-    """``cls`` that pushes the gateway's next step once every feed is LIVE and after each live step;
-    records the orders sent before that (on history bars) and each live bar's z-score (pairs)."""
+    """``cls`` that pushes the gateway's next step once every feed is LIVE and after each live step
+    (:class:`LiveSteps`); records the orders sent before that (on history bars) and each live
+    bar's z-score (pairs)."""
 
-    class Live(cls):
+    class Live(LiveSteps, cls):
         params = (("gw", None), ("steps", 4))
 
         def start(self) -> None:
             super().start()
-            self.steps, self.started = 0, False
-            self.completed: list[tuple[str, float]] = []
             self.sent_before = len(self.p.gw.messages("placeOrder"))
             self.sent_on_history = 0
             self.live_z: list[float] = []
             self.held_at_live: dict[str, float] = {}
-            self.placed: list[Any] = []
-
-        def buy(self, *args: Any, **kwargs: Any) -> Any:
-            return self._placed(super().buy(*args, **kwargs))
-
-        def sell(self, *args: Any, **kwargs: Any) -> Any:
-            return self._placed(super().sell(*args, **kwargs))
-
-        def _placed(self, order: Any) -> Any:
-            if order is not None and self.broker.ib_order(order) is not None:
-                self.placed.append(order)
-            return order
 
         def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
             if not self.started and all(d._laststatus == d.LIVE for d in self.datas):
@@ -75,31 +54,14 @@ def live(cls: type) -> type:
                 self.held_at_live = {d._name: self.getposition(d).size for d in self.datas}
                 self.p.gw.push_bars(1)
 
-        def notify_order(self, order: Any) -> None:
-            super().notify_order(order)
-            if order.status == order.Completed:
-                self.completed.append((order.data._name, order.executed.size))
-
         def next(self) -> None:
             if self.started and hasattr(self, "z"):
                 self.live_z.append(self.z[0])
             super().next()
-            self._step()
+            self.advance()
 
         def prenext(self) -> None:  # warm-up: the strategy does not decide (as in a real run), the clock moves
-            self._step()
-
-        def _step(self) -> None:
-            if not self.started or any(d.haslivedata() for d in self.datas):
-                return
-            self.steps += 1
-            for order in self.placed:  # the gateway has every order before the bar that fills it
-                await_gateway(self.p.gw, self.broker.store, self.broker.ib_order(order).orderId)
-            self.placed.clear()
-            if self.steps >= self.p.steps:
-                self.env.runstop()
-            else:
-                self.p.gw.push_bars(1)
+            self.advance()
 
     return Live
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from scipy.special import expit
 from torch import nn
 
-from btedge.models.persist import load_into, load_state_dict, save_state_dict
+from btedge.models.persist import StateDictFile
 from btedge.models.spec import ModelSpec
 from btedge.models.torch_models import N_CLASSES, class_weights, deterministic_torch, fit_net, inference_threads
 
@@ -202,7 +202,7 @@ class _LastRow(nn.Module):
         return self.net(x[:, -1, :])
 
 
-class KANClassifier:
+class KANClassifier(StateDictFile):
     """``[F, hidden, 3]`` KAN on the last feature row behind the fold-model contract."""
 
     grid_size = 5
@@ -245,15 +245,6 @@ class KANClassifier:
         z = self._inference_net()(np.asarray(X[:, -1, :], dtype=np.float64))
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
-
-    def save(self, folder: Path) -> None:
-        save_state_dict(self.net, Path(folder) / "model.pt")
-
-    def load(self, folder: Path) -> None:
-        path = Path(folder) / "model.pt"
-        load_into(self.net, load_state_dict(path), path)
-        self.net.eval()
-        self._infer = None
 
 
 class KANOnline:

@@ -11,6 +11,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +84,20 @@ def load_into(module, state: dict, path: Path) -> None:
         module.load_state_dict(state)
     except (RuntimeError, KeyError) as exc:
         raise corrupt(path, "state_dict for this model (another architecture or size)", exc) from None
+
+
+class StateDictFile:
+    """Fold-model files of a model whose weights are ``self.net``: ``model.pt``, a state_dict
+    saved and loaded weights-only; loading drops the model's inference copy (``_infer``)."""
+
+    net: Any
+    _infer: Any
+
+    def save(self, folder: Path) -> None:
+        save_state_dict(self.net, Path(folder) / "model.pt")
+
+    def load(self, folder: Path) -> None:
+        path = Path(folder) / "model.pt"
+        load_into(self.net, load_state_dict(path), path)
+        self.net.eval()
+        self._infer = None

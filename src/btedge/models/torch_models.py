@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from btedge.models.persist import load_into, load_state_dict, save_state_dict
+from btedge.models.persist import StateDictFile
 from btedge.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -263,7 +262,7 @@ def fit_net(
             "val_loss": best_loss if validate else None}
 
 
-class TorchClassifier:
+class TorchClassifier(StateDictFile):
     """A torch net of ``spec.kind`` behind the fold-model contract."""
 
     def __init__(self, spec: ModelSpec, n_features: int) -> None:
@@ -317,12 +316,3 @@ class TorchClassifier:
             else:
                 logits = net(x)
             return torch.softmax(logits, dim=1).numpy()
-
-    def save(self, folder: Path) -> None:
-        save_state_dict(self.net, Path(folder) / "model.pt")
-
-    def load(self, folder: Path) -> None:
-        path = Path(folder) / "model.pt"
-        load_into(self.net, load_state_dict(path), path)
-        self.net.eval()
-        self._infer = None
