@@ -214,7 +214,8 @@ class S4DStream:
             y = 2.0 * (layer["c"] * x).real.sum(axis=1) + layer["d"] * u
             z = layer["mix_w"] @ _gelu(y) + layer["mix_b"]
             h = len(u)
-            v = u + z[:h] / (1.0 + np.exp(-z[h:]))
+            with np.errstate(over="ignore"):  # exp overflow -> inf -> a gate of 0, as torch's sigmoid gives
+                v = u + z[:h] / (1.0 + np.exp(-z[h:]))
             mu = np.add.reduce(v) / h  # = v.mean() (the same sum and division), without its Python layer
             var = np.add.reduce((v - mu) ** 2) / h
             u = (v - mu) / np.sqrt(var + layer["ln_eps"]) * layer["ln_w"] + layer["ln_b"]
