@@ -41,7 +41,6 @@ import asyncio
 import collections
 import gc
 import logging
-import multiprocessing
 import os
 import tempfile
 import time
@@ -56,6 +55,7 @@ from btedge.live.config import IBConfig
 from btedge.live.session import build_session
 from btedge.testkit.fakegateway import FakeGateway, random_walk_bars
 from btedge.testkit.fakegateway.protocol import In
+from btedge.testkit.fakegateway.remote import GatewayProcess
 
 HISTORY = 50
 START = 1_735_828_200
@@ -121,18 +121,12 @@ def serve(n: int, gap: float, pipe: Any) -> None:
     gw.stop()
 
 
-class PacedGateway:
+class PacedGateway(GatewayProcess):
     """The gateway process, seen from the client: ``port``, ``go()``, ``result()``, ``stop()``."""
 
     def __init__(self, n: int, gap: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipe, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(n, gap, child), daemon=True)
-        self.process.start()
-        if not self._pipe.poll(60.0):
-            self.process.kill()
-            raise RuntimeError("the fake gateway process did not start within 60 s")
-        self.port: int = self._pipe.recv()
+        super().__init__(serve, n, gap)
+        self.port: int = self.hello
 
     def go(self) -> None:
         self._pipe.send("go")  # one small write: nothing waits for an answer
@@ -140,15 +134,6 @@ class PacedGateway:
     def result(self) -> tuple[list[float], list[float]]:
         self._pipe.send("result")
         return self._pipe.recv()
-
-    def stop(self) -> None:
-        try:
-            self._pipe.send("stop")
-        except OSError:
-            pass
-        self.process.join(10.0)
-        if self.process.is_alive():
-            self.process.kill()
 
 
 # -- the client side ----------------------------------------------------------------------------

@@ -106,21 +106,20 @@ def _serve(factory: Callable[[], FakeGateway], pipe: Any) -> None:
     gateway.stop()
 
 
-class SpawnedGateway:
-    """A fake gateway in a fresh process (``spawn``): ``control`` is the proxy, ``port`` its port.
-    ``factory`` must be a module-level callable returning an unstarted :class:`FakeGateway`."""
+class GatewayProcess:
+    """A process in a fresh interpreter (``spawn``) that serves a fake gateway and talks over a
+    pipe: ``target(*args, pipe)`` sends one message when it serves (``self.hello``) and ends on
+    "stop". ``target`` and ``args`` must be picklable (module-level callables)."""
 
-    def __init__(self, factory: Callable[[], FakeGateway]) -> None:
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipe, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(factory, child), daemon=True)
+        self.process = context.Process(target=target, args=(*args, child), daemon=True)
         self.process.start()
         if not self._pipe.poll(60.0):
             self.process.kill()
             raise RuntimeError("the fake gateway process did not start within 60 s")
-        address, authkey = self._pipe.recv()
-        self.control = connect_control(address, authkey)
-        self.port = self.control.port()
+        self.hello: Any = self._pipe.recv()
 
     def stop(self) -> None:
         try:
@@ -130,6 +129,17 @@ class SpawnedGateway:
         self.process.join(10.0)
         if self.process.is_alive():
             self.process.kill()
+
+
+class SpawnedGateway(GatewayProcess):
+    """A fake gateway in a fresh process (``spawn``): ``control`` is the proxy, ``port`` its port.
+    ``factory`` must be a module-level callable returning an unstarted :class:`FakeGateway`."""
+
+    def __init__(self, factory: Callable[[], FakeGateway]) -> None:
+        super().__init__(_serve, factory)
+        address, authkey = self.hello
+        self.control = connect_control(address, authkey)
+        self.port = self.control.port()
 
 
 def spawn_gateway(factory: Callable[[], FakeGateway]) -> SpawnedGateway:
