@@ -164,10 +164,17 @@ def order_log(
     frames: pd.DataFrame | Sequence[pd.DataFrame],
     params: dict | None = None,
     mode: str = "runonce",
-    cash: float = 100_000.0,
-    commission: float = 0.0005,
+    cash: float | None = None,
+    commission: float | None = None,
 ) -> list[tuple]:
-    """Run ``strategy`` in one engine ``mode`` and return its order events (see :class:`OrderLog`)."""
+    """Run ``strategy`` in one engine ``mode`` and return its order events (see :class:`OrderLog`).
+
+    ``cash`` and ``commission`` default to :class:`btedge.engine.BacktestConfig`'s."""
+    from btedge.engine import BacktestConfig
+
+    defaults = BacktestConfig()
+    cash = defaults.cash if cash is None else cash
+    commission = defaults.commission if commission is None else commission
     cerebro = bt.Cerebro(stdstats=False, **MODES[mode])
     for i, df in enumerate(_as_list(frames)):
         cerebro.adddata(_feed(df), name=f"data{i}")
