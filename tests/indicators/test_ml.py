@@ -8,7 +8,7 @@ import pytest
 from btedge.indicators.anomaly_ml import IsolationForestAnomaly
 from btedge.indicators.ml import EnsembleSignal, LagNet
 from btedge.testkit import assert_modes_agree, assert_no_lookahead, indicator_lines
-from tests.support.btc import btc
+from tests.support.btc import arrays, btc
 
 N, TRAIN, EVERY = 500, 300, 100
 SMALL = dict(train_bars=TRAIN, retrain_every=EVERY, seq_len=12, hidden=8, epochs=3, min_samples=50)
@@ -188,3 +188,37 @@ def test_members_get_independent_seeds_and_short_legends(tmp_path):
                                                   member_seed(1, 2, "xgb", 4)]
     assert ind._plotlabel() == ["members=cnn,cnn,xgb:4", "horizon=5"]
     assert str(tmp_path) not in ind.plotlabel()
+
+
+@pytest.mark.parametrize("name", MAKERS)
+def test_detached_compute_is_the_runonce_output(name, tmp_path, caplog):
+    """The vector engine's path: a detached indicator on the bars' arrays gives the lines of a
+    runonce run bit for bit (its own fresh cache: it trains; the run loads from another), and
+    the same end-of-run warning when no fold can train."""
+    import logging
+
+    from btedge.feeds.frame import index_to_num
+    from btedge.indicators.ml import BarArrays
+
+    df = btc(420)
+    bars = BarArrays(tuple(arrays(df)), index_to_num(df.index), "", "1 Minutes")
+    kwargs = {"ensemble": dict(members="cnn,xgb"), "anomaly": dict(n_estimators=50), "lagnet": dict(max_lag=12)}[name]
+    cls = {"ensemble": EnsembleSignal, "anomaly": IsolationForestAnomaly, "lagnet": LagNet}[name]
+    got = cls.detached(bars, cache_dir=str(tmp_path / "vector"), **SMALL, **kwargs).compute()
+    want = indicator_lines(df, MAKERS[name](tmp_path / "bt", **({"members": "cnn,xgb"} if name == "ensemble" else {})))
+    assert set(got) == set(want) and np.isfinite(got[next(iter(got))][TRAIN:]).all()
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    caplog.set_level(logging.WARNING)
+    short = BarArrays(tuple(a[:100] for a in bars.ohlcv), bars.times[:100], "BTC", "1 Minutes")
+    lines = cls.detached(short, cache_dir=str(tmp_path / "vector"), **SMALL, **kwargs).compute()
+    assert all(np.isnan(v).all() for v in lines.values())
+    assert sum("no fold could train" in r.message for r in caplog.records) == 1
+
+
+def test_detached_rejects_unknown_params(tmp_path):
+    from btedge.indicators.ml import BarArrays
+
+    bars = BarArrays(tuple(np.ones(10) for _ in range(5)), np.arange(10.0), "X", "1 Days")
+    with pytest.raises(ValueError, match=r"unknown param\(s\) \['gama'\] for LagNet"):
+        LagNet.detached(bars, gama=0.3)

@@ -6,96 +6,32 @@ close, the position, the Performance figures and return series, and the TradeSta
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from btedge.engine import BacktestConfig
 from btedge.strategies import get_strategy
-from btedge.vector import run_vector
 from tests.vector.files import FILES, GAPPED, file_id, load
-from tests.vector.reference import reference_run
+from tests.vector.reference import assert_same_run, compare_runs, draw_config, draw_risk_params, uniform
 
 pytestmark = pytest.mark.shared
 
 STRATEGIES = ("laguerre_cross", "laguerre_trend", "laguerre_channel", "buy_and_hold")
 
 
-def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return round(float(rng.uniform(lo, hi)), 4)
-
-
 def draw_params(rng: np.random.Generator, name: str) -> dict:
     """BaseStrategy's risk params and the strategy's own, drawn over their valid ranges."""
-    p = {
-        "direction": str(rng.choice(["long", "short", "both"])),
-        "stop_loss": _u(rng, 0.002, 0.05) if rng.random() < 0.5 else 0.0,
-        "take_profit": _u(rng, 0.002, 0.08) if rng.random() < 0.5 else 0.0,
-        "sizing": str(rng.choice(["fraction", "atr"])),
-        "fraction": _u(rng, 0.2, 1.0),
-        "risk": _u(rng, 0.002, 0.05),
-        "atr_period": int(rng.integers(2, 30)),
-        "atr_mult": _u(rng, 0.5, 4.0),
-        "anomaly": str(rng.choice(["off", "skip", "only"])),
-        "anomaly_period": int(rng.integers(2, 80)),
-        "anomaly_k": _u(rng, 0.0, 3.0),
-        "integer": bool(rng.random() < 0.5),
-        "reenter": bool(rng.random() < 0.5),
-    }
+    p = draw_risk_params(rng)
     if name == "laguerre_cross":
-        fast = _u(rng, 0.0, 0.7)
-        p.update(gamma_fast=fast, gamma_slow=_u(rng, fast + 0.01, 0.95), seed=bool(rng.random() < 0.8))
+        fast = uniform(rng, 0.0, 0.7)
+        p.update(gamma_fast=fast, gamma_slow=uniform(rng, fast + 0.01, 0.95), seed=bool(rng.random() < 0.8))
     elif name == "laguerre_trend":
-        p.update(gamma=_u(rng, 0.0, 0.95), band=_u(rng, 0.0, 0.01) if rng.random() < 0.5 else 0.0,
+        p.update(gamma=uniform(rng, 0.0, 0.95), band=uniform(rng, 0.0, 0.01) if rng.random() < 0.5 else 0.0,
                  seed=bool(rng.random() < 0.8))
     elif name == "laguerre_channel":
-        p.update(gamma=_u(rng, 0.0, 0.95), period=int(rng.integers(2, 40)), devfactor=_u(rng, 0.0, 3.0),
+        p.update(gamma=uniform(rng, 0.0, 0.95), period=int(rng.integers(2, 40)), devfactor=uniform(rng, 0.0, 3.0),
                  seed=bool(rng.random() < 0.8))
     return p
-
-
-def draw_config(rng: np.random.Generator) -> BacktestConfig:
-    return BacktestConfig(
-        benchmark=False,
-        cash=float(rng.choice([1_000.0, 100_000.0, 10_000_000.0])),
-        commission=float(rng.choice([0.0, 0.0005, 0.002])),
-        slippage=float(rng.choice([0.0, 0.0001, 0.001])),
-    )
-
-
-def _close(a: float, b: float, tol: float) -> bool:
-    if isinstance(a, float) and math.isnan(a):
-        return isinstance(b, float) and math.isnan(b)
-    if a is None or b is None or isinstance(a, (str, pd.Timestamp, pd.Timedelta)) or math.isinf(a):
-        return a == b
-    return abs(a - b) <= tol * max(1.0, abs(b))
-
-
-def assert_same_run(strategy: type, df: pd.DataFrame, params: dict, config: BacktestConfig, tol: float = 1e-9) -> int:
-    """Run both engines; assert equal; return the number of fills compared."""
-    return compare_runs(strategy, df, params, config, tol)[0]
-
-
-def compare_runs(strategy: type, df: pd.DataFrame, params: dict, config: BacktestConfig,
-                 tol: float = 1e-9) -> tuple[int, int]:
-    """Run both engines; assert equal; return the number of fills and of skipped entries."""
-    ref = reference_run(strategy, df, params, config)
-    run = run_vector(strategy, [("data", df)], params, config)
-    where = f"{strategy.__name__} {params} {config}"
-    fills = run.fills[["bar", "size", "price", "commission"]].to_numpy()
-    assert fills.shape == ref["fills"].shape, f"{len(fills)} vs {len(ref['fills'])} fills: {where}"
-    np.testing.assert_allclose(fills, ref["fills"], rtol=tol, atol=tol, err_msg=where)
-    np.testing.assert_allclose(run.value, ref["value"], rtol=tol, atol=tol, err_msg=where)
-    np.testing.assert_array_equal(run.position, ref["position"], err_msg=where)
-    np.testing.assert_allclose(run.returns.to_numpy(), ref["returns"].to_numpy(), rtol=0, atol=tol, err_msg=where)
-    for key, want in ref["performance"].items():
-        assert _close(run.metrics[key], want, tol), f"performance {key}: {run.metrics[key]} vs {want}: {where}"
-    for key, want in ref["tradestats"].items():
-        assert _close(run.trade_stats[key], want, tol), f"tradestats {key}: {run.trade_stats[key]} vs {want}: {where}"
-    assert run.trade_stats["skipped_entries"] == ref["skipped_entries"], where
-    return len(fills), ref["skipped_entries"]
 
 
 def _cases(seed: int, count: int, bars: tuple[int, int]) -> list[tuple]:

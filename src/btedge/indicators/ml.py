@@ -17,6 +17,8 @@ Backtest, then live with the models the backtest trained::
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 import backtrader as bt
 import numpy as np
@@ -29,9 +31,26 @@ from btedge.training.cache import DataIdentity, ModelCache, ModelCacheError, fin
 from btedge.training.schedule import Schedule
 from btedge.training.walkforward import FittedFold, WalkForward
 
-__all__ = ["WalkForwardIndicator", "EnsembleSignal", "LagNet", "LagNetLag"]
+__all__ = ["WalkForwardIndicator", "EnsembleSignal", "LagNet", "LagNetLag", "BarArrays", "timeframe_text"]
 log = logging.getLogger(__name__)
 _OHLCV = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True)
+class BarArrays:
+    """One instrument's bars as a data feed gives them to a walk-forward indicator: the OHLCV
+    arrays (float64, a missing volume as 0), the backtrader date numbers of the bars, the data's
+    name and timeframe (``timeframe_text``): what ``once()`` reads, for a detached indicator."""
+
+    ohlcv: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    times: np.ndarray
+    name: str
+    timeframe: str
+
+
+def timeframe_text(timeframe: int, compression: int) -> str:
+    """A data's bar size as its manifest records it, e.g. ``'5 Minutes'``."""
+    return f"{compression} {bt.TimeFrame.getname(timeframe, compression)}"
 
 
 def bar_time(num: float) -> str:
@@ -89,6 +108,42 @@ class WalkForwardIndicator(bt.Indicator):
         missing = [f for f in _OHLCV if not hasattr(self.data, f)]
         if missing:
             raise ValueError(f"{type(self).__name__} needs an OHLCV data feed; the input has no {missing} line(s)")
+        self._given: BarArrays | None = None
+        self._prepare()
+
+    @classmethod
+    def detached(cls, bars: BarArrays, **params: Any) -> WalkForwardIndicator:
+        """The indicator without a data feed, on ``bars`` (the vector engine): the same params,
+        validation, fold cache, ``pretrained`` pinning and warnings; :meth:`compute` gives the
+        lines ``once()`` would give a feed with these bars, bit for bit."""
+        unknown = sorted(set(params) - {name for name, _ in cls.params._getitems()})
+        if unknown:
+            raise ValueError(f"unknown param(s) {unknown} for {cls.__name__}")
+        obj = object.__new__(cls)
+        obj.params = obj.p = cls.params()
+        for name, default in cls.params._getitems():
+            setattr(obj.p, name, params.get(name, default))
+        obj.lines = cls.lines()
+        obj._given = bars
+        obj._prepare()
+        return obj
+
+    def compute(self) -> dict[str, np.ndarray]:
+        """A detached indicator's lines over its bars (name -> array), as ``once()`` computes
+        them, with the same end-of-run warnings (:meth:`report`)."""
+        if self._given is None:
+            raise ValueError(f"{type(self).__name__}.compute() needs a detached indicator (see detached())")
+        if self._batch is None:
+            self._run_batch(len(self._given.times))
+        return {name: self._batch[:, i] for i, name in enumerate(self.lines.getlinealiases())}
+
+    def _run_batch(self, n: int) -> None:
+        """Every bar's lines in one batch (the one computation of ``once()`` and :meth:`compute`)."""
+        self._batch = self._compute_batch(n)
+        self.report()
+
+    def _prepare(self) -> None:
+        """Everything that needs only the params: schedule, cache, walkers (validated)."""
         self.schedule = Schedule(
             int(self.p.train_bars), int(self.p.retrain_every), int(self.p.horizon), self.p.window, int(self.p.embargo)
         )
@@ -139,9 +194,12 @@ class WalkForwardIndicator(bt.Indicator):
     def data_identity(self, first_bar: np.ndarray) -> DataIdentity:
         """Symbol and timeframe of the data; an unnamed data is told apart by its first bar
         (time and OHLCV)."""
-        d = self.data
-        timeframe = f"{d._compression} {bt.TimeFrame.getname(d._timeframe, d._compression)}"
-        name = getattr(d, "_name", "") or ""
+        if self._given is not None:
+            name, timeframe = self._given.name, self._given.timeframe
+        else:
+            d = self.data
+            timeframe = timeframe_text(d._timeframe, d._compression)
+            name = getattr(d, "_name", "") or ""
         return DataIdentity(name, timeframe, "" if name else fingerprint(np.asarray(first_bar, dtype=float)))
 
     def _bind(self, first_bar: np.ndarray) -> None:
@@ -250,8 +308,13 @@ class WalkForwardIndicator(bt.Indicator):
 
     # -- runonce: one batch of predictions per fold ---------------------------------------------
     def _arrays(self, n: int) -> tuple[list[np.ndarray], np.ndarray]:
-        arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
-        times = np.asarray(self.data.datetime.array[:n], dtype=float)
+        """The first ``n`` bars (OHLCV, date numbers): from the feed, or a detached indicator's bars."""
+        if self._given is not None:
+            arrays = [np.asarray(a[:n], dtype=float) for a in self._given.ohlcv]
+            times = np.asarray(self._given.times[:n], dtype=float)
+        else:
+            arrays = [np.asarray(getattr(self.data, f).array[:n], dtype=float) for f in _OHLCV]
+            times = np.asarray(self.data.datetime.array[:n], dtype=float)
         if n:
             self._bind(np.array([times[0]] + [a[0] for a in arrays]))
         return arrays, times
@@ -267,8 +330,7 @@ class WalkForwardIndicator(bt.Indicator):
 
     def once(self, start: int, end: int) -> None:
         if self._batch is None:
-            self._batch = self._compute_batch(self.data.buflen())
-            self.report()
+            self._run_batch(self.data.buflen())
         for i, line in enumerate(self.lines):
             arr = line.array
             for t in range(start, end):

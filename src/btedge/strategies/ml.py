@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import backtrader as bt
+import numpy as np
+import pandas as pd
 
 from btedge.indicators.anomaly_ml import IsolationForestAnomaly
-from btedge.indicators.ml import EnsembleSignal, LagNet, LagNetLag, WalkForwardIndicator
+from btedge.indicators.ml import BarArrays, EnsembleSignal, LagNet, LagNetLag, WalkForwardIndicator, timeframe_text
 from btedge.strategies.base import FLAT, LONG, SHORT, BaseStrategy
 from btedge.strategies.registry import register
 
@@ -34,6 +37,52 @@ def own_params(indicator: type) -> tuple:
 def ml_kwargs(p, indicator: type = WalkForwardIndicator) -> dict:
     """The strategy's values of the walk-forward params and of ``indicator``'s own params."""
     return {name: getattr(p, name) for name, _ in ML_PARAMS + own_params(indicator)}
+
+
+# -- the vector engine: the indicators' batch output as arrays --------------------------------------
+def bar_arrays(bars: Any) -> BarArrays:
+    """What a data feed of the vector engine's ``bars`` gives the walk-forward indicators: the
+    OHLCV arrays as :class:`~btedge.feeds.FrameData` reads them, its date numbers, name and
+    timeframe (memoised on the bars). The frame is the one :func:`btedge.vector.engine.frame_bars`
+    attached."""
+
+    def build() -> BarArrays:
+        from btedge.engine import infer_timeframe
+        from btedge.feeds.frame import index_to_num
+
+        frame = bars.memo.get(("frame",))
+        if frame is None:
+            raise ValueError("the ML strategies' vector signals need the bars' data frame: build the bars with "
+                             "btedge.vector.engine.frame_bars(name, df) (run_vector and btedge-sweep do)")
+        name, df = frame
+        lower = {str(c).lower(): c for c in df.columns}
+        volume = df[lower["volume"]].to_numpy(dtype=float) if "volume" in lower else np.zeros(len(df))
+        index = pd.DatetimeIndex(df.index)  # FrameData's timestamps: the index
+        return BarArrays((bars.open, bars.high, bars.low, bars.close, volume), index_to_num(index), name,
+                         timeframe_text(*infer_timeframe(index)))
+
+    return bars.memoised(("ml_bars",), build)
+
+
+def indicator_arrays(indicator: type, bars: Any, kwargs: dict) -> dict[str, np.ndarray]:
+    """``indicator``'s lines over ``bars`` from its own batch computation (a detached indicator:
+    the same fold cache, ``pretrained`` and warnings as ``once()``), memoised per params on the
+    bars, so a sweep over strategy-only params trains (or loads) each model once."""
+    key = ("ml", indicator.__name__, tuple(sorted(kwargs.items())))
+    return bars.memoised(key, lambda: indicator.detached(bar_arrays(bars), **kwargs).compute())
+
+
+def params_kwargs(params: dict, indicator: type = WalkForwardIndicator) -> dict:
+    """:func:`ml_kwargs` from a params dict."""
+    return {name: params[name] for name, _ in ML_PARAMS + own_params(indicator)}
+
+
+def side_of(values: np.ndarray) -> np.ndarray:
+    """``_side`` of every bar: NaN -> flat, else the value as an int (int8)."""
+    out = np.zeros(len(values), dtype=np.int8)
+    ok = np.isfinite(values)
+    out[ok] = values[ok].astype(np.int8)
+    return out
 
 
 class MLStrategy(BaseStrategy):
@@ -103,23 +152,50 @@ class LagNetForecast(MLStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        if not self.p.cost >= 0.0 or not self.p.cost_mult >= 0.0:
-            raise ValueError(f"cost and cost_mult must be >= 0, got {self.p.cost!r}, {self.p.cost_mult!r}")
+        _check_cost(self.p.cost, self.p.cost_mult)
         self.lagnet = LagNet(self.data, **ml_kwargs(self.p, LagNet))
         self.lag_plot = LagNetLag(self.lagnet.lag)
         self.ml_signal = ForecastSignal(self.lagnet.forecast, threshold=self.p.cost * self.p.cost_mult)
 
     def start(self) -> None:
         super().start()
-        actual = _round_trip_cost(self.broker, self.data)
-        if actual is not None and abs(actual - self.p.cost) > 1e-12:
-            log.warning("lagnet_forecast: cost=%g, but this run's commission and slippage make a round trip "
-                        "cost %g, so the forecast must clear %g instead of %g. Fix: --param cost=%g (cost is "
-                        "2 x (commission + slippage))", self.p.cost, actual, self.p.cost_mult * self.p.cost,
-                        self.p.cost_mult * actual, actual)
+        _warn_cost(self.p.cost, self.p.cost_mult, _round_trip_cost(self.broker, self.data))
 
     def target(self) -> int:
         return _side(self.ml_signal[0])
+
+    @classmethod
+    def vector_start(cls, params: dict, config: Any) -> None:
+        """``start()``'s cost warning for the vector engine (its costs are always percentages)."""
+        _warn_cost(params["cost"], params["cost_mult"], 2.0 * (float(config.commission) + float(config.slippage)))
+
+    @classmethod
+    def vector_signals(cls, bars: Any, params: dict):
+        """``target()`` as arrays for :mod:`btedge.vector`: :class:`ForecastSignal` of the LagNet
+        forecast from the indicator's own batch output."""
+        from btedge.vector.signals import Signals
+
+        _check_cost(params["cost"], params["cost_mult"])
+        forecast = indicator_arrays(LagNet, bars, params_kwargs(params, LagNet))["forecast"]
+        threshold = params["cost"] * params["cost_mult"]
+        side = np.zeros(len(forecast), dtype=np.int8)
+        with np.errstate(invalid="ignore"):
+            side[forecast > threshold] = LONG
+            side[forecast < -threshold] = SHORT
+        return Signals(side, first=0)
+
+
+def _check_cost(cost: float, cost_mult: float) -> None:
+    if not cost >= 0.0 or not cost_mult >= 0.0:
+        raise ValueError(f"cost and cost_mult must be >= 0, got {cost!r}, {cost_mult!r}")
+
+
+def _warn_cost(cost: float, cost_mult: float, actual: float | None) -> None:
+    """WARN when ``cost`` is not this run's round-trip cost (``actual``; None: unknown)."""
+    if actual is not None and abs(actual - cost) > 1e-12:
+        log.warning("lagnet_forecast: cost=%g, but this run's commission and slippage make a round trip "
+                    "cost %g, so the forecast must clear %g instead of %g. Fix: --param cost=%g (cost is "
+                    "2 x (commission + slippage))", cost, actual, cost_mult * cost, cost_mult * actual, actual)
 
 
 def _round_trip_cost(broker: bt.BrokerBase, data: bt.AbstractDataBase) -> float | None:
@@ -155,10 +231,7 @@ class EnsembleStrategy(MLStrategy):
     def __init__(self) -> None:
         super().__init__()
         p = self.p
-        if not 0.0 <= p.min_confidence <= 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1], got {p.min_confidence!r}")
-        if p.iforest_gate not in _GATES:
-            raise ValueError(f"iforest_gate must be one of {_GATES}, got {p.iforest_gate!r}")
+        self._check_gates(p.min_confidence, p.iforest_gate)
         self.ensemble = EnsembleSignal(self.data, **ml_kwargs(p, EnsembleSignal))
         self.ml_signal = self.ensemble.signal
         self.iforest = None
@@ -175,6 +248,29 @@ class EnsembleStrategy(MLStrategy):
             return True
         anomalous = self.iforest.flag[0] > 0.0
         return anomalous if self.p.iforest_gate == "only" else not anomalous
+
+    @staticmethod
+    def _check_gates(min_confidence: float, iforest_gate: str) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+        if iforest_gate not in _GATES:
+            raise ValueError(f"iforest_gate must be one of {_GATES}, got {iforest_gate!r}")
+
+    @classmethod
+    def vector_signals(cls, bars: Any, params: dict):
+        """``target()`` and ``entry_allowed()`` as arrays for :mod:`btedge.vector`, from the
+        ensemble's (and the isolation forest's) own batch output."""
+        from btedge.vector.signals import Signals
+
+        cls._check_gates(params["min_confidence"], params["iforest_gate"])
+        lines = indicator_arrays(EnsembleSignal, bars, params_kwargs(params, EnsembleSignal))
+        with np.errstate(invalid="ignore"):
+            allowed = lines["confidence"] >= params["min_confidence"]
+            if params["iforest_gate"] != "off":
+                kwargs = {**params_kwargs(params), "contamination": params["contamination"]}
+                anomalous = indicator_arrays(IsolationForestAnomaly, bars, kwargs)["flag"] > 0.0
+                allowed &= anomalous if params["iforest_gate"] == "only" else ~anomalous
+        return Signals(side_of(lines["signal"]), first=0, allowed=allowed)
 
 
 @register("anomaly_breakout")
@@ -193,8 +289,7 @@ class AnomalyBreakout(MLStrategy):
 
     def __init__(self) -> None:
         super().__init__()
-        if int(self.p.hold) < 1:
-            raise ValueError(f"hold must be >= 1, got {self.p.hold!r}")
+        _check_hold(self.p.hold)
         self.iforest = IsolationForestAnomaly(self.data, **ml_kwargs(self.p, IsolationForestAnomaly))
         # declared as a line, so the one-bar lookback is kept even with exactbars=1
         self.move = self.data.close - self.data.close(-1)
@@ -208,3 +303,40 @@ class AnomalyBreakout(MLStrategy):
             self._want = FLAT
         self._left -= 1
         return self._want
+
+    @classmethod
+    def vector_signals(cls, bars: Any, params: dict):
+        """``target()`` as arrays for :mod:`btedge.vector`. The hold counter depends only on the
+        bars and the isolation forest's flag, and ``target()`` runs on every bar from the
+        strategy's first ``next()`` (the close's one-bar move, BaseStrategy's ATR and anomaly
+        gate set it), so it is counted over the same bars."""
+        from btedge.vector.signals import Signals, entry_gate
+
+        _check_hold(params["hold"])
+        flag = indicator_arrays(IsolationForestAnomaly, bars, params_kwargs(params, IsolationForestAnomaly))["flag"]
+        close = bars.close
+        move = np.full(len(close), np.nan)
+        move[1:] = close[1:] - close[:-1]
+        first = entry_gate(bars, params, 1)[2]
+        side = np.zeros(len(close), dtype=np.int8)
+        side[first:] = hold_sides(flag[first:].tolist(), move[first:].tolist(), int(params["hold"]))
+        return Signals(side, first=first)
+
+
+def _check_hold(hold: int) -> None:
+    if int(hold) < 1:
+        raise ValueError(f"hold must be >= 1, got {hold!r}")
+
+
+def hold_sides(flag: list[float], move: list[float], hold: int) -> list[int]:
+    """:meth:`AnomalyBreakout.target` bar after bar from the first ``next()``: the side of the
+    move on a flagged bar, held for ``hold`` bars (a new flagged bar restarts the hold)."""
+    out, want, left = [], FLAT, 0
+    for f, m in zip(flag, move):
+        if f > 0.0 and (m > 0 or m < 0):
+            want, left = (LONG if m > 0 else SHORT), hold
+        if left <= 0:
+            want = FLAT
+        left -= 1
+        out.append(want)
+    return out

@@ -4,8 +4,12 @@
 bar and the Performance / TradeStats figures a backtrader run of the same strategy gives (equal
 to 1e-9, tested in ``tests/vector``). A strategy takes part by declaring its wishes as arrays: a
 classmethod ``vector_signals(bars, params) -> Signals`` computed with the same kernels as its
-indicators (see :mod:`btedge.vector.signals`). :func:`unsupported` names what the vector engine
-cannot do (several datas, a strategy without ``vector_signals``); :func:`run` then falls back to
+indicators (see :mod:`btedge.vector.signals`); the ML strategies from their walk-forward
+indicators' own batch output (the same fold cache, ``pretrained`` and warnings), which read the
+data's volume, timestamps and name from the frame :func:`frame_bars` attaches to the bars. An
+optional classmethod ``vector_start(params, config)`` runs the checks a strategy's ``start()``
+makes of the run's costs. :func:`unsupported` names what the vector engine cannot do (several
+datas, a strategy without ``vector_signals``); :func:`vector_backtest` then falls back to
 backtrader and logs one line saying why.
 """
 from __future__ import annotations
@@ -79,6 +83,14 @@ def unsupported(strategy: type, frames: Frames) -> str | None:
     if len(frames) != 1:
         return f"{strategy.__name__} is given {len(frames)} datas; the vector engine runs one instrument"
     return None
+
+
+def frame_bars(name: str, df: pd.DataFrame) -> Bars:
+    """:func:`bars_from_frame` with the data's name and frame attached (memo key ``("frame",)``):
+    the ML strategies' walk-forward indicators read volume, timestamps, name and timeframe from it."""
+    bars = bars_from_frame(df)
+    bars.memo[("frame",)] = (name, df)
+    return bars
 
 
 def signals_for(strategy: type, bars: Bars, params: dict[str, Any]) -> Signals:
@@ -159,9 +171,12 @@ def run_vector(strategy: type, frames: Frames, params: dict[str, Any] | None = N
     if reason:
         raise ValueError(reason)
     full = strategy_params(strategy, params)
-    df = frames[0][1]
-    bars = bars_from_frame(df)
+    name, df = frames[0]
+    bars = frame_bars(name, df)
     sig = signals_for(strategy, bars, full)
+    start = getattr(strategy, "vector_start", None)
+    if start is not None:  # the strategy's start() checks of the run's config (e.g. lagnet_forecast's cost)
+        start(full, config)
     value, position, fills, skipped = simulate_signals(bars, sig, full, config, _reenter(full, reenter))
     metrics, returns = performance(value, position, df.index, config.cash, config.periods_per_year)
     trades = trades_table(fills)
