@@ -52,8 +52,9 @@ def bar_arrays(bars: Any) -> BarArrays:
 
         frame = bars.memo.get(("frame",))
         if frame is None:
-            raise ValueError("the ML strategies' vector signals need the bars' data frame: build the bars with "
-                             "btedge.vector.engine.frame_bars(name, df) (run_vector and btedge-sweep do)")
+            raise ValueError("the ML strategies' vector signals need the data's frame (volume, timestamps, name) "
+                             "beside the bars: build them with btedge.vector.engine.frame_bars(name, df) or "
+                             "attach_frame(bars, name, df) (run_vector does); btedge-sweep: --engine backtrader")
         name, df = frame
         lower = {str(c).lower(): c for c in df.columns}
         volume = df[lower["volume"]].to_numpy(dtype=float) if "volume" in lower else np.zeros(len(df))

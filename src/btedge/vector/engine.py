@@ -86,9 +86,13 @@ def unsupported(strategy: type, frames: Frames) -> str | None:
 
 
 def frame_bars(name: str, df: pd.DataFrame) -> Bars:
-    """:func:`bars_from_frame` with the data's name and frame attached (memo key ``("frame",)``):
-    the ML strategies' walk-forward indicators read volume, timestamps, name and timeframe from it."""
-    bars = bars_from_frame(df)
+    """:func:`bars_from_frame` with the data's name and frame attached (see :func:`attach_frame`)."""
+    return attach_frame(bars_from_frame(df), name, df)
+
+
+def attach_frame(bars: Bars, name: str, df: pd.DataFrame) -> Bars:
+    """Attach the data's name and frame to ``bars`` (memo key ``("frame",)``): the ML strategies'
+    walk-forward indicators read volume, timestamps, name and timeframe from it."""
     bars.memo[("frame",)] = (name, df)
     return bars
 
