@@ -112,3 +112,16 @@ def test_cli_engine_vector_writes_the_backtrader_figures(tmp_path, capsys):
         want, got = outputs["backtrader"][part], outputs["vector"][part]
         assert set(got) == set(want)
         assert all(_same(got[k], want[k]) for k in want), part
+
+
+def test_every_registered_single_asset_strategy_runs_in_the_vector_engine():
+    """Every registered BaseStrategy (the ML strategies included) declares vector_signals; only
+    the multi-asset bt.Strategy classes fall back."""
+    from btedge.strategies.registry import available
+
+    frames = [("BTC", btc(50))]
+    single = {name for name, cls in available().items() if issubclass(cls, BaseStrategy)}
+    assert {"lagnet_forecast", "ensemble", "anomaly_breakout", "laguerre_cross", "buy_and_hold"} <= single
+    assert {name: unsupported(available()[name], frames) for name in single} == dict.fromkeys(single)
+    multi = set(available()) - single
+    assert multi and all("declares no vector_signals" in unsupported(available()[name], frames) for name in multi)
