@@ -193,3 +193,22 @@ def test_cli_engine_vector_runs_the_ensemble(tmp_path, caplog):
         for key in want:
             a, b = got[key], want[key]
             assert a == b or (isinstance(a, float) and abs(a - b) <= 1e-9 * max(1.0, abs(b))), (part, key, a, b)
+
+
+def test_one_window_computes_each_model_once(tmp_path, monkeypatch):
+    """On one set of bars (a sweep's window) the indicator's batch is computed once per model
+    params, whatever the strategy-only params; other model params compute it again."""
+    from btedge.indicators.ml import EnsembleSignal
+    from btedge.vector.engine import frame_bars, signals_for, strategy_params
+
+    made = []
+    original = EnsembleSignal.detached.__func__
+    monkeypatch.setattr(EnsembleSignal, "detached",
+                        classmethod(lambda cls, bars, **kw: made.append(kw["horizon"]) or original(cls, bars, **kw)))
+    bars = frame_bars("BTC", load(*FILES[13], start=5000, stop=5400))
+    cls = get_strategy("ensemble")
+    base = {**SMALL, "members": "xgb", "cache_dir": str(tmp_path)}
+    sides = [signals_for(cls, bars, strategy_params(cls, {**base, **extra})).side
+             for extra in ({}, {"min_confidence": 0.6}, {"stop_loss": 0.01, "direction": "both"}, {"horizon": 3})]
+    assert made == [5, 3]
+    np.testing.assert_array_equal(sides[0], sides[1])
