@@ -212,3 +212,11 @@ def test_one_window_computes_each_model_once(tmp_path, monkeypatch):
              for extra in ({}, {"min_confidence": 0.6}, {"stop_loss": 0.01, "direction": "both"}, {"horizon": 3})]
     assert made == [5, 3]
     np.testing.assert_array_equal(sides[0], sides[1])
+
+
+def test_a_frame_without_volume_reads_as_the_feed_reads_it(tmp_path):
+    """FrameData reads a missing volume column as 0; the vector engine's indicators see the same."""
+    df = load(*FILES[12], start=3000, stop=3400).drop(columns=["volume"])
+    params = {**SMALL, "members": "xgb", "min_confidence": 0.0, "direction": "both", "cache_dir": str(tmp_path)}
+    fills, _ = compare_runs(get_strategy("ensemble"), df, params, BacktestConfig(benchmark=False))
+    assert fills > 0
