@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from btedge.vector.bars import Bars, bars_from_frame
-from btedge.vector.engine import signals_for, simulate_signals, strategy_params, trade_arrays
+from btedge.vector.engine import attach_frame, signals_for, simulate_signals, strategy_params, trade_arrays
 from btedge.vector.returns import bar_stamps
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,9 @@ def run_tasks(strategy: type, frames: Sequence[tuple[str, pd.DataFrame]], tasks:
         by_window.setdefault(task.window.window_id, []).append(task)
     for group in by_window.values():
         window = group[0].window
-        ctx = window_context(slice_frames(frames, window)[0][1], config.periods_per_year)
+        name, df = slice_frames(frames, window)[0]
+        ctx = window_context(df, config.periods_per_year)
+        attach_frame(ctx.bars, name, df)  # the ML strategies read volume, timestamps and name from it
         for task in group:
             try:
                 params = strategy_params(strategy, task.param_dict)
