@@ -220,3 +220,22 @@ def test_a_frame_without_volume_reads_as_the_feed_reads_it(tmp_path):
     params = {**SMALL, "members": "xgb", "min_confidence": 0.0, "direction": "both", "cache_dir": str(tmp_path)}
     fills, _ = compare_runs(get_strategy("ensemble"), df, params, BacktestConfig(benchmark=False))
     assert fills > 0
+
+
+def test_sweep_runs_the_ensemble_in_the_vector_engine_and_agrees(tmp_path, caplog):
+    """``btedge-sweep`` with an ML strategy: the vector engine (no fallback), its best runs
+    re-run in backtrader agree; the strategy-only params share the window's models."""
+    from btedge.sweeps.runner import run_sweep
+
+    frames = [("BTC", load(*FILES[18], start=6000, stop=6400))]
+    fixed = {**SMALL, "members": "xgb", "direction": "both", "cache_dir": str(tmp_path)}
+    caplog.set_level(logging.INFO)
+    result = run_sweep("ensemble", frames, {"min_confidence": [0.0, 0.45], "stop_loss": [0.0, 0.003]},
+                       fixed=fixed, engine="vector", verify_top=2, lookbacks=(None,), n_offsets=1, seed=1)
+    assert result.settings["engine"] == "vector" and len(result.runs) == 4 * 2  # 4 param sets, 2 windows
+    assert result.runs["n_trades"].max() > 0
+    checks = result.settings["verified"]
+    assert len(checks) == 2 and all(c["agree"] for c in checks)
+    assert not any("not the vector engine" in r.message for r in caplog.records)
+    # each window's 2 folds trained once for its 4 param sets (the backtrader re-runs load them)
+    assert sum(r.message.startswith("training") for r in caplog.records) == 2 * 2
