@@ -83,3 +83,27 @@ def test_cli_reports_the_backtrader_agreement(frames, tmp_path, capsys):
                  "--bootstrap", "50", "--no-progress", "--out", str(tmp_path / "out")])
     assert code == 0
     assert "engine: vector; the 2 best re-run in backtrader: 2 of 2 agree" in capsys.readouterr().out
+
+
+def test_vector_sweep_on_local_processes_equals_one_process(frames, monkeypatch, caplog):
+    """mode='local' splits each window's tasks over processes and joins them: the same runs,
+    returns and trade returns, bit for bit, and DSR/PBO read the joined arrays."""
+    from btedge.sweeps import runner
+    from btedge.sweeps.analysis import analyse_sweep
+
+    caplog.set_level(logging.INFO, logger="btedge.sweeps.runner")
+    run_sweep("laguerre_cross", frames, GRID, fixed=FIXED, verify_top=0, mode="local", workers=2, **SWEEP)
+    assert "too few to gain from 2 processes" in caplog.text
+    monkeypatch.setattr(runner, "LOCAL_VECTOR_MIN_BARS", 0)
+    caplog.clear()
+    one = run_sweep("laguerre_cross", frames, GRID, fixed=FIXED, verify_top=0, **SWEEP)
+    two = run_sweep("laguerre_cross", frames, GRID, fixed=FIXED, verify_top=0, mode="local", workers=2, **SWEEP)
+    pd.testing.assert_frame_equal(one.runs, two.runs, check_exact=True)
+    assert list(one.returns) == list(two.returns) == list(range(len(one.tasks)))
+    for task_id in one.returns:
+        pd.testing.assert_series_equal(one.returns[task_id], two.returns[task_id], check_exact=True)
+        np.testing.assert_array_equal(one.trade_returns[task_id], two.trade_returns[task_id])
+    a, b = analyse_sweep(one, n_blocks=4), analyse_sweep(two, n_blocks=4)
+    assert a.dsr == b.dsr and a.pbo.pbo == b.pbo.pbo
+    pd.testing.assert_series_equal(a.pbo_by_window, b.pbo_by_window)
+    assert "runs in this process" not in caplog.text

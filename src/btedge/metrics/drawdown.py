@@ -9,15 +9,27 @@ import pandas as pd
 UNDERWATER_RTOL = 1e-12
 
 
+def drawdown_array(returns: np.ndarray, growth: np.ndarray | None = None) -> np.ndarray:
+    """Drawdown of the compounded equity of each row of ``returns`` (the last axis is time, no
+    NaN), as a non-negative fraction of the peak: the array form of :func:`drawdown_series`
+    (``growth``: ``1 + returns`` when the caller has it).
+
+    Formula:
+      - equity = cumprod(1 + r), peak = running max(equity, 1), drawdown = 1 - equity / peak
+    """
+    equity = np.cumprod(1.0 + returns if growth is None else growth, axis=-1)
+    peak = np.maximum.accumulate(np.maximum(equity, 1.0), axis=-1)
+    np.divide(equity, peak, out=equity)
+    return np.subtract(1.0, equity, out=equity)
+
+
 def drawdown_series(returns: pd.Series) -> pd.Series:
     """Drawdown of the compounded equity at each period, as a non-negative fraction of the peak.
 
     The equity starts at 1 before the first return (as quantstats does), so a first-period
     loss is a drawdown. NaN returns count as flat periods.
     """
-    equity = np.cumprod(1.0 + returns.fillna(0.0).to_numpy(dtype=float))
-    peak = np.maximum.accumulate(np.maximum(equity, 1.0))
-    return pd.Series(1.0 - equity / peak, index=returns.index)
+    return pd.Series(drawdown_array(returns.fillna(0.0).to_numpy(dtype=float)), index=returns.index)
 
 
 def _runs(under: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,24 @@ def _profit_factor(gross_profit: float, gross_loss: float) -> float | None:
     return math.inf if gross_profit > 0.0 else None
 
 
+def trade_summary(pnl_net: np.ndarray) -> dict[str, Any]:
+    """
+    The win/loss figures of closed trades from their net PnL, without the rest of
+    :func:`trade_stats` (what a sweep reports per backtest): ``trades``, ``won``, ``lost``,
+    ``win_rate`` and ``profit_factor``, as :func:`trade_stats` gives them (it calls this).
+    """
+    net = np.asarray(pnl_net, dtype=float)
+    wins, losses = net[net > 0.0], net[net < 0.0]
+    total = len(net)
+    return {
+        "trades": total,
+        "won": len(wins),
+        "lost": len(losses),
+        "win_rate": len(wins) / total if total else None,
+        "profit_factor": _profit_factor(float(sum(wins.tolist())), float(sum(losses.tolist()))),
+    }
+
+
 def trade_stats(pnl_net: Sequence[float], pnl_gross: Sequence[float], bars_held: Sequence[int]) -> dict[str, Any]:
     """
     Statistics of closed trades from their net PnL (after commission), gross PnL and bars held,
@@ -38,19 +56,19 @@ def trade_stats(pnl_net: Sequence[float], pnl_gross: Sequence[float], bars_held:
     net = np.asarray(pnl_net, dtype=float)
     wins, losses = net[net > 0.0], net[net < 0.0]
     outcomes = np.sign(net).astype(int)  # +1 win, -1 loss, 0 breakeven
-    total = len(net)
+    summary = trade_summary(net)
     net_sum, gross_sum = float(sum(pnl_net)), float(sum(pnl_gross))
     return {
-        "trades": total,
-        "won": len(wins),
-        "lost": len(losses),
-        "even": total - len(wins) - len(losses),
-        "win_rate": len(wins) / total if total else None,
+        "trades": summary["trades"],
+        "won": summary["won"],
+        "lost": summary["lost"],
+        "even": summary["trades"] - summary["won"] - summary["lost"],
+        "win_rate": summary["win_rate"],
         "avg_win": _mean(wins),
         "avg_loss": _mean(losses),
         "largest_win": float(wins.max()) if len(wins) else None,
         "largest_loss": float(losses.min()) if len(losses) else None,
-        "profit_factor": _profit_factor(float(sum(wins.tolist())), float(sum(losses.tolist()))),
+        "profit_factor": summary["profit_factor"],
         "expectancy": _mean(net),
         "longest_win_streak": _longest_streak(outcomes, 1),
         "longest_loss_streak": _longest_streak(outcomes, -1),

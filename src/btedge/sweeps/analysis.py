@@ -72,11 +72,37 @@ def ranking_table(result: SweepResult) -> pd.DataFrame:
     return table.sort_values(["rank_mean", "rank_sharpe"], kind="mergesort")
 
 
+def _window_block(result: SweepResult, window_id: int) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray] | None:
+    """(index, param ids, N×T returns in param id order) of one window when the sweep keeps them
+    as one array (the vector engine), else None."""
+    rows = result.runs[result.runs["window_id"] == window_id]
+    order = np.argsort(rows["param_id"].to_numpy(), kind="stable")
+    ids = rows.index.to_numpy()[order]
+    block = result.returns.matrix(ids) if hasattr(result.returns, "matrix") else None
+    if block is None:
+        return None
+    return block[0], rows["param_id"].to_numpy()[order], block[1]
+
+
 def window_returns(result: SweepResult, window_id: int) -> pd.DataFrame:
     """T×N matrix of per-bar returns of every parameter set on one window (missing bars = 0, flat)."""
+    block = _window_block(result, window_id)
+    if block is not None:
+        index, param_ids, rows = block
+        return pd.DataFrame(rows.T, index=index, columns=pd.Index(param_ids.astype(int))).fillna(0.0)
     ids = result.runs.index[result.runs["window_id"] == window_id]
     columns = {int(result.runs.at[t, "param_id"]): result.returns[t] for t in ids}
     return pd.DataFrame(columns).sort_index(axis=1).fillna(0.0)
+
+
+def window_matrix(result: SweepResult, window_id: int) -> np.ndarray:
+    """:func:`window_returns` as a T×N numpy array, without a copy when the sweep keeps the
+    window's returns as one array (the vector engine): what DSR and PBO read."""
+    block = _window_block(result, window_id)
+    if block is None:
+        return window_returns(result, window_id).to_numpy(dtype=float)
+    matrix = block[2].T
+    return np.where(np.isnan(matrix), 0.0, matrix) if np.isnan(matrix).any() else matrix
 
 
 def _blocks_for(n_obs: int, wanted: int) -> int:
@@ -84,7 +110,7 @@ def _blocks_for(n_obs: int, wanted: int) -> int:
     return blocks - blocks % 2
 
 
-def _dsr(matrix: pd.DataFrame) -> DeflatedSharpe | None:
+def _dsr(matrix: np.ndarray) -> DeflatedSharpe | None:
     if len(matrix) < 3:
         log.warning("DSR not computed: the base window has %d bars", len(matrix))
         return None
@@ -95,7 +121,7 @@ def _dsr(matrix: pd.DataFrame) -> DeflatedSharpe | None:
         return None
 
 
-def _pbo(matrix: pd.DataFrame, n_blocks: int) -> PBOResult | None:
+def _pbo(matrix: np.ndarray, n_blocks: int) -> PBOResult | None:
     blocks = _blocks_for(len(matrix), n_blocks)
     if matrix.shape[1] < 2 or blocks < 2:
         return None
@@ -108,13 +134,13 @@ def analyse_sweep(
     """Ranking, DSR, PBO and trade bootstrap of a sweep (see the module doc)."""
     seed = result.seed if seed is None else seed
     ranking = ranking_table(result)
-    base = window_returns(result, 0)
+    base = window_matrix(result, 0)
     dsr = _dsr(base)
     pbo = _pbo(base, n_blocks)
-    by_window = {
-        int(w): (p.pbo if (p := _pbo(window_returns(result, int(w)), n_blocks)) else math.nan)
-        for w in sorted(result.runs["window_id"].unique())
-    }
+    by_window = {0: pbo.pbo if pbo else math.nan}
+    for w in sorted(result.runs["window_id"].unique()):
+        if int(w) != 0:
+            by_window[int(w)] = p.pbo if (p := _pbo(window_matrix(result, int(w)), n_blocks)) else math.nan
     best_id = int(ranking.index[0])
     base_runs = result.runs[result.runs["window_id"] == 0]
     best_task = int(base_runs.index[base_runs["param_id"] == best_id][0])

@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verify-top", type=int, default=3, metavar="K",
                      help="with --engine vector, re-run the K best in backtrader and report agreement (default 3)")
     run.add_argument("--mode", choices=["serial", "local", "dask"], default="local",
-                     help="how --engine backtrader runs (default: local)")
+                     help="where the backtests run (default: local): --engine backtrader in any mode; "
+                          "--engine vector splits each window's grid over local processes when the sweep "
+                          "is big enough to gain, else (and with dask) runs in this process")
     run.add_argument("--workers", type=int, help="local processes (default: all cores)")
     run.add_argument("--address", help="Dask scheduler address for --mode dask, e.g. tcp://127.0.0.1:8786")
     run.add_argument("--blocks", type=int, default=16, help="CSCV blocks for PBO, even (default 16)")

@@ -18,7 +18,7 @@ import os
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import backtrader as bt
 import numpy as np
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 Frames = Sequence[tuple[str, pd.DataFrame]]
 MODES = ("serial", "local", "dask")
 ENGINES = ("vector", "backtrader")
+#: The vector engine runs ``mode="local"`` on several processes only from this many bars
+#: simulated in all (tasks × window bars): below it, starting them costs more than they save.
+LOCAL_VECTOR_MIN_BARS = 5_000_000
 #: Relative tolerance of the top-K agreement check (the equality tests hold to 1e-9).
 AGREE_TOL = 1e-9
 #: Metrics kept from the Performance analyzer (scalars only; the return series is kept apart).
@@ -50,6 +53,52 @@ class TaskOutput:
     trade_returns: np.ndarray
 
 
+class SweepReturns(Mapping[int, pd.Series]):
+    """Each backtest's return series by task id. The vector engine's are kept as one (backtests ×
+    periods) array per window (:meth:`add_block`) and a Series is built only for the task asked
+    for; backtrader's come as Series (:meth:`add_series`)."""
+
+    def __init__(self) -> None:
+        self._series: dict[int, pd.Series] = {}
+        self._blocks: list[tuple[pd.DatetimeIndex, np.ndarray, list[int]]] = []
+        self._where: dict[int, tuple[int, int]] = {}
+
+    def add_series(self, task_id: int, series: pd.Series) -> None:
+        self._series[int(task_id)] = series
+
+    def add_block(self, task_ids: Sequence[int], index: pd.DatetimeIndex, matrix: np.ndarray) -> None:
+        """Rows of ``matrix`` are the returns of ``task_ids`` on ``index``."""
+        if matrix.shape != (len(task_ids), len(index)):
+            raise ValueError(f"returns block of shape {matrix.shape} for {len(task_ids)} tasks × {len(index)} periods")
+        block = len(self._blocks)
+        self._blocks.append((index, matrix, [int(t) for t in task_ids]))
+        self._where.update({int(t): (block, row) for row, t in enumerate(task_ids)})
+
+    def __getitem__(self, task_id: int) -> pd.Series:
+        task_id = int(task_id)
+        if task_id in self._series:
+            return self._series[task_id]
+        block, row = self._where[task_id]
+        index, matrix, _ = self._blocks[block]
+        return pd.Series(matrix[row], index=index, dtype=float, name=task_id)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted([*self._series, *self._where]))
+
+    def __len__(self) -> int:
+        return len(self._series) + len(self._where)
+
+    def matrix(self, task_ids: Sequence[int]) -> tuple[pd.DatetimeIndex, np.ndarray] | None:
+        """(index, rows of ``task_ids`` in that order) when they all lie in one block, else None
+        (no copy when they are the whole block in its order)."""
+        places = [self._where.get(int(t)) for t in task_ids]
+        if not places or any(p is None for p in places) or len({p[0] for p in places}) != 1:
+            return None
+        index, matrix, ids = self._blocks[places[0][0]]
+        rows = [p[1] for p in places]
+        return index, matrix if rows == list(range(len(ids))) else matrix[rows]
+
+
 @dataclass
 class SweepResult:
     """All runs of a sweep: one row per task in ``runs``, return series and trade returns by task id."""
@@ -57,7 +106,7 @@ class SweepResult:
     strategy: str
     tasks: list[Task]
     runs: pd.DataFrame
-    returns: dict[int, pd.Series]
+    returns: Mapping[int, pd.Series]
     trade_returns: dict[int, np.ndarray]
     param_names: list[str]
     seed: int
@@ -200,6 +249,7 @@ def run_sweep(
     exclude: Sequence[Mapping[str, Any]] = (),
     engine: str = "vector",
     verify_top: int = 3,
+    windows: Sequence[Window] | None = None,
 ) -> SweepResult:
     """Backtest ``strategy`` on every parameter set of ``grid`` × every window; see the module doc.
 
@@ -216,6 +266,8 @@ def run_sweep(
         exclude: grid combinations to leave out (``btedge-sweep`` drops those the strategy refuses).
         engine: ``"vector"`` (whole grid at once, then the ``verify_top`` best re-run in backtrader
             and compared) or ``"backtrader"`` (every task a cerebro run, in ``mode``).
+        windows: the windows themselves (window 0 is the base), instead of ``lookbacks`` and
+            ``n_offsets``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -224,30 +276,56 @@ def run_sweep(
     cls, fixed = _resolve(strategy), dict(fixed or {})
     _check_params(cls, grid, fixed)
     param_sets = [{**fixed, **combo} for combo in expand_grid(grid) if combo not in exclude]
-    windows = make_windows(len(frames[0][1]), lookbacks, n_offsets, seed, max_offset_frac)
+    if windows is None:
+        windows = make_windows(len(frames[0][1]), lookbacks, n_offsets, seed, max_offset_frac)
+    else:
+        windows = _checked_windows(windows, len(frames[0][1]))
+        lookbacks, n_offsets = list(dict.fromkeys(w.lookback for w in windows)), 0
     tasks = make_tasks(param_sets, windows)
     config = config or BacktestConfig(benchmark=False)
     log.info("sweep %s: %d param sets × %d windows = %d backtests (%s)", cls.__name__,
              len(param_sets), len(windows), len(tasks), mode)
     engine = _choose_engine(engine, cls, frames)
-    outputs: dict[int, TaskOutput] = {}
+    job = _Job(cls, frames, config, workers, address)
+    metrics: dict[int, dict[str, float]] = {}
+    returns, trade_returns = SweepReturns(), {}
     with tqdm(total=len(tasks), disable=not progress, desc=f"sweep {cls.__name__}", unit="bt") as bar:
-        for output in _run_outputs(engine, tasks, _Job(cls, frames, config, workers, address), mode):
-            outputs[output.task_id] = output
-            bar.update(1)
+        if engine == "vector":
+            for block in _vector_windows(tasks, job, mode):
+                returns.add_block(block.task_ids, block.index, block.returns)
+                for row, task_id in enumerate(block.task_ids):
+                    metrics[task_id] = block.metrics_of(row)
+                    trade_returns[task_id] = block.trade_returns[row]
+                bar.update(len(block.task_ids))
+        else:
+            for output in _EXECUTORS[mode](tasks, job):
+                metrics[output.task_id] = output.metrics
+                returns.add_series(output.task_id, output.returns)
+                trade_returns[output.task_id] = output.trade_returns
+                bar.update(1)
     name = getattr(cls, "registry_name", cls.__name__)
     settings = {"lookbacks": list(lookbacks), "n_offsets": n_offsets, "max_offset_frac": max_offset_frac,
                 "commission": config.commission, "slippage": config.slippage, "fixed": fixed, "mode": mode,
                 "engine": engine}
-    ordered = sorted(outputs.items())
-    runs = _runs_table(tasks, outputs, frames[0][1].index)
+    runs = _runs_table(tasks, metrics, frames[0][1].index)
     if engine == "vector" and verify_top > 0:
-        settings["verified"] = verify_in_backtrader(runs, tasks, outputs, cls, frames, config, verify_top)
+        settings["verified"] = verify_in_backtrader(runs, tasks, metrics, trade_returns, cls, frames, config,
+                                                    verify_top)
     return SweepResult(
-        name, tasks, runs,
-        {t: o.returns for t, o in ordered}, {t: o.trade_returns for t, o in ordered}, list(grid), seed, settings,
+        name, tasks, runs, returns, dict(sorted(trade_returns.items())), list(grid), seed, settings,
         buy_and_hold(frames, windows, config) if benchmark else None,
     )
+
+
+def _checked_windows(windows: Sequence[Window], n_bars: int) -> list[Window]:
+    windows = list(windows)
+    if not windows:
+        raise ValueError("windows is empty: give at least one Window (or leave it None for lookbacks/n_offsets)")
+    for k, window in enumerate(windows):
+        if window.window_id != k or not 0 <= window.start < window.stop <= n_bars:
+            raise ValueError(f"windows[{k}] = {window}: window ids must be 0, 1, ... in order and "
+                             f"0 <= start < stop <= {n_bars} (the data's bars)")
+    return windows
 
 
 def _choose_engine(engine: str, cls: type[bt.Strategy], frames: Frames) -> str:
@@ -263,14 +341,34 @@ def _choose_engine(engine: str, cls: type[bt.Strategy], frames: Frames) -> str:
     return engine
 
 
-def _run_outputs(engine: str, tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[TaskOutput]:
-    if engine == "backtrader":
-        yield from _EXECUTORS[mode](tasks, job)
-        return
-    from btedge.vector.sweep import run_tasks
+def _vector_in_worker(tasks: Sequence[Task]) -> Any:
+    from btedge.vector.sweep import run_window
 
-    for task_id, metrics, returns, trade_returns in run_tasks(job.strategy, job.frames, tasks, job.config):
-        yield TaskOutput(task_id, metrics, returns, trade_returns)
+    return run_window(_WORKER["strategy"], _WORKER["frames"], tasks, _WORKER["config"])
+
+
+def _vector_windows(tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[Any]:
+    """The vector engine's :class:`~btedge.vector.sweep.WindowFigures`, one per window: in this
+    process, or with ``mode="local"`` each window's tasks split over a process per core (or
+    ``workers``) and the pieces joined, when the sweep simulates at least
+    :data:`LOCAL_VECTOR_MIN_BARS` bars (a Dask cluster is not used by the vector engine)."""
+    from btedge.vector.sweep import join_windows, run_tasks, window_groups
+
+    workers = job.workers or os.cpu_count() or 1
+    work = sum(task.window.stop - task.window.start for task in tasks)
+    if mode != "local" or workers < 2 or work < LOCAL_VECTOR_MIN_BARS:
+        if mode != "serial":
+            log.info("sweep: the vector engine runs in this process (%s)", "mode 'dask' is for engine="
+                     "'backtrader'" if mode == "dask" else f"{work:,} bars in all: too few to gain from "
+                     f"{workers} processes")
+        yield from run_tasks(job.strategy, job.frames, tasks, job.config)
+        return
+    initargs = (job.strategy, job.frames, job.config)
+    groups = window_groups(tasks, workers)
+    with ProcessPoolExecutor(max_workers=min(workers, len(groups)), initializer=_init_worker,
+                             initargs=initargs) as pool:
+        pieces = [pool.submit(_vector_in_worker, group) for group in groups]
+        yield from join_windows(future.result() for future in pieces)
 
 
 def _agree(got: Mapping[str, float], want: Mapping[str, float]) -> tuple[bool, float]:
@@ -286,22 +384,23 @@ def _agree(got: Mapping[str, float], want: Mapping[str, float]) -> tuple[bool, f
     return bool(same), worst
 
 
-def verify_in_backtrader(runs: pd.DataFrame, tasks: Sequence[Task], outputs: Mapping[int, TaskOutput],
-                         cls: type[bt.Strategy], frames: Frames, config: BacktestConfig,
-                         top: int) -> list[dict[str, Any]]:
+def verify_in_backtrader(runs: pd.DataFrame, tasks: Sequence[Task], metrics: Mapping[int, Mapping[str, float]],
+                         trade_returns: Mapping[int, np.ndarray], cls: type[bt.Strategy], frames: Frames,
+                         config: BacktestConfig, top: int) -> list[dict[str, Any]]:
     """Re-run the ``top`` best parameter sets of the base window (by Sharpe) in backtrader and
-    compare every figure and trade return with the vector engine's; one log line per run."""
+    compare every figure and trade return with the vector engine's (``metrics`` and
+    ``trade_returns`` by task id); one log line per run."""
     base = runs[runs["window_id"] == 0]
     best = base["sharpe"].fillna(-math.inf).sort_values(ascending=False, kind="mergesort").index[:top]
     by_id = {task.task_id: task for task in tasks}
     checks = []
     for task_id in best:
-        task, vector = by_id[int(task_id)], outputs[int(task_id)]
+        task, vector_trades = by_id[int(task_id)], trade_returns[int(task_id)]
         reference = run_task(task, cls, frames, config)
-        same, worst = _agree(vector.metrics, reference.metrics)
+        same, worst = _agree(metrics[int(task_id)], reference.metrics)
         trades = len(reference.trade_returns)
-        same = same and len(vector.trade_returns) == trades and np.allclose(
-            vector.trade_returns, reference.trade_returns, rtol=AGREE_TOL, atol=AGREE_TOL, equal_nan=True)
+        same = same and len(vector_trades) == trades and np.allclose(
+            vector_trades, reference.trade_returns, rtol=AGREE_TOL, atol=AGREE_TOL, equal_nan=True)
         checks.append({"task_id": int(task_id), "params": task.param_dict, "agree": bool(same),
                        "max_rel_diff": worst, "trades": trades})
         (log.info if same else log.error)(
@@ -318,7 +417,8 @@ def buy_and_hold(frames: Frames, windows: Sequence[Window], config: BacktestConf
     return hold_figures(frames, windows, config)
 
 
-def _runs_table(tasks: Sequence[Task], outputs: Mapping[int, TaskOutput], index: pd.DatetimeIndex) -> pd.DataFrame:
+def _runs_table(tasks: Sequence[Task], metrics: Mapping[int, Mapping[str, float]],
+                index: pd.DatetimeIndex) -> pd.DataFrame:
     rows = []
     for task in tasks:
         w = task.window
@@ -326,6 +426,6 @@ def _runs_table(tasks: Sequence[Task], outputs: Mapping[int, TaskOutput], index:
             "task_id": task.task_id, "param_id": task.param_id, "window_id": w.window_id,
             "lookback": w.lookback if w.lookback is not None else -1, "offset": w.offset,
             "start": index[w.start], "end": index[w.stop - 1], **task.param_dict,
-            **outputs[task.task_id].metrics,
+            **metrics[task.task_id],
         })
     return pd.DataFrame(rows).set_index("task_id")

@@ -27,14 +27,20 @@ EULER_GAMMA = 0.5772156649015329
 MAX_CSCV_COMBINATIONS = 200_000
 
 
+def sharpe_ratios(rows: np.ndarray) -> np.ndarray:
+    """Per-period Sharpe ratio of each row of a 2-D array of finite returns (mean / sample std,
+    ddof=1); NaN when undefined (fewer than 2 returns, zero deviation)."""
+    rows = np.asarray(rows, dtype=float)
+    if rows.shape[-1] < 2:
+        return np.full(rows.shape[:-1], math.nan)
+    std = rows.std(axis=-1, ddof=1)
+    return np.where(std > 0, rows.mean(axis=-1) / np.where(std > 0, std, 1.0), math.nan)
+
+
 def sharpe_ratio(returns: np.ndarray | pd.Series) -> float:
-    """Per-period Sharpe ratio (mean / sample std, ddof=1); NaN when undefined."""
+    """Per-period Sharpe ratio (mean / sample std, ddof=1) of the finite returns; NaN when undefined."""
     values = np.asarray(returns, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size < 2:
-        return math.nan
-    std = values.std(ddof=1)
-    return float(values.mean() / std) if std > 0 else math.nan
+    return float(sharpe_ratios(values[np.isfinite(values)][None, :])[0])
 
 
 def expected_max_sharpe(n_trials: int, sr_variance: float = 1.0) -> float:
@@ -119,7 +125,7 @@ def deflated_sharpe_for_grid(returns: pd.DataFrame) -> DeflatedSharpe:
     the best column.
     """
     matrix = _as_matrix(returns, "returns")
-    srs = np.array([sharpe_ratio(matrix[:, j]) for j in range(matrix.shape[1])])
+    srs = sharpe_ratios(np.ascontiguousarray(matrix.T))  # one row per column: each its own contiguous run
     if not np.isfinite(srs).any():
         raise ValueError("no column of the return matrix has a defined Sharpe ratio (all flat?)")
     best = int(np.nanargmax(srs))
@@ -157,8 +163,12 @@ def _block_moments(matrix: np.ndarray, n_blocks: int) -> tuple[np.ndarray, np.nd
     """Per-block sums, sums of squares and counts (S×N, S×N, S); blocks as ``np.array_split``."""
     sizes = [len(block) for block in np.array_split(np.arange(matrix.shape[0]), n_blocks)]
     bounds = np.concatenate([[0], np.cumsum(sizes)])
-    sums = np.add.reduceat(matrix, bounds[:-1], axis=0)
-    squares = np.add.reduceat(matrix * matrix, bounds[:-1], axis=0)
+    sums = np.empty((n_blocks, matrix.shape[1]))
+    squares = np.empty_like(sums)
+    for k in range(n_blocks):  # block by block: no T×N temporary
+        block = matrix[bounds[k]:bounds[k + 1]]
+        sums[k] = block.sum(axis=0)
+        squares[k] = (block * block).sum(axis=0)
     return sums, squares, np.diff(bounds).astype(float)
 
 
