@@ -120,3 +120,15 @@ def test_dsr_and_pbo_read_the_sweep_arrays_as_the_frames(swept):
         want, got = pbo_cscv(old_style, 8), pbo_cscv(matrix, 8)
         assert got.pbo == want.pbo
         np.testing.assert_allclose(got.logits, want.logits, rtol=RTOL, atol=1e-12)
+
+
+def test_pbo_in_chunks_of_halvings_equals_all_at_once(swept, monkeypatch):
+    from btedge.sweeps import stats
+
+    matrix = window_matrix(swept[2], 0)
+    monkeypatch.setattr(stats, "CSCV_CHUNK_CELLS", 10**9)
+    whole = pbo_cscv(matrix, 10)
+    monkeypatch.setattr(stats, "CSCV_CHUNK_CELLS", 50)  # 6 halvings of 252 at a time
+    chunked = pbo_cscv(matrix, 10)
+    np.testing.assert_array_equal(chunked.logits, whole.logits)
+    assert chunked.pbo == whole.pbo and whole.n_combinations == 252

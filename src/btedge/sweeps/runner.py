@@ -341,17 +341,67 @@ def _choose_engine(engine: str, cls: type[bt.Strategy], frames: Frames) -> str:
     return engine
 
 
-def _vector_in_worker(tasks: Sequence[Task]) -> Any:
+def _vector_in_worker(tasks: Sequence[Task], shared: tuple[str, int] | None) -> Any:
+    """One piece of a window; with ``shared`` = (file, first row) its returns are written into
+    the rows of that .npy file (the parent maps it) and not sent back."""
     from btedge.vector.sweep import run_window
 
-    return run_window(_WORKER["strategy"], _WORKER["frames"], tasks, _WORKER["config"])
+    if shared is None:
+        return run_window(_WORKER["strategy"], _WORKER["frames"], tasks, _WORKER["config"])
+    path, row = shared
+    matrix = np.load(path, mmap_mode="r+")
+    figures = run_window(_WORKER["strategy"], _WORKER["frames"], tasks, _WORKER["config"],
+                         matrix[row:row + len(tasks)])
+    matrix.flush()
+    figures.returns = np.empty((len(tasks), 0))
+    return figures
+
+
+def _shared_dir(size: int) -> str:
+    """A folder for files the processes share: memory (/dev/shm) when it has room, else the temp folder."""
+    import shutil
+    import tempfile
+
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 * size else None
+    return tempfile.mkdtemp(prefix="btedge-sweep-", dir=base)
+
+
+def _shared_returns(tasks: Sequence[Task], groups: Sequence[Sequence[Task]], job: _Job,
+                    folder: str) -> tuple[dict[int, np.ndarray], list[tuple[str, int] | None]]:
+    """Per window, a (tasks × periods) .npy file in ``folder`` mapped here, and where each group
+    writes its rows; a window without periods is sent back by pickling (None)."""
+    from btedge.vector.sweep import window_periods
+
+    counts: dict[int, int] = {}
+    for task in tasks:
+        counts[task.window.window_id] = counts.get(task.window.window_id, 0) + 1
+    matrices: dict[int, np.ndarray] = {}
+    places: list[tuple[str, int] | None] = []
+    rows: dict[int, int] = {}
+    for group in groups:
+        window = group[0].window
+        wid = window.window_id
+        if wid not in matrices:
+            periods = len(window_periods(job.frames, window, job.config))
+            if periods == 0:
+                matrices[wid] = None  # type: ignore[assignment]
+            else:
+                path = os.path.join(folder, f"window{wid}.npy")
+                matrices[wid] = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=(counts[wid], periods))
+            rows[wid] = 0
+        places.append(None if matrices[wid] is None else (os.path.join(folder, f"window{wid}.npy"), rows[wid]))
+        rows[wid] += len(group)
+    return {wid: m.view(np.ndarray) for wid, m in matrices.items() if m is not None}, places
 
 
 def _vector_windows(tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[Any]:
     """The vector engine's :class:`~btedge.vector.sweep.WindowFigures`, one per window: in this
     process, or with ``mode="local"`` each window's tasks split over a process per core (or
     ``workers``) and the pieces joined, when the sweep simulates at least
-    :data:`LOCAL_VECTOR_MIN_BARS` bars (a Dask cluster is not used by the vector engine)."""
+    :data:`LOCAL_VECTOR_MIN_BARS` bars (a Dask cluster is not used by the vector engine). The
+    processes write the returns into one file per window that this process maps (in memory
+    under /dev/shm when there is room), so they are neither pickled nor copied."""
     from btedge.vector.sweep import join_windows, run_tasks, window_groups
 
     workers = job.workers or os.cpu_count() or 1
@@ -365,10 +415,19 @@ def _vector_windows(tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[Any
         return
     initargs = (job.strategy, job.frames, job.config)
     groups = window_groups(tasks, workers)
-    with ProcessPoolExecutor(max_workers=min(workers, len(groups)), initializer=_init_worker,
-                             initargs=initargs) as pool:
-        pieces = [pool.submit(_vector_in_worker, group) for group in groups]
-        yield from join_windows(future.result() for future in pieces)
+    size = sum(task.window.stop - task.window.start for task in tasks) * 8
+    folder = _shared_dir(size)
+    try:
+        shared, places = _shared_returns(tasks, groups, job, folder)
+        with ProcessPoolExecutor(max_workers=min(workers, len(groups)), initializer=_init_worker,
+                                 initargs=initargs) as pool:
+            pieces = [pool.submit(_vector_in_worker, group, place) for group, place in zip(groups, places)]
+            blocks = list(join_windows((future.result() for future in pieces), shared))
+    finally:  # the mapped arrays stay valid once their files are removed
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    yield from blocks
 
 
 def _agree(got: Mapping[str, float], want: Mapping[str, float]) -> tuple[bool, float]:

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 EULER_GAMMA = 0.5772156649015329
 #: Beyond this many CSCV halvings the blocks are too many; C(16, 8) = 12,870.
 MAX_CSCV_COMBINATIONS = 200_000
+#: CSCV works on (halvings × configurations) arrays of about this many cells at a time.
+CSCV_CHUNK_CELLS = 262_144
 
 
 def sharpe_ratios(rows: np.ndarray) -> np.ndarray:
@@ -204,12 +206,14 @@ def pbo_cscv(returns: pd.DataFrame | np.ndarray, n_blocks: int = 16) -> PBOResul
     mask = np.zeros((n_comb, n_blocks))
     for row, chosen in enumerate(itertools.combinations(range(n_blocks), n_blocks // 2)):
         mask[row, list(chosen)] = 1.0
-    is_sr = _sharpe_from_moments(mask @ sums, mask @ squares, mask @ counts)
-    inv = 1.0 - mask
-    oos_sr = _sharpe_from_moments(inv @ sums, inv @ squares, inv @ counts)
-    best = is_sr.argmax(axis=1)
-    best_oos = oos_sr[np.arange(n_comb), best][:, None]
-    rank = (oos_sr < best_oos).sum(axis=1) + 0.5 * ((oos_sr == best_oos).sum(axis=1) - 1) + 1
+    rank = np.empty(n_comb)
+    step = max(1, CSCV_CHUNK_CELLS // n_configs)
+    for lo in range(0, n_comb, step):  # halvings a chunk at a time: (chunk × N) arrays stay in cache
+        chosen, inv = mask[lo:lo + step], 1.0 - mask[lo:lo + step]
+        is_sr = _sharpe_from_moments(chosen @ sums, chosen @ squares, chosen @ counts)
+        oos_sr = _sharpe_from_moments(inv @ sums, inv @ squares, inv @ counts)
+        best_oos = oos_sr[np.arange(len(chosen)), is_sr.argmax(axis=1)][:, None]
+        rank[lo:lo + step] = (oos_sr < best_oos).sum(axis=1) + 0.5 * ((oos_sr == best_oos).sum(axis=1) - 1) + 1
     omega = rank / (n_configs + 1)
     logits = np.log(omega / (1 - omega))
     return PBOResult(float((logits <= 0).mean()), logits, n_configs, n_blocks, n_comb)

@@ -62,9 +62,10 @@ METRIC_KEYS = (*PERFORMANCE_FIGURES, "exposure", "n_trades", "win_rate", "profit
                "periods_per_year", "bars")
 #: Figures not defined without periods per year (fewer than 3 periods, none given).
 _NEED_PPY = ("cagr", "volatility", "sharpe", "sortino", "calmar")
-#: Returns of at most this many (backtests × periods) go through performance_arrays at once (the
-#: temporaries stay small however many backtests a window has).
-BLOCK_CELLS = 2_000_000
+#: Returns of at most this many (backtests × periods) go through performance_arrays at once, and
+#: at least one backtest: its temporaries stay in the cache (measured: one 20,000-period row at a
+#: time is faster than 2 to 24 at once; many short rows at once save the calls' overhead).
+BLOCK_CELLS = 16_384
 
 
 @dataclass
@@ -131,14 +132,19 @@ def performance_block(returns: np.ndarray, periods_per_year: float) -> dict[str,
 
 
 def window_figures(window_id: int, ctx: WindowContext, n_runs: int,
-                   runs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]], cash: float) -> WindowFigures:
+                   runs: Iterable[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]], cash: float,
+                   out: np.ndarray | None = None) -> WindowFigures:
     """The figures of ``n_runs`` simulated backtests on one window: ``runs`` yields (task id,
     (value, position, fills)) in row order, each run's arrays dropped once its returns and own
-    figures are taken; the Performance figures of all rows at once (:func:`performance_block`)."""
+    figures are taken; the Performance figures of all rows at once (:func:`performance_block`).
+    The returns go into ``out`` ((n_runs × periods), e.g. rows of a file shared between
+    processes) when given."""
     from btedge.metrics import period_returns
 
     ppy = ctx.periods_per_year
-    returns = np.empty((n_runs, len(ctx.ends)))
+    returns = np.empty((n_runs, len(ctx.ends))) if out is None else out
+    if returns.shape != (n_runs, len(ctx.ends)):
+        raise ValueError(f"window {window_id}: out has shape {returns.shape}, want {(n_runs, len(ctx.ends))}")
     task_ids, own, trade_returns = [], [], []
     for row, (task_id, (value, position, fills)) in enumerate(runs):
         if len(ctx.ends):
@@ -162,8 +168,9 @@ def task_figures(value: np.ndarray, position: np.ndarray, fills: np.ndarray, ctx
 
 
 def run_window(strategy: type, frames: Sequence[tuple[str, pd.DataFrame]], tasks: Sequence[Any],
-               config: Any) -> WindowFigures:
-    """Every task of ``tasks`` (all on one window): signals, simulation, figures."""
+               config: Any, out: np.ndarray | None = None) -> WindowFigures:
+    """Every task of ``tasks`` (all on one window): signals, simulation, figures (the returns
+    written into ``out`` when given, see :func:`window_figures`)."""
     from btedge.sweeps.grid import slice_frames
 
     window = tasks[0].window
@@ -183,7 +190,15 @@ def run_window(strategy: type, frames: Sequence[tuple[str, pd.DataFrame]], tasks
                                                          bool(params.get("reenter", False)))
             yield task.task_id, (value, position, fills)
 
-    return window_figures(window.window_id, ctx, len(tasks), runs(), config.cash)
+    return window_figures(window.window_id, ctx, len(tasks), runs(), config.cash, out)
+
+
+def window_periods(frames: Sequence[tuple[str, pd.DataFrame]], window: Any, config: Any) -> pd.DatetimeIndex:
+    """The period ends of one window (the index of its backtests' returns)."""
+    from btedge.sweeps.grid import slice_frames
+
+    ctx = window_context(slice_frames(frames, window)[0][1], config.periods_per_year)
+    return ctx.stamps[ctx.ends]
 
 
 def window_groups(tasks: Sequence[Any], parts: int = 1) -> list[list[Any]]:
@@ -205,26 +220,31 @@ def run_tasks(strategy: type, frames: Sequence[tuple[str, pd.DataFrame]], tasks:
         yield run_window(strategy, frames, group, config)
 
 
-def _join(pieces: list[WindowFigures]) -> WindowFigures:
-    if len(pieces) == 1:
-        return pieces[0]
+def _join(pieces: list[WindowFigures], returns: np.ndarray | None = None) -> WindowFigures:
+    """Pieces of one window as one; ``returns``: all their rows, when they are not in the pieces."""
     first = pieces[0]
+    if len(pieces) == 1 and returns is None:
+        return first
     return WindowFigures(first.window_id, [t for p in pieces for t in p.task_ids],
                          {key: np.concatenate([p.metrics[key] for p in pieces]) for key in first.metrics},
-                         np.concatenate([p.returns for p in pieces]), first.index,
+                         np.concatenate([p.returns for p in pieces]) if returns is None else returns, first.index,
                          [r for p in pieces for r in p.trade_returns])
 
 
-def join_windows(pieces: Iterable[WindowFigures]) -> Iterator[WindowFigures]:
-    """Consecutive pieces of the same window (``window_groups``' order) joined into one."""
+def join_windows(pieces: Iterable[WindowFigures],
+                 returns: dict[int, np.ndarray] | None = None) -> Iterator[WindowFigures]:
+    """Consecutive pieces of the same window (``window_groups``' order) joined into one; a
+    window in ``returns`` takes those (its pieces' rows, written there by the processes that ran
+    them) instead of joining the pieces' own."""
+    returns = returns or {}
     group: list[WindowFigures] = []
     for piece in pieces:
         if group and piece.window_id != group[0].window_id:
-            yield _join(group)
+            yield _join(group, returns.get(group[0].window_id))
             group = []
         group.append(piece)
     if group:
-        yield _join(group)
+        yield _join(group, returns.get(group[0].window_id))
 
 
 def hold_figures(frames: Sequence[tuple[str, pd.DataFrame]], windows: Sequence[Any], config: Any) -> pd.DataFrame:
