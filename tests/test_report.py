@@ -315,3 +315,54 @@ def test_evaluation_figures_json_is_strict() -> None:
     assert row["configs"][0]["intervals"]["sharpe"] == {"value": None, "low": None, "high": None, "n": 0}
     assert row["configs"][0]["points"] == [None, 0.25] and row["differences"]["ensemble"]["sharpe"]["low"] is None
     assert figures["claims"][0]["verdict"] == "not tested"
+
+
+@pytest.fixture(scope="module")
+def btc_minute_returns() -> tuple[pd.Series, pd.Series]:
+    """A month of real BTC-perp 1-minute returns (44,640 bars) and buy-and-hold of the same bars with
+    one crash bar (-40%, recovered the next bar) placed off any run boundary: the deepest drawdown
+    is that one bar, which a chart that drew every n-th point would miss."""
+    from btedge.feeds import load_csv
+
+    df = load_csv(require_shared("repos", "intraday", "nautilus_btc-perp_1m_20211231-20220201.csv.gz"))
+    bench = buy_and_hold_returns(df)
+    crash = np.zeros(len(bench))
+    crash[31_337], crash[31_338] = -0.4, 1 / 0.6 - 1
+    bench = ((1 + bench) * (1 + pd.Series(crash, index=bench.index)) - 1).rename("Buy & hold")
+    strategy = (0.5 * bench.shift(1, fill_value=0.0)).rename("Strategy")
+    return strategy, bench
+
+
+def test_decimated_points_keep_every_runs_extremes(btc_minute_returns):
+    from btedge.report import PLOT_COLUMNS, decimate_extremes
+
+    _, bench = btc_minute_returns
+    equity = np.cumprod(1 + bench.to_numpy())
+    at = decimate_extremes(equity)
+    assert len(bench) > 4 * PLOT_COLUMNS and len(at) <= 2 * PLOT_COLUMNS + 2
+    assert at[0] == 0 and at[-1] == len(equity) - 1 and np.all(np.diff(at) > 0)
+    assert equity[at].min() == equity.min() and equity[at].max() == equity.max()
+    width = -(-len(equity) // PLOT_COLUMNS)
+    for start in range(0, len(equity), width):
+        chunk = equity[start:start + width]
+        kept = equity[at[(at >= start) & (at < start + width)]]
+        assert kept.min() == chunk.min() and kept.max() == chunk.max()  # every run's range is drawn
+    short = np.arange(4 * PLOT_COLUMNS, dtype=float)
+    assert np.array_equal(decimate_extremes(short), np.arange(len(short)))  # short series drawn whole
+
+
+def test_png_draws_the_deepest_drawdown_and_the_highest_equity(btc_minute_returns, tmp_path):
+    from btedge.metrics import drawdown_series
+    from btedge.report import PLOT_COLUMNS, _equity_figure
+
+    strategy, bench = btc_minute_returns
+    fig = _equity_figure(strategy, bench, "decimated")
+    top, bottom = fig.axes
+    for line, fill, rets in zip(top.get_lines(), bottom.collections, (strategy, bench)):
+        equity = np.cumprod(1 + rets.to_numpy())
+        assert len(line.get_ydata()) <= 2 * PLOT_COLUMNS + 2  # decimated
+        assert line.get_ydata().max() == equity.max() and line.get_ydata().min() == equity.min()
+        drawn = fill.get_paths()[0].vertices[:, 1]
+        assert drawn.min() == -drawdown_series(rets).max()  # the crash bar's depth, exactly
+    path = plot_equity_drawdown(strategy, bench, tmp_path / "equity.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
