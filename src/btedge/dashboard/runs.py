@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,14 @@ def _fills(strategy: Any) -> pd.DataFrame:
 
 
 def _closes(strategy: Any, index: pd.Index) -> pd.Series | None:
-    import backtrader as bt
+    from btedge.analyzers.performance import num_to_datetime  # bt.num2date, vectorised
 
     if strategy is None or not strategy.datas:
         return None
     data = strategy.datas[0]
     n = len(data)
-    times = [bt.num2date(x) for x in data.datetime.get(size=n)]
-    close = pd.Series(list(data.close.get(size=n)), index=pd.DatetimeIndex(times))
+    close = pd.Series(np.asarray(data.close.get(size=n), dtype=float),
+                      index=num_to_datetime(np.asarray(data.datetime.get(size=n), dtype=float)))
     close = close[~close.index.duplicated(keep="last")]
     return close.reindex(pd.DatetimeIndex(index).tz_localize(None) if getattr(index, "tz", None) else index)
 
