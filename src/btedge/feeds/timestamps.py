@@ -253,6 +253,8 @@ def guess_format(values: pd.Series, dayfirst: bool | None = None) -> str:
 
 def epoch_unit(values: pd.Series) -> str | None:
     """Unit of an all-numeric timestamp column, or None when it is not epoch (YYYYMMDD[HHMM[SS]])."""
+    if len(values) and pd.isna(pd.to_numeric(values.iloc[:1], errors="coerce")).all():
+        return None  # the first is not a number (a date): not epoch, without converting every row
     numbers = pd.to_numeric(values, errors="coerce")
     if numbers.isna().any():
         return None
