@@ -27,10 +27,10 @@ _NS_PER_DAY = 86_400 * 10**9
 _UNIX_ORDINAL = 719_163  # datetime(1970, 1, 1).toordinal()
 
 
-def num_to_datetime(nums: np.ndarray) -> pd.DatetimeIndex:
-    """backtrader's float day numbers to naive timestamps, vectorised, with the same arithmetic
-    (and rounding compensation) as ``backtrader.num2date``, so the stamps are identical."""
-    nums = np.asarray(nums, dtype=float)
+_CHUNK = 1 << 16  # bars converted at a time: the temporaries stay small at any length
+
+
+def _num_to_ns(nums: np.ndarray) -> np.ndarray:
     days = np.floor(nums)
     hour, rem = np.divmod(24.0 * (nums - days), 1.0)
     minute, rem = np.divmod(60.0 * rem, 1.0)
@@ -39,8 +39,17 @@ def num_to_datetime(nums: np.ndarray) -> pd.DatetimeIndex:
     micro[micro < 10] = 0
     micro = np.where(micro > 999_990, 1_000_000, micro)
     seconds = (hour * 3600.0 + minute * 60.0 + second).astype(np.int64)
-    ns = (days.astype(np.int64) - _UNIX_ORDINAL) * _NS_PER_DAY + seconds * 10**9 + micro * 1000
-    return pd.DatetimeIndex(ns.astype("datetime64[ns]"), name="datetime")
+    return (days.astype(np.int64) - _UNIX_ORDINAL) * _NS_PER_DAY + seconds * 10**9 + micro * 1000
+
+
+def num_to_datetime(nums: np.ndarray) -> pd.DatetimeIndex:
+    """backtrader's float day numbers to naive timestamps, vectorised, with the same arithmetic
+    (and rounding compensation) as ``backtrader.num2date``, so the stamps are identical."""
+    nums = np.asarray(nums, dtype=float)
+    ns = np.empty(len(nums), dtype=np.int64)
+    for start in range(0, len(nums), _CHUNK):
+        ns[start:start + _CHUNK] = _num_to_ns(nums[start:start + _CHUNK])
+    return pd.DatetimeIndex(ns.view("datetime64[ns]"), name="datetime")
 
 
 def period_keys(stamps: pd.DatetimeIndex, timeframe: int, compression: int) -> np.ndarray:
@@ -161,18 +170,25 @@ class Performance(bt.Analyzer):
         self._holding = False
         self._clock = self.strategy.lines.datetime
 
-    def notify_fund(self, cash: float, value: float, fundvalue: float, shares: float) -> None:
-        self._value = fundvalue if self._fundmode else value
-
     def notify_order(self, order: bt.Order) -> None:
         if order.status in (order.Completed, order.Partial):  # positions change only on fills
             strategy = self.strategy
             self._holding = any(strategy.getposition(data).size for data in strategy.datas)
 
-    def next(self) -> None:
+    # -- once a bar: backtrader's hooks themselves (its base ``_next`` / ``_notify_fund`` loop over
+    # child analyzers, none here, then call ``next`` / ``notify_fund``): one call each, no more
+    def _notify_fund(self, cash: float, value: float, fundvalue: float, shares: float) -> None:
+        self._value = fundvalue if self._fundmode else value
+
+    def _notify_cashvalue(self, cash: float, value: float) -> None:
+        pass
+
+    def _next(self) -> None:  # every bar, before the strategy's minimum period too
         self._values.append(self._value)
         self._stamps.append(self._clock[0])
         self._in_market.append(self._holding)
+
+    _prenext = _nextstart = _next
 
     # -- at the end ------------------------------------------------------------------------
     def _bar_stamps(self) -> pd.DatetimeIndex:

@@ -73,6 +73,13 @@ class TradeStats(bt.Analyzer):
         elif trade.isopen:
             self._open.add(key)
 
+    # nothing to do once a bar: backtrader's per-bar hooks (a loop over child analyzers, none here,
+    # and a call to ``next`` / ``notify_fund``) replaced by empty ones
+    def _skip(self, *args: object) -> None:
+        pass
+
+    _next = _prenext = _nextstart = _notify_fund = _notify_cashvalue = _skip
+
     def stop(self) -> None:
         self.rets.update(trade_stats(self._net, self._gross, self._bars))
         self.rets["open"] = len(self._open)
