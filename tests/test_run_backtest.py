@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from btedge.run_backtest import main
@@ -157,3 +159,33 @@ def test_zero_trade_run_with_report_and_json_from_the_cli(tmp_path, capsys):
     assert payload["strategy"]["sharpe"] is None and 4000 < payload["strategy"]["bars"] <= 3 * 1440
     assert payload["strategy"]["periods_per_year"] == 525_600  # a weekend in the span: 24/7
     assert payload["buy_and_hold"]["asset"] == "nautilus_btc-perp_1m_20211231-20220201"
+
+
+def test_outputs_equal_those_of_a_run_whose_engine_is_alive(tmp_path, capsys):
+    """The CLI writes the JSON and run files, then frees cerebro before the tear sheet and the PNG:
+    every file equals what the engine's own result (strategy alive) writes, byte for byte."""
+    from btedge.dashboard.runs import write_run_files
+    from btedge.engine import BacktestConfig, run_backtest
+    from btedge.feeds import load_csv
+    from btedge.report import to_json
+    from btedge.strategies import LaguerreCross
+
+    data = require_shared("repos", "intraday", "skender_SPY_1min_2020-12-15_18.csv")
+    cli = tmp_path / "cli"
+    assert main(["--strategy", "laguerre_cross", "--data", str(data), "--param", "integer=False",
+                 "--json", str(cli / "run.json"), "--report", str(cli / "run.html")]) == 0
+    result = run_backtest(LaguerreCross, [(data.stem, load_csv(data))], {"integer": False}, BacktestConfig())
+    assert result.trades["trades"] > 5
+    written = pd.read_csv(cli / "run.returns.csv", index_col="time", parse_dates=["time"])
+    bars = load_csv(data)
+    assert np.array_equal(written.index, bars.index) and np.array_equal(written["close"], bars["close"])
+    direct = tmp_path / "direct" / "run.json"
+    direct.parent.mkdir()
+    direct.write_text(to_json({"strategy": result.metrics, "trades": result.trades,
+                               "buy_and_hold": result.benchmark_metrics}))
+    write_run_files(result, direct)
+    for name in ("run.json", "run.returns.csv", "run.trades.csv"):
+        assert (cli / name).read_bytes() == (direct.parent / name).read_bytes(), name
+    assert (cli / "run.html").stat().st_size > 10_000 and (cli / "run.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert "tear sheet:" in out and "run file:" in out

@@ -11,7 +11,11 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import ctypes
+import dataclasses
+import gc
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -128,6 +132,7 @@ def _frames(args: argparse.Namespace) -> list[tuple[str, Any]]:
     if not args.data:
         raise UsageError("give --data PATH|TICKER (or --demo); see --help")
     frames = resolve_datas(args.data, load_options(args))
+    _release_reader_memory()
     low, high = datas_needed(args.strategy)
     if high == 1:
         return pick_single(frames, args.strategy)
@@ -145,8 +150,46 @@ def _print_result(result: BacktestResult, title: str) -> None:
     Console().print(metrics_table(result.metrics, result.trades, result.benchmark_metrics, title=title))
 
 
-def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str) -> None:
-    from btedge.report import plot_equity_drawdown, to_json, write_tearsheet
+def _release_reader_memory() -> None:
+    """Hand back what reading the CSV freed, before the run: pandas reads the text as pyarrow strings,
+    and pyarrow keeps what it frees in its own pool (130 MB per million rows), glibc's malloc the
+    parser's other temporaries (60 MB); the run could reuse neither (it allocates elsewhere)."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:
+        pyarrow.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim this way
+        pass
+
+
+def _write_run_files(args: argparse.Namespace, result: BacktestResult) -> None:
+    """The metrics JSON and the dashboard's run files (which read the fills and closes from the
+    strategy)."""
+    from btedge.dashboard.runs import write_run_files
+    from btedge.report import to_json
+
+    if not args.json:
+        return
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"strategy": result.metrics, "trades": result.trades, "buy_and_hold": result.benchmark_metrics}
+    args.json.write_text(to_json(payload))
+    print(f"metrics JSON: {args.json}")
+    for path in write_run_files(result, args.json):  # returns/trades beside the JSON (btedge-dashboard)
+        print(f"run file: {path}")
+
+
+def _without_engine(result: BacktestResult) -> BacktestResult:
+    """The result without the strategy, and that strategy freed (cerebro, its lines and every order:
+    half a GB at a million bars), so the tear sheet and the chart reuse its memory."""
+    result = dataclasses.replace(result, strategy=None)
+    gc.collect()  # cerebro, strategy and feeds reference each other: only the collector frees them
+    return result
+
+
+def _write_charts(args: argparse.Namespace, result: BacktestResult, title: str) -> None:
+    """The tear sheet (``--report``) and the equity/drawdown PNG (``--plot``, default beside it)."""
+    from btedge.report import plot_equity_drawdown, write_tearsheet
 
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -158,15 +201,6 @@ def _write_outputs(args: argparse.Namespace, result: BacktestResult, title: str)
         plot.parent.mkdir(parents=True, exist_ok=True)
         plot_equity_drawdown(result.returns, result.benchmark_returns, plot, title=title)
         print(f"equity/drawdown plot: {plot}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"strategy": result.metrics, "trades": result.trades, "buy_and_hold": result.benchmark_metrics}
-        args.json.write_text(to_json(payload))
-        print(f"metrics JSON: {args.json}")
-        from btedge.dashboard.runs import write_run_files  # returns/trades beside the JSON (btedge-dashboard)
-
-        for path in write_run_files(result, args.json):
-            print(f"run file: {path}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,9 +222,11 @@ def run(args: argparse.Namespace) -> int:
         result = vector_backtest(cls, frames, params, config)
     else:
         result = run_backtest(cls, frames, params, config)
+    del frames
     title = f"{args.strategy} on {names}"
     _print_result(result, title)
-    _write_outputs(args, result, title)
+    _write_run_files(args, result)
+    _write_charts(args, _without_engine(result), title)
     return 0
 
 
