@@ -478,13 +478,26 @@ def buy_and_hold(frames: Frames, windows: Sequence[Window], config: BacktestConf
 
 def _runs_table(tasks: Sequence[Task], metrics: Mapping[int, Mapping[str, float]],
                 index: pd.DatetimeIndex) -> pd.DataFrame:
-    rows = []
+    """One row per task: its ids, window, params and metrics (column by column: a key a task
+    lacks is NaN, as in a frame of row dicts)."""
+    columns: dict[str, list[Any]] = {name: [] for name in
+                                     ("task_id", "param_id", "window_id", "lookback", "offset", "start", "end")}
+    stamps: dict[int, tuple[Any, Any]] = {}
     for task in tasks:
         w = task.window
-        rows.append({
-            "task_id": task.task_id, "param_id": task.param_id, "window_id": w.window_id,
-            "lookback": w.lookback if w.lookback is not None else -1, "offset": w.offset,
-            "start": index[w.start], "end": index[w.stop - 1], **task.param_dict,
-            **metrics[task.task_id],
-        })
-    return pd.DataFrame(rows).set_index("task_id")
+        if w.window_id not in stamps:
+            stamps[w.window_id] = (index[w.start], index[w.stop - 1])
+        for name, value in zip(columns, (task.task_id, task.param_id, w.window_id,
+                                         w.lookback if w.lookback is not None else -1, w.offset,
+                                         *stamps[w.window_id])):
+            columns[name].append(value)
+    for row, task in enumerate(tasks):
+        for source in (task.params, metrics[task.task_id].items()):
+            for name, value in source:
+                if name not in columns:
+                    columns[name] = [math.nan] * row
+                columns[name].append(value)
+        for values in columns.values():
+            if len(values) == row:
+                values.append(math.nan)
+    return pd.DataFrame(columns).set_index("task_id")
