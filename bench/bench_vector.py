@@ -14,8 +14,10 @@ fractional units, 5 bps commission, 1 bp slippage, next-bar-open fills.
    end (signals, simulation, Performance and TradeStats figures), beside vectorbt's
    ``from_signals`` on the same signals. Baseline: vectorbt (target: simulator <= 2x).
 3. 1,000 parameter sets × three lookbacks (20k, 40k, 80k bars) at seeded random start offsets on
-   100,000 bars, on ``--workers`` processes, then the deflated Sharpe ratio and PBO (CSCV, 16
-   blocks) over all 1,000 on each window (target: under a minute on 2 cores).
+   100,000 bars: ``run_sweep(engine="vector", mode="local", workers=--workers)``, then
+   ``analyse_sweep`` (ranking, DSR of the base window, PBO (CSCV, 16 blocks) of every window,
+   trade bootstrap) and the other windows' DSR, all over the 1,000 (target: under a minute on 2
+   cores); wall and CPU seconds, the workers' and this process's apart.
 
 vectorbt and backtesting.py are not btedge dependencies; when one is not importable the script
 says so and leaves its rows out. To include them with the project's own interpreter and pins
@@ -27,7 +29,7 @@ dependencies, into a folder only the bench puts on its path::
     PYTHONPATH=.venv/bench-libs .venv/bin/python bench/bench_vector.py
 
 Timings are medians of ``--repeats`` runs, interleaved; wall and CPU seconds (the machine may be
-shared: CPU seconds are the steadier figure; part 3 runs in worker processes, wall only).
+shared: CPU seconds are the steadier figure); the load average is printed with each part.
 
     .venv/bin/python bench/bench_vector.py [--repeats 3] [--workers 2]
 """
@@ -38,7 +40,6 @@ import os
 import resource
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -47,9 +48,10 @@ from bench_feed import source_bars, tiled
 
 from btedge.engine import BacktestConfig
 from btedge.strategies import LaguerreCross
-from btedge.sweeps.grid import Window, expand_grid, make_tasks
+from btedge.sweeps.analysis import analyse_sweep, window_matrix
+from btedge.sweeps.grid import Window, expand_grid
 from btedge.sweeps.runner import run_sweep
-from btedge.sweeps.stats import deflated_sharpe_for_grid, pbo_cscv
+from btedge.sweeps.stats import deflated_sharpe_for_grid
 from btedge.vector.bars import bars_from_frame
 from btedge.vector.engine import run_vector, signals_for, simulate_signals, strategy_params
 from btedge.vector.signals import compare_array
@@ -96,12 +98,44 @@ def vbt_run(df: pd.DataFrame, entries: pd.DataFrame, exits: pd.DataFrame) -> Any
         fees=CONFIG.commission, slippage=CONFIG.slippage, init_cash=CONFIG.cash, freq="1min")
 
 
-def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: int) -> None:
+_OLD_SWEEP = """
+import json, sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from bench_feed import source_bars, tiled
+from btedge.engine import BacktestConfig
+from btedge.strategies import LaguerreCross
+from btedge.sweeps.runner import run_sweep
+df = tiled(source_bars()[0], int(sys.argv[3]))
+grid, fixed = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+config = BacktestConfig(benchmark=False, periods_per_year=525_600)
+sweep = lambda: run_sweep(LaguerreCross, [("BTC", df)], grid, fixed=fixed, config=config, verify_top=0)
+sweep()
+start, cpu = time.perf_counter(), time.process_time()
+result = sweep()
+print(json.dumps([time.perf_counter() - start, time.process_time() - cpu, int(result.runs["n_trades"].sum())]))
+"""
+
+
+def old_sweep(old_src: str, bars: int) -> tuple[float, None, float]:
+    """(wall, None, CPU) seconds of the same sweep with another source tree (``--old-src``), in a
+    fresh process after one warm-up run there."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-c", _OLD_SWEEP, old_src, str(Path(__file__).parent), str(bars),
+                          json.dumps(GRID), json.dumps(PARAMS)], check=True, capture_output=True, text=True)
+    wall, cpu, _ = json.loads(out.stdout.strip().splitlines()[-1])
+    return wall, None, cpu
+
+
+def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: int, old_src: str | None = None) -> None:
     df = tiled(base, bars)
     frames = [("BTC", df)]
     combos = expand_grid(GRID)
     n = len(combos)
-    print(f"\n## 1. sweep of {n} laguerre_cross configurations on {bars:,} bars")
+    print(f"\n## 1. sweep of {n} laguerre_cross configurations on {bars:,} bars; load average {_load()}")
     sweep = lambda: run_sweep(LaguerreCross, frames, GRID, fixed=PARAMS, config=CONFIG, engine="vector",  # noqa: E731
                               verify_top=0)
     run_sweep(LaguerreCross, frames, {"gamma_fast": [0.1]}, fixed=PARAMS, config=CONFIG, verify_top=0)  # compile
@@ -111,6 +145,8 @@ def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: in
         vbt_total()  # compile (numba specialises on the arrays' layout: warm up with the same shapes)
     for _ in range(repeats):  # interleaved
         rows.setdefault("btedge vector sweep (run_sweep, all figures)", []).append(median_time(sweep, 1))
+        if old_src:
+            rows.setdefault("btedge vector sweep, --old-src", []).append(old_sweep(old_src, bars))
         if vbt is not None:
             rows.setdefault("vectorbt from_signals + signals", []).append(
                 median_time(lambda: vbt_run(df, *vbt_signals(df, combos)), 1))
@@ -136,10 +172,15 @@ def sweep_throughput(base: pd.DataFrame, bars: int, repeats: int, bt_configs: in
     print(f"  {'backtrader (serial, ' + str(m) + ' configs)':45s} {bt_sec:8.3f} s {bt_cpu:8.3f} s CPU "
           f"{m / bt_sec * 60:12,.0f} backtests/min ({m / bt_cpu * 60:,.0f} per CPU minute)")
     vec = rates["btedge vector sweep (run_sweep, all figures)"]
-    for name in ("vectorbt from_signals + signals", "vectorbt from_signals + signals + stats()"):
+    for name in ("vectorbt from_signals + signals", "vectorbt from_signals + signals + stats()",
+                 "btedge vector sweep, --old-src"):
         if name in rates:
             print(f"ratio btedge vector / {name} throughput = {vec[0] / rates[name][0]:.2f} wall, "
-                  f"{vec[1] / rates[name][1]:.2f} CPU (target >= 1)")
+                  f"{vec[1] / rates[name][1]:.2f} CPU" + (" (target >= 1)" if name.startswith("vectorbt") else ""))
+    if "vectorbt from_signals + signals" in rows:
+        pairs = zip(rows["btedge vector sweep (run_sweep, all figures)"], rows["vectorbt from_signals + signals"])
+        print("  per repeat, btedge / vectorbt from_signals throughput (wall / CPU): " + ", ".join(
+            f"{v[0] / b[0]:.2f} / {v[2] / b[2]:.2f}" for b, v in pairs))
     print(f"ratio btedge vector / backtrader throughput = {vec[0] / (m / bt_sec * 60):.0f} wall, "
           f"{vec[1] / (m / bt_cpu * 60):.0f} CPU")
 
@@ -206,62 +247,65 @@ def one_million(base: pd.DataFrame, repeats: int, bars_count: int = 1_000_000) -
               f"{ours[1] / theirs[1]:.2f} CPU")
 
 
-def _chunk(frames, tasks, config):  # worker: one window's slice of the grid
-    from btedge.vector.sweep import run_tasks
-
-    out = list(run_tasks(LaguerreCross, frames, tasks, config))
-    return [t for t, *_ in out], np.column_stack([r.to_numpy() for _, _, r, _ in out]), [m for _, m, _, _ in out]
-
-
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def thousand(base: pd.DataFrame, workers: int) -> None:
+def _clock() -> tuple[float, float, float]:
+    """(wall, this process's CPU, reaped children's CPU) seconds."""
+    return time.perf_counter(), time.process_time(), _children_cpu()
+
+
+def thousand(base: pd.DataFrame, workers: int) -> dict[str, float]:
+    """The 1,000-configuration sweep through the product's path: ``run_sweep(engine="vector",
+    mode="local")`` (each window's grid split over ``workers`` processes), then ``analyse_sweep``
+    (ranking, DSR of the base window, PBO of every window, trade bootstrap) and the DSR of the
+    other windows. Returns the phases' seconds."""
     df = tiled(base, 100_000)
     frames = [("BTC", df)]
     grid = {"gamma_fast": list(np.round(np.linspace(0.05, 0.5, 10), 3)),
             "gamma_slow": list(np.round(np.linspace(0.55, 0.95, 10), 3)),
             "stop_loss": [0.0, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05]}
-    param_sets = [{**PARAMS, **p} for p in expand_grid(grid)]
+    n_sets = len(expand_grid(grid))
     rng = np.random.default_rng(13)
     windows = [Window(k, int(s), int(s) + lb, lb, int(s)) for k, (lb, s) in
                enumerate((lb, rng.integers(0, len(df) - lb + 1)) for lb in (20_000, 40_000, 80_000))]
-    print(f"\n## 3. {len(param_sets)} parameter sets × {len(windows)} windows "
+    print(f"\n## 3. {n_sets} parameter sets × {len(windows)} windows "
           f"({', '.join(f'{w.lookback:,} bars from bar {w.start:,}' for w in windows)}) "
-          f"on {len(df):,} bars, {workers} processes")
-    start, cpu0, children0 = time.perf_counter(), time.process_time(), _children_cpu()
-    results = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = []
-        for window in windows:
-            tasks = make_tasks(param_sets, [window])
-            for part in np.array_split(np.arange(len(tasks)), workers):
-                futures.append((window, pool.submit(_chunk, frames, [tasks[i] for i in part], CONFIG)))
-        by_window: dict[int, list] = {}
-        for window, future in futures:
-            by_window.setdefault(window.window_id, []).append(future.result())
-    sims = time.perf_counter() - start
-    workers_cpu = _children_cpu() - children0  # the pool has shut down: its processes are reaped
-    for wid, parts in sorted(by_window.items()):
-        matrix = pd.DataFrame(np.column_stack([p[1] for p in parts]))
-        sharpes = np.array([m["sharpe"] for p in parts for m in p[2]])
-        trades = np.array([m["n_trades"] for p in parts for m in p[2]])
-        dsr = deflated_sharpe_for_grid(matrix)
-        pbo = pbo_cscv(matrix, 16)
-        results.append((wid, matrix.shape, sharpes, trades, dsr, pbo))
-    total = time.perf_counter() - start
-    parent_cpu = time.process_time() - cpu0  # serial: submitting, collecting, DSR and PBO
-    for wid, shape, sharpes, trades, dsr, pbo in results:
-        best = int(np.nanargmax(sharpes))
-        print(f"  window {wid}: {shape[1]} configs × {shape[0]:,} bars: annualised Sharpe median "
-              f"{np.nanmedian(sharpes):.2f}, best {sharpes[best]:.3f} ({param_sets[best]}, {trades[best]:.0f} trades); "
-              f"DSR {dsr.dsr:.3f} (N={dsr.n_trials}), PBO {pbo.pbo:.3f}")
-    print(f"  {len(param_sets) * len(windows):,} backtests in {sims:.1f} s; with DSR and PBO over all "
-          f"{len(param_sets)} on each window {total:.1f} s (target < 60 s on 2 cores); CPU seconds: workers "
-          f"{workers_cpu:.1f} (with their start-up), this process {parent_cpu:.1f}; on {workers} free cores about "
-          f"{workers_cpu / workers + parent_cpu:.1f} s (workers in parallel, this process serial)")
+          f"on {len(df):,} bars, {workers} processes; load average {_load()}")
+    t0 = _clock()
+    result = run_sweep(LaguerreCross, frames, grid, fixed=PARAMS, config=CONFIG, windows=windows, mode="local",
+                       workers=workers, verify_top=0)
+    t1 = _clock()
+    analysis = analyse_sweep(result, n_blocks=16)
+    dsr = {0: analysis.dsr, **{w.window_id: deflated_sharpe_for_grid(window_matrix(result, w.window_id))
+                               for w in windows[1:]}}
+    t2 = _clock()
+    runs = result.runs
+    for w in windows:
+        rows = runs[runs["window_id"] == w.window_id]
+        best = rows["sharpe"].idxmax()
+        params = {k: rows.at[best, k] for k in grid}
+        print(f"  window {w.window_id}: {len(rows)} configs × {w.lookback:,} bars: annualised Sharpe median "
+              f"{rows['sharpe'].median():.2f}, best {rows.at[best, 'sharpe']:.3f} ({params}, "
+              f"{rows.at[best, 'n_trades']:.0f} trades); DSR {dsr[w.window_id].dsr:.3f} "
+              f"(N={dsr[w.window_id].n_trials}), PBO {analysis.pbo_by_window[w.window_id]:.3f}")
+    sweep_wall, total_wall = t1[0] - t0[0], t2[0] - t0[0]
+    workers_cpu = t1[2] - t0[2]  # the pool has shut down: its processes are reaped
+    parent_sweep, parent_stats = t1[1] - t0[1], t2[1] - t1[1]
+    print(f"  {len(runs):,} backtests: run_sweep {sweep_wall:.1f} s wall; with analyse_sweep (DSR, PBO of every "
+          f"window, ranking, bootstrap) and the other windows' DSR {total_wall:.1f} s wall (target < 60 s on 2 "
+          f"cores); CPU seconds: workers {workers_cpu:.1f} (with their start-up), this process "
+          f"{parent_sweep:.1f} in run_sweep (joining, runs table) + {parent_stats:.1f} for DSR/PBO; "
+          f"on {workers} free cores about {workers_cpu / workers + parent_sweep + parent_stats:.1f} s "
+          f"(workers in parallel, this process serial); load average {_load()}")
+    return {"sweep_wall": sweep_wall, "total_wall": total_wall, "workers_cpu": workers_cpu,
+            "parent_sweep_cpu": parent_sweep, "parent_stats_cpu": parent_stats}
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -272,6 +316,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sim-bars", type=int, default=1_000_000, help="bars of part 2")
     parser.add_argument("--parts", default="1,2,3")
+    parser.add_argument("--thousand-repeats", type=int, default=1, help="runs of part 3 (medians printed)")
+    parser.add_argument("--old-src", help="part 1 also times the btedge sweep of this source tree (its src/), "
+                                          "e.g. from git archive of an older commit")
     args = parser.parse_args()
     base, source = source_bars()
     print(f"bars tiled from {source}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
@@ -280,11 +327,14 @@ def main() -> None:
     parts = args.parts.split(",")
     if "1" in parts:
         for bars in (int(b) for b in args.sweep_bars.split(",")):
-            sweep_throughput(base, bars, args.repeats, args.bt_configs)
+            sweep_throughput(base, bars, args.repeats, args.bt_configs, args.old_src)
     if "2" in parts:
         one_million(base, args.repeats, args.sim_bars)
     if "3" in parts:
-        thousand(base, args.workers)
+        phases = [thousand(base, args.workers) for _ in range(args.thousand_repeats)]
+        if len(phases) > 1:
+            print("  medians of " + str(len(phases)) + " runs: " + ", ".join(
+                f"{key} {statistics.median(p[key] for p in phases):.1f} s" for key in phases[0]))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
