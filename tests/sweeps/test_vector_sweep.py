@@ -107,3 +107,11 @@ def test_vector_sweep_on_local_processes_equals_one_process(frames, monkeypatch,
     assert a.dsr == b.dsr and a.pbo.pbo == b.pbo.pbo
     pd.testing.assert_series_equal(a.pbo_by_window, b.pbo_by_window)
     assert "runs in this process" not in caplog.text
+    # one window: its tasks cut in two pieces, each process writing its rows of the window's file
+    one = run_sweep("laguerre_cross", frames, GRID, fixed=FIXED, verify_top=0)
+    two = run_sweep("laguerre_cross", frames, GRID, fixed=FIXED, verify_top=0, mode="local", workers=2)
+    pd.testing.assert_frame_equal(one.runs, two.runs, check_exact=True)
+    for task_id in one.returns:
+        pd.testing.assert_series_equal(one.returns[task_id], two.returns[task_id], check_exact=True)
+        np.testing.assert_array_equal(one.trade_returns[task_id], two.trade_returns[task_id])
+    assert "runs in this process" not in caplog.text

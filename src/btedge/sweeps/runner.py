@@ -414,7 +414,10 @@ def _vector_windows(tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[Any
         yield from run_tasks(job.strategy, job.frames, tasks, job.config)
         return
     initargs = (job.strategy, job.frames, job.config)
-    groups = window_groups(tasks, workers)
+    n_windows = len({task.window.window_id for task in tasks})
+    # whole windows where there are enough to keep the processes busy (what a strategy computes
+    # once per window, e.g. an ML strategy's folds, is computed once), else windows cut in pieces
+    groups = window_groups(tasks, -(-workers // n_windows))
     size = sum(task.window.stop - task.window.start for task in tasks) * 8
     folder = _shared_dir(size)
     try:
