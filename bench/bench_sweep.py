@@ -1,7 +1,10 @@
 """Sweep throughput: serial vs all local cores vs a two-worker Dask LocalCluster, same grid.
 
 Prints the median wall time of ``--repeats`` runs of each mode, backtests per minute, and the
-ratio of each mode's throughput to the serial baseline (measured in the same run). The local
+ratio of each mode's throughput to the serial baseline (measured in the same run). The sweeps use
+the default vector engine, which runs in one process unless the sweep simulates at least
+``btedge.sweeps.runner.LOCAL_VECTOR_MIN_BARS`` bars (this grid does not) and which a Dask cluster
+does not run, so the three modes measure the same path here. The local
 mode's time includes starting its process pool (that is what a user waits for); the Dask
 cluster is started once before timing (its start-up time is printed separately) and reused.
 All modes must return identical runs; the script checks it.
