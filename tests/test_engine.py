@@ -63,3 +63,27 @@ def test_costs_come_from_the_config(btc_4h):
     assert cerebro.broker.comminfo[None].p.commission == 0.001
     assert cerebro.broker.p.slip_perc == 0.0
     assert BacktestConfig().commission == 0.0005 and BacktestConfig().slippage == 0.0001
+
+
+def test_the_strategy_keeps_only_completed_orders_and_every_fill(btc_4h):
+    """The engine's strategy records only completed orders (backtrader records a copy at every
+    notification): the same fills as a cerebro without that analyzer, and the same figures."""
+    config = BacktestConfig(benchmark=False)
+    params = {"integer": False}
+    result = run_backtest(LaguerreCross, [("BTC", btc_4h)], params, config)
+    plain = bt.Cerebro(stdstats=False)
+    plain.adddata(make_feed("BTC", btc_4h))
+    plain.broker.setcash(config.cash)
+    plain.broker.setcommission(commission=config.commission)
+    plain.broker.set_slippage_perc(config.slippage, slip_open=True, slip_limit=True, slip_match=True)
+    plain.addstrategy(LaguerreCross, **params)
+    every = plain.run()[0]._orders
+
+    def fills(orders):
+        return [(o.executed.dt, o.executed.size, o.executed.price, o.executed.comm)
+                for o in orders if o.status == o.Completed]
+
+    kept = result.strategy._orders
+    assert all(o.status == o.Completed for o in kept) and 3 * len(kept) <= len(every)
+    assert result.trades["trades"] > 20 and fills(kept) == fills(every)
+    assert result.strategy.broker.getvalue() == plain.broker.getvalue()

@@ -61,7 +61,8 @@ class BacktestResult:
     """What one run produced. ``metrics`` (``Performance.get_analysis()``: figures and the span,
     first and last bar, bars, bar size, periods per year) and ``trades`` (``TradeStats`` plus
     ``skipped_entries``: entries whose size rounded to zero) are scalars; the return series are
-    apart. ``benchmark_metrics`` also names the ``asset`` held and the ``invested`` fraction."""
+    apart. ``benchmark_metrics`` also names the ``asset`` held and the ``invested`` fraction.
+    ``strategy._orders`` holds the completed orders only (:class:`CompletedOrdersOnly`)."""
 
     strategy: bt.Strategy
     metrics: dict[str, Any]
@@ -86,6 +87,28 @@ def make_feed(name: str, df: pd.DataFrame) -> FrameData:
     return FrameData(dataname=df, name=name, timeframe=timeframe, compression=compression)
 
 
+class _CompletedOrders(list):
+    """``strategy._orders`` that keeps only completed orders (see :class:`CompletedOrdersOnly`)."""
+
+    def extend(self, orders: Any) -> None:
+        super().extend(order for order in orders if order.status == order.Completed)
+
+
+class CompletedOrdersOnly(bt.Analyzer):
+    """Keeps ``strategy._orders`` to the completed orders. backtrader appends a copy of every order
+    there at each notification (submitted, accepted, completed...) and never reads it; btedge reads
+    only the completed ones (the dashboard's fills). At a million one-minute bars the other copies
+    are about 150 MB. Nothing to do once a bar: backtrader's per-bar hooks are empty here."""
+
+    def start(self) -> None:
+        self.strategy._orders = _CompletedOrders(self.strategy._orders)
+
+    def _skip(self, *args: Any) -> None:
+        pass
+
+    _next = _prenext = _nextstart = _notify_fund = _notify_cashvalue = _notify_order = _notify_trade = _skip
+
+
 def build_cerebro(
     strategy: type[bt.Strategy], frames: Frames, params: dict[str, Any], config: BacktestConfig
 ) -> bt.Cerebro:
@@ -104,6 +127,7 @@ def build_cerebro(
     cerebro.addstrategy(strategy, **params)
     cerebro.addanalyzer(Performance, _name="performance", periods_per_year=config.periods_per_year)
     cerebro.addanalyzer(TradeStats, _name="tradestats")
+    cerebro.addanalyzer(CompletedOrdersOnly, _name="completed_orders_only")
     return cerebro
 
 
