@@ -179,14 +179,6 @@ def _write_run_files(args: argparse.Namespace, result: BacktestResult) -> None:
         print(f"run file: {path}")
 
 
-def _without_engine(result: BacktestResult) -> BacktestResult:
-    """The result without the strategy, and that strategy freed (cerebro, its lines and every order:
-    half a GB at a million bars), so the tear sheet and the chart reuse its memory."""
-    result = dataclasses.replace(result, strategy=None)
-    gc.collect()  # cerebro, strategy and feeds reference each other: only the collector frees them
-    return result
-
-
 def _write_charts(args: argparse.Namespace, result: BacktestResult, title: str) -> None:
     """The tear sheet (``--report``) and the equity/drawdown PNG (``--plot``, default beside it)."""
     from btedge.report import plot_equity_drawdown, write_tearsheet
@@ -226,7 +218,12 @@ def run(args: argparse.Namespace) -> int:
     title = f"{args.strategy} on {names}"
     _print_result(result, title)
     _write_run_files(args, result)
-    _write_charts(args, _without_engine(result), title)
+    # the run files were the strategy's last use: free cerebro (its lines and every order, half a GB
+    # at a million bars) so the tear sheet and the chart reuse its memory; cerebro, strategy and
+    # feeds reference each other, so only the collector frees them
+    result = dataclasses.replace(result, strategy=None)
+    gc.collect()
+    _write_charts(args, result, title)
     return 0
 
 
