@@ -189,3 +189,31 @@ def test_outputs_equal_those_of_a_run_whose_engine_is_alive(tmp_path, capsys):
     assert (cli / "run.html").stat().st_size > 10_000 and (cli / "run.png").read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "tear sheet:" in out and "run file:" in out
+
+
+def test_the_engine_is_freed_before_the_charts(tmp_path, monkeypatch, capsys):
+    """cerebro (lines, orders: half a GB at a million bars) is gone by the time the PNG is drawn."""
+    import weakref
+
+    import btedge.report
+    import btedge.run_backtest as cli
+
+    seen: dict = {}
+    engine_run, draw = cli.run_backtest, btedge.report.plot_equity_drawdown
+
+    def run(*args, **kwargs):
+        result = engine_run(*args, **kwargs)
+        seen["strategy"] = weakref.ref(result.strategy)
+        return result
+
+    def plot(*args, **kwargs):
+        seen["alive"] = seen["strategy"]() is not None
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "run_backtest", run)
+    monkeypatch.setattr(btedge.report, "plot_equity_drawdown", plot)
+    data = require_shared("repos", "intraday", "skender_SPY_1min_2020-12-15_18.csv")
+    assert main(["--strategy", "laguerre_cross", "--data", str(data), "--json", str(tmp_path / "r.json"),
+                 "--plot", str(tmp_path / "r.png")]) == 0
+    assert seen["alive"] is False and (tmp_path / "r.trades.csv").stat().st_size > 0
+    assert "equity/drawdown plot:" in capsys.readouterr().out
