@@ -70,6 +70,10 @@ class BacktestResult:
     returns: pd.Series
     benchmark_metrics: dict[str, Any] = field(default_factory=dict)
     benchmark_returns: pd.Series | None = None
+    #: A run without a backtrader strategy (the vector engine) carries its fills (``time``,
+    #: ``symbol``, ``size``, ``price``, ``commission``) and the first data's closes here.
+    fills: pd.DataFrame | None = None
+    closes: pd.Series | None = None
 
 
 def infer_timeframe(index: pd.DatetimeIndex) -> tuple[int, int]:

@@ -5,7 +5,7 @@
 - ``run.returns.csv``: ``time``, ``strategy`` and ``buy_and_hold`` bar returns and the first
   data's ``close``;
 - ``run.trades.csv``: every completed fill, ``time``, ``symbol``, ``size`` (signed), ``price``,
-  ``commission`` (backtrader engine only; the vector engine writes none).
+  ``commission``.
 
 :func:`list_runs` finds the runs of a folder, :func:`load_run` reads one.
 """
@@ -40,10 +40,16 @@ def _fills(strategy: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time", "symbol", "size", "price", "commission"])
 
 
-def _closes(strategy: Any, index: pd.Index) -> pd.Series | None:
+def _closes(result: Any, index: pd.Index) -> pd.Series | None:
+    """The first data's close at each of ``index``'s bars: from the backtrader strategy's feed (naive
+    stamps), or the closes a run without one carries (on the returns' own index)."""
     from btedge.analyzers.performance import num_to_datetime  # bt.num2date, vectorised
 
-    if strategy is None or not strategy.datas:
+    strategy = result.strategy
+    if strategy is None:
+        close = getattr(result, "closes", None)
+        return None if close is None else close[~close.index.duplicated(keep="last")].reindex(index)
+    if not strategy.datas:
         return None
     data = strategy.datas[0]
     n = len(data)
@@ -53,22 +59,45 @@ def _closes(strategy: Any, index: pd.Index) -> pd.Series | None:
     return close.reindex(pd.DatetimeIndex(index).tz_localize(None) if getattr(index, "tz", None) else index)
 
 
+def _run_fills(result: Any) -> pd.DataFrame | None:
+    """Every completed fill: the backtrader strategy's orders, or the fills a run without one carries."""
+    if result.strategy is not None:
+        return _fills(result.strategy)
+    return getattr(result, "fills", None)
+
+
+def write_returns_csv(frame: pd.DataFrame, path: Path) -> None:
+    """``frame.to_csv(path)`` for a frame of floats, in a tenth of the time (1M rows: about 10 CPU s
+    with pandas). The index is written as pandas writes it; the values by Arrow's writer, with the
+    shortest digits that read back to the same float (``0.00001`` where pandas writes ``1e-05``), and
+    NaN as an empty field, as pandas."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    columns = {str(frame.index.name): pa.array(frame.index.astype(str))}
+    columns.update({str(c): pa.array(frame[c].to_numpy(dtype=float), from_pandas=True) for c in frame.columns})
+    with open(path, "wb") as out:
+        out.write((",".join(columns) + "\n").encode())
+        pacsv.write_csv(pa.table(columns), out, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+
+
 def write_run_files(result: Any, json_path: str | Path) -> list[Path]:
-    """Write ``<stem>.returns.csv`` and (with a backtrader strategy) ``<stem>.trades.csv``
-    beside ``json_path``; returns the paths written."""
+    """Write ``<stem>.returns.csv`` and ``<stem>.trades.csv`` beside ``json_path``; returns the
+    paths written."""
     json_path = Path(json_path)
     frame = pd.DataFrame({"strategy": result.returns})
     if result.benchmark_returns is not None:
         frame["buy_and_hold"] = result.benchmark_returns.reindex(frame.index)
-    close = _closes(result.strategy, frame.index)
+    close = _closes(result, frame.index)
     if close is not None:
         frame["close"] = close.to_numpy()
     frame.index.name = "time"
     written = [_companion(json_path, "returns")]
-    frame.to_csv(written[0])
-    if result.strategy is not None:
+    write_returns_csv(frame, written[0])
+    fills = _run_fills(result)
+    if fills is not None:
         written.append(_companion(json_path, "trades"))
-        _fills(result.strategy).to_csv(written[1], index=False)
+        fills.to_csv(written[1], index=False)
     return written
 
 

@@ -210,7 +210,10 @@ def vector_backtest(strategy: type, frames: Frames, params: dict[str, Any] | Non
         return run_backtest(strategy, frames, params, config)
     run = run_vector(strategy, frames, params, config)
     _warn_skipped(run)
-    result = BacktestResult(None, run.metrics, run.trade_stats, run.returns)
+    (name, df), = frames
+    fills = pd.DataFrame({"time": run.fills["datetime"], "symbol": name, "size": run.fills["size"],
+                          "price": run.fills["price"], "commission": run.fills["commission"]})
+    result = BacktestResult(None, run.metrics, run.trade_stats, run.returns, fills=fills, closes=df["close"])
     if config.benchmark:
         (name, df), = _benchmark_frames(frames, config.benchmark_name)
         result.benchmark_metrics, result.benchmark_returns = buy_and_hold(df, config, BENCHMARK_FRACTION)
