@@ -59,8 +59,11 @@ def test_vector_engine_writes_the_same_run_files(tmp_path):
 
 
 @pytest.mark.parametrize("tz", [None, "UTC"])
-def test_returns_csv_reads_back_as_pandas_writes_it(tmp_path, tz):
-    """The Arrow writer's file reads back to the very floats and stamps of pandas' ``to_csv``."""
+@pytest.mark.parametrize("chunk", [4, 1 << 16])
+def test_returns_csv_reads_back_as_pandas_writes_it(tmp_path, monkeypatch, tz, chunk):
+    """The Arrow writer's file reads back to the very floats and stamps of pandas' ``to_csv``,
+    whole or written a few rows at a time."""
+    monkeypatch.setattr("btedge.dashboard.runs._CSV_CHUNK", chunk)
     values = [1e-05, 1e16, -0.0, np.nan, np.inf, -np.inf, 0.1, 5e-324, 1.7976931348623157e308, 2.5e-07,
               1e15, 123.0, -3.25e-300]
     close = sample_data()["close"].iloc[:len(values)]
