@@ -40,6 +40,7 @@ import os
 import resource
 import statistics
 import time
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -202,8 +203,10 @@ def bt_py_run(df: pd.DataFrame, side: np.ndarray) -> Any:
                 self.position.close()
 
     data = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
-    return Backtest(data, Cross, cash=CONFIG.cash, commission=CONFIG.commission, spread=CONFIG.slippage,
-                    finalize_trades=True).run()
+    with warnings.catch_warnings():  # one "insufficient margin" warning per refused order: millions,
+        warnings.simplefilter("ignore")  # and printing them would be timed as backtesting.py's work
+        return Backtest(data, Cross, cash=CONFIG.cash, commission=CONFIG.commission, spread=CONFIG.slippage,
+                        finalize_trades=True).run()
 
 
 def one_million(base: pd.DataFrame, repeats: int, bars_count: int = 1_000_000) -> None:
