@@ -2,11 +2,21 @@
 require_shared``); no test module imports another test module."""
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.support.shared import require_shared
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The Ctrl-C tests send SIGINT to btedge processes and to the test process itself. A shell
+    that starts the suite in the background (``make test &``, ``nohup``) ignores SIGINT, and an
+    ignored signal is inherited by every child: put Python's handler back, so those tests test
+    btedge and not how the suite was started (children then start with the default action)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
