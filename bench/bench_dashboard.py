@@ -41,18 +41,9 @@ def _rss_mb(pid: int) -> float:
 
 def session(bars: int, every: float) -> None:
     from btedge.dashboard.probe import LatencyProbe, chromium, start_dashboard, stop
-    from btedge.dashboard.tape import TapeWriter, tape_path
-    from btedge.feeds import sample_data
-    from btedge.live.journal import ExecutionReport, Journal, OrderRecord
+    from btedge.live.journal import ExecutionReport, OrderRecord
 
-    prices = sample_data()
-    folder = Path(tempfile.mkdtemp())
-    journal = Journal.open(folder, ACCOUNT, "bench")
-    journal.heartbeat("CONNECTED")
-    tape = TapeWriter(tape_path(journal.path))
-    start = pd.Timestamp("2024-01-02 14:30", tz="UTC")
-    for i in range(120):  # history before the session (a backfill)
-        _bar(journal, tape, prices, i, start)
+    journal, tape, prices, start = _journal_with_history()
     dashboard, url = start_dashboard(journal.path, "--news-url", "")  # default refresh (2 s), 2 charts
     driver = chromium()
     memory: list[tuple[float, float]] = []  # (seconds since the session began, MB)
@@ -124,18 +115,8 @@ def idle(watches: list[str], seconds: float) -> None:
     import psutil
 
     from btedge.dashboard.probe import chromium, start_dashboard, stop
-    from btedge.dashboard.tape import TapeWriter, tape_path
-    from btedge.feeds import sample_data
-    from btedge.live.journal import Journal
 
-    prices = sample_data()
-    folder = Path(tempfile.mkdtemp())
-    journal = Journal.open(folder, ACCOUNT, "bench")
-    journal.heartbeat("CONNECTED")
-    tape = TapeWriter(tape_path(journal.path))
-    start = pd.Timestamp("2024-01-02 14:30", tz="UTC")
-    for i in range(120):
-        _bar(journal, tape, prices, i, start)
+    journal, tape, prices, start = _journal_with_history()
 
     def cpu(pid: int) -> float:
         total = 0.0
@@ -167,6 +148,23 @@ def idle(watches: list[str], seconds: float) -> None:
     journal.close()
     tape.close()
     print(f"load average at end: {_load()}")
+
+
+def _journal_with_history(bars: int = 120):  # type: ignore[no-untyped-def]
+    """A fresh 5-symbol journal and tape in a temporary folder, CONNECTED, with ``bars`` bars of
+    history (a backfill); returns ``(journal, tape, prices, start)`` for writing further bars."""
+    from btedge.dashboard.tape import TapeWriter, tape_path
+    from btedge.feeds import sample_data
+    from btedge.live.journal import Journal
+
+    prices = sample_data()
+    journal = Journal.open(Path(tempfile.mkdtemp()), ACCOUNT, "bench")
+    journal.heartbeat("CONNECTED")
+    tape = TapeWriter(tape_path(journal.path))
+    start = pd.Timestamp("2024-01-02 14:30", tz="UTC")
+    for i in range(bars):
+        _bar(journal, tape, prices, i, start)
+    return journal, tape, prices, start
 
 
 def _bar(journal, tape, prices, i, start) -> None:  # type: ignore[no-untyped-def]
