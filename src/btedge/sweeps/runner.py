@@ -383,7 +383,7 @@ def _shared_returns(tasks: Sequence[Task], groups: Sequence[Sequence[Task]], job
         window = group[0].window
         wid = window.window_id
         if wid not in matrices:
-            periods = len(window_periods(job.frames, window, job.config))
+            periods = len(window_periods(job.frames, window))
             if periods == 0:
                 matrices[wid] = None  # type: ignore[assignment]
             else:

@@ -35,15 +35,21 @@ class WindowContext:
     periods_per_year: float
 
 
-def window_context(df: pd.DataFrame, periods_per_year: float | None) -> WindowContext:
-    """Bars, period ends (TimeReturn's periods) and periods per year of one window's frame."""
+def _period_ends(stamps: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the last bar of each of TimeReturn's periods."""
     from btedge.analyzers.performance import period_keys
     from btedge.engine import infer_timeframe
+
+    keys = period_keys(stamps, *infer_timeframe(stamps))
+    return np.append(np.flatnonzero(np.diff(keys) > 0), len(keys) - 1) if len(keys) else np.array([], int)
+
+
+def window_context(df: pd.DataFrame, periods_per_year: float | None) -> WindowContext:
+    """Bars, period ends (TimeReturn's periods) and periods per year of one window's frame."""
     from btedge.feeds.timestamps import infer_spacing
 
     stamps = bar_stamps(df.index)
-    keys = period_keys(stamps, *infer_timeframe(stamps))
-    ends = np.append(np.flatnonzero(np.diff(keys) > 0), len(keys) - 1) if len(keys) else np.array([], int)
+    ends = _period_ends(stamps)
     ppy = periods_per_year
     if ppy is None:
         period_stamps = stamps[ends]
@@ -193,12 +199,13 @@ def run_window(strategy: type, frames: Sequence[tuple[str, pd.DataFrame]], tasks
     return window_figures(window.window_id, ctx, len(tasks), runs(), config.cash, out)
 
 
-def window_periods(frames: Sequence[tuple[str, pd.DataFrame]], window: Any, config: Any) -> pd.DatetimeIndex:
-    """The period ends of one window (the index of its backtests' returns)."""
+def window_periods(frames: Sequence[tuple[str, pd.DataFrame]], window: Any) -> pd.DatetimeIndex:
+    """The period ends of one window (the index of its backtests' returns), without the bars and
+    periods per year of :func:`window_context` (the processes that run the window build those)."""
     from btedge.sweeps.grid import slice_frames
 
-    ctx = window_context(slice_frames(frames, window)[0][1], config.periods_per_year)
-    return ctx.stamps[ctx.ends]
+    stamps = bar_stamps(slice_frames(frames, window)[0][1].index)
+    return stamps[_period_ends(stamps)]
 
 
 def window_groups(tasks: Sequence[Any], parts: int = 1) -> list[list[Any]]:
