@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import backtrader as bt
 import pandas as pd
 
+from btedge.analyzers.quiet import NoBarWork
 from btedge.feeds import FrameData
 from btedge.feeds.timestamps import infer_spacing
 from btedge.strategies.benchmark import BuyAndHold
@@ -98,19 +99,16 @@ class _CompletedOrders(list):
         super().extend(order for order in orders if order.status == order.Completed)
 
 
-class CompletedOrdersOnly(bt.Analyzer):
+class CompletedOrdersOnly(NoBarWork):
     """Keeps ``strategy._orders`` to the completed orders. backtrader appends a copy of every order
     there at each notification (submitted, accepted, completed...) and never reads it; btedge reads
     only the completed ones (the dashboard's fills). At a million one-minute bars the other copies
-    are about 150 MB. Nothing to do once a bar: backtrader's per-bar hooks are empty here."""
+    are about 150 MB. Nothing to do once a bar, nor on an order or a trade."""
 
     def start(self) -> None:
         self.strategy._orders = _CompletedOrders(self.strategy._orders)
 
-    def _skip(self, *args: Any) -> None:
-        pass
-
-    _next = _prenext = _nextstart = _notify_fund = _notify_cashvalue = _notify_order = _notify_trade = _skip
+    _notify_order = _notify_trade = NoBarWork._skip
 
 
 def build_cerebro(

@@ -164,8 +164,8 @@ def _release_reader_memory() -> None:
 
 
 def _write_run_files(args: argparse.Namespace, result: BacktestResult) -> None:
-    """The metrics JSON and the dashboard's run files (which read the fills and closes from the
-    strategy)."""
+    """The metrics JSON and the dashboard's run files (the fills and closes come from the backtrader
+    strategy, or from the result of a vector run)."""
     from btedge.dashboard.runs import write_run_files
     from btedge.report import to_json
 

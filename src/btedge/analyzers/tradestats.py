@@ -7,12 +7,13 @@ from array import array
 
 import backtrader as bt
 
+from btedge.analyzers.quiet import NoBarWork
 from btedge.metrics import trade_stats
 
 log = logging.getLogger(__name__)
 
 
-class TradeStats(bt.Analyzer):
+class TradeStats(NoBarWork):
     """
     Statistics of the closed trades of a run, on PnL after commission (``trade.pnlcomm``).
 
@@ -72,13 +73,6 @@ class TradeStats(bt.Analyzer):
             self._bars.append(int(trade.barlen))
         elif trade.isopen:
             self._open.add(key)
-
-    # nothing to do once a bar: backtrader's per-bar hooks (a loop over child analyzers, none here,
-    # and a call to ``next`` / ``notify_fund``) replaced by empty ones
-    def _skip(self, *args: object) -> None:
-        pass
-
-    _next = _prenext = _nextstart = _notify_fund = _notify_cashvalue = _skip
 
     def stop(self) -> None:
         self.rets.update(trade_stats(self._net, self._gross, self._bars))
