@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from btedge.metrics.performance import ARRAY_FIGURES
 from btedge.vector.bars import Bars, bars_from_frame
 from btedge.vector.engine import attach_frame, signals_for, simulate_signals, strategy_params, trade_arrays
 from btedge.vector.returns import bar_stamps
@@ -63,7 +64,7 @@ def _number(value: Any) -> float:
 
 #: A sweep's metrics, in ``run_task``'s order: the Performance figures (:data:`PERFORMANCE_FIGURES`)
 #: then those of each backtest's own arrays.
-PERFORMANCE_FIGURES = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar")
+PERFORMANCE_FIGURES = tuple(key for key in ARRAY_FIGURES if key != "periods")
 METRIC_KEYS = (*PERFORMANCE_FIGURES, "exposure", "n_trades", "win_rate", "profit_factor", "turnover",
                "periods_per_year", "bars")
 #: Figures not defined without periods per year (fewer than 3 periods, none given).
