@@ -367,32 +367,32 @@ def _shared_dir(size: int) -> str:
     return tempfile.mkdtemp(prefix="btedge-sweep-", dir=base)
 
 
-def _shared_returns(tasks: Sequence[Task], groups: Sequence[Sequence[Task]], job: _Job,
+def _shared_returns(groups: Sequence[Sequence[Task]], job: _Job,
                     folder: str) -> tuple[dict[int, np.ndarray], list[tuple[str, int] | None]]:
     """Per window, a (tasks × periods) .npy file in ``folder`` mapped here, and where each group
     writes its rows; a window without periods is sent back by pickling (None)."""
     from btedge.vector.sweep import window_periods
 
     counts: dict[int, int] = {}
-    for task in tasks:
-        counts[task.window.window_id] = counts.get(task.window.window_id, 0) + 1
+    for group in groups:
+        counts[group[0].window.window_id] = counts.get(group[0].window.window_id, 0) + len(group)
+    paths: dict[int, str | None] = {}
     matrices: dict[int, np.ndarray] = {}
     places: list[tuple[str, int] | None] = []
     rows: dict[int, int] = {}
     for group in groups:
         window = group[0].window
         wid = window.window_id
-        if wid not in matrices:
+        if wid not in paths:
             periods = len(window_periods(job.frames, window))
-            if periods == 0:
-                matrices[wid] = None  # type: ignore[assignment]
-            else:
-                path = os.path.join(folder, f"window{wid}.npy")
-                matrices[wid] = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=(counts[wid], periods))
+            paths[wid] = os.path.join(folder, f"window{wid}.npy") if periods else None
+            if paths[wid] is not None:
+                matrices[wid] = np.lib.format.open_memmap(paths[wid], mode="w+", dtype=float,
+                                                          shape=(counts[wid], periods)).view(np.ndarray)
             rows[wid] = 0
-        places.append(None if matrices[wid] is None else (os.path.join(folder, f"window{wid}.npy"), rows[wid]))
+        places.append(None if paths[wid] is None else (paths[wid], rows[wid]))
         rows[wid] += len(group)
-    return {wid: m.view(np.ndarray) for wid, m in matrices.items() if m is not None}, places
+    return matrices, places
 
 
 def _vector_windows(tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[Any]:
@@ -418,10 +418,9 @@ def _vector_windows(tasks: Sequence[Task], job: _Job, mode: str) -> Iterable[Any
     # whole windows where there are enough to keep the processes busy (what a strategy computes
     # once per window, e.g. an ML strategy's folds, is computed once), else windows cut in pieces
     groups = window_groups(tasks, -(-workers // n_windows))
-    size = sum(task.window.stop - task.window.start for task in tasks) * 8
-    folder = _shared_dir(size)
+    folder = _shared_dir(work * 8)
     try:
-        shared, places = _shared_returns(tasks, groups, job, folder)
+        shared, places = _shared_returns(groups, job, folder)
         with ProcessPoolExecutor(max_workers=min(workers, len(groups)), initializer=_init_worker,
                                  initargs=initargs) as pool:
             pieces = [pool.submit(_vector_in_worker, group, place) for group, place in zip(groups, places)]
