@@ -102,7 +102,8 @@ def window_matrix(result: SweepResult, window_id: int) -> np.ndarray:
     if block is None:
         return window_returns(result, window_id).to_numpy(dtype=float)
     matrix = block[2].T
-    return np.where(np.isnan(matrix), 0.0, matrix) if np.isnan(matrix).any() else matrix
+    gaps = np.isnan(matrix)
+    return np.where(gaps, 0.0, matrix) if gaps.any() else matrix
 
 
 def _blocks_for(n_obs: int, wanted: int) -> int:
