@@ -324,7 +324,7 @@ def main() -> None:
                                           "e.g. from git archive of an older commit")
     args = parser.parse_args()
     base, source = source_bars()
-    print(f"bars tiled from {source}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+    print(f"bars tiled from {source}; load average {_load()}; "
           f"{os.cpu_count()} cores; vectorbt {vbt.__version__ if vbt else 'not importable'}; "
           f"backtesting.py {backtesting.__version__ if backtesting else 'not importable'}")
     parts = args.parts.split(",")
@@ -338,7 +338,7 @@ def main() -> None:
         if len(phases) > 1:
             print("  medians of " + str(len(phases)) + " runs: " + ", ".join(
                 f"{key} {statistics.median(p[key] for p in phases):.1f} s" for key in phases[0]))
-    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at the end: {_load()}")
 
 
 if __name__ == "__main__":
