@@ -482,18 +482,17 @@ def _runs_table(tasks: Sequence[Task], metrics: Mapping[int, Mapping[str, float]
                 index: pd.DatetimeIndex) -> pd.DataFrame:
     """One row per task: its ids, window, params and metrics (column by column: a key a task
     lacks is NaN, as in a frame of row dicts)."""
-    columns: dict[str, list[Any]] = {name: [] for name in
-                                     ("task_id", "param_id", "window_id", "lookback", "offset", "start", "end")}
+    fixed = ("task_id", "param_id", "window_id", "lookback", "offset", "start", "end")
+    columns: dict[str, list[Any]] = {name: [] for name in fixed}
     stamps: dict[int, tuple[Any, Any]] = {}
-    for task in tasks:
+    for row, task in enumerate(tasks):
         w = task.window
         if w.window_id not in stamps:
             stamps[w.window_id] = (index[w.start], index[w.stop - 1])
-        for name, value in zip(columns, (task.task_id, task.param_id, w.window_id,
-                                         w.lookback if w.lookback is not None else -1, w.offset,
-                                         *stamps[w.window_id])):
+        for name, value in zip(fixed, (task.task_id, task.param_id, w.window_id,
+                                       w.lookback if w.lookback is not None else -1, w.offset,
+                                       *stamps[w.window_id])):
             columns[name].append(value)
-    for row, task in enumerate(tasks):
         for source in (task.params, metrics[task.task_id].items()):
             for name, value in source:
                 if name not in columns:
