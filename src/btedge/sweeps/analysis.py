@@ -76,12 +76,12 @@ def _window_block(result: SweepResult, window_id: int) -> tuple[pd.DatetimeIndex
     """(index, param ids, N×T returns in param id order) of one window when the sweep keeps them
     as one array (the vector engine), else None."""
     rows = result.runs[result.runs["window_id"] == window_id]
-    order = np.argsort(rows["param_id"].to_numpy(), kind="stable")
-    ids = rows.index.to_numpy()[order]
-    block = result.returns.matrix(ids) if hasattr(result.returns, "matrix") else None
+    param_ids = rows["param_id"].to_numpy()
+    order = np.argsort(param_ids, kind="stable")
+    block = result.returns.matrix(rows.index.to_numpy()[order]) if hasattr(result.returns, "matrix") else None
     if block is None:
         return None
-    return block[0], rows["param_id"].to_numpy()[order], block[1]
+    return block[0], param_ids[order], block[1]
 
 
 def window_returns(result: SweepResult, window_id: int) -> pd.DataFrame:
