@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from btedge.models.explain import (
     completeness_gap,
@@ -22,12 +21,7 @@ from btedge.models.spec import ModelSpec, build_model
 F, L, PLANTED = 6, 8, 2
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n: int = 600, seed: int = 0):

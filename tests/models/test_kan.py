@@ -13,13 +13,7 @@ from btedge.testkit import assert_modes_agree, assert_no_lookahead
 from tests.support.btc import btc
 from tests.support.planted_bars import positive_control
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_cubic_bases_sum_to_one_inside_the_grid_and_vanish_far_outside():

@@ -18,13 +18,7 @@ from btedge.models.xgb_model import TreeTable
 from btedge.testkit import assert_modes_agree, assert_no_lookahead
 from tests.support.btc import btc
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _booster(depth: int, rounds: int, seed: int = 0) -> tuple[xgb.Booster, np.ndarray]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from btedge.indicators.ml import EnsembleSignal
 from btedge.models.features import sequence_windows
@@ -17,12 +16,7 @@ from tests.support.planted_bars import positive_control
 L, K = 8, 150  # window length; bar of the planted extreme
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _series_and_planted(n: int = 200):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.metrics import balanced_accuracy_score
 
 from btedge.indicators.regime import HMMRegime, MarkovRegime
@@ -14,13 +13,7 @@ from btedge.indicators.stacked import StackedSignal
 from btedge.testkit import indicator_lines
 from tests.support.planted_bars import planted_ohlcv
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def planted_regimes(n: int = 1200, seed: int = 0, calm: float = 0.001, volatile: float = 0.004):
