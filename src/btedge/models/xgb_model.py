@@ -68,7 +68,8 @@ class TreeTable:
         gbm = learner["gradient_booster"]["model"]
         trees = gbm["trees"]
         sizes = np.array([len(t["left_children"]) for t in trees])
-        offset = np.repeat(np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+        self.roots = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # each tree's first node
+        offset = np.repeat(self.roots, sizes)
         left = np.concatenate([np.asarray(t["left_children"], dtype=np.int64) for t in trees])
         right = np.concatenate([np.asarray(t["right_children"], dtype=np.int64) for t in trees])
         node = np.arange(left.size)
@@ -79,7 +80,6 @@ class TreeTable:
         self.default_left = np.concatenate([np.asarray(t["default_left"], dtype=bool) for t in trees])
         group = np.asarray(gbm["tree_info"], dtype=np.int64)
         rounds = len(trees) // max(self.n_class, 1)
-        self.roots = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         # class k's trees in tree order, as a (classes, rounds) gather of the leaves
         self.by_class = np.stack([np.flatnonzero(group == k) for k in range(self.n_class)]) if rounds else \
             np.zeros((self.n_class, 0), dtype=np.int64)
