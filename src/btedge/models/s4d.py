@@ -46,7 +46,7 @@ from scipy.special import erf
 from torch import nn
 
 from btedge.models.spec import ModelSpec
-from btedge.models.torch_models import N_CLASSES, TorchClassifier, inference_threads, is_sliding
+from btedge.models.torch_models import N_CLASSES, TorchClassifier, inference_threads, is_sliding, softmax
 
 log = logging.getLogger(__name__)
 INITS = ("lin", "inv")
@@ -223,11 +223,6 @@ class S4DStream:
         return self.dec_w @ u + self.dec_b
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 class S4DClassifier(TorchClassifier):
     """S4D behind the fold-model contract (training, early stopping, refit and persistence of
     :class:`~btedge.models.torch_models.TorchClassifier`); ``predict`` of consecutive single
@@ -259,7 +254,7 @@ class S4DClassifier(TorchClassifier):
         X = np.asarray(X, dtype=np.float64)
         with torch.no_grad(), inference_threads():
             if len(X) == 1:
-                return _softmax(self._stream_window(X[0]))[None]
+                return softmax(self._stream_window(X[0]))[None]
             net = self._inference_net()
             x = torch.as_tensor(X)
             logits = net.forward_sliding(x) if is_sliding(X) and X.shape[1] >= net.receptive_field else net(x)
