@@ -137,6 +137,17 @@ def step_latencies(feats, labels, train: int, repeats: int,
                  **cnn_paths(fitted["cnn"], feats, train, repeats, bars)}
 
 
+def interleaved(paths: dict, inputs, repeats: int) -> dict[str, Clock]:
+    """Time every path on every input, the paths interleaved ``repeats`` times: one Clock a path."""
+    out = {k: Clock() for k in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            for x in inputs:
+                with out[name]:
+                    fn(x)
+    return out
+
+
 def xgb_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]:
     """XGBoost single-row prediction paths on the fold's scaled rows; all must give equal outputs."""
     booster = f.model.booster
@@ -159,13 +170,7 @@ def xgb_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]
     for name, fn in paths.items():
         if not all(np.array_equal(fn(x), paths["inplace_predict"](x)) for x in rows[:50]):
             raise AssertionError(f"xgboost path {name} gives other outputs than inplace_predict")
-    out = {k: Clock() for k in paths}
-    for _ in range(repeats):
-        for name, fn in paths.items():
-            for x in rows:
-                with out[name]:
-                    fn(x)
-    return out
+    return interleaved(paths, rows, repeats)
 
 
 def torch_cnn_predict(model: TorchClassifier, X: np.ndarray) -> np.ndarray:
@@ -186,13 +191,7 @@ def cnn_paths(f, feats, train: int, repeats: int, bars: int) -> dict[str, Clock]
         e = np.exp(z - z.max())
         if not np.allclose(e / e.sum(), paths["cnn_torch_float64"](w)[0], rtol=0, atol=1e-12):
             raise AssertionError("NumpyCNN differs from the torch CNN by more than 1e-12")
-    out = {k: Clock() for k in paths}
-    for _ in range(repeats):
-        for name, fn in paths.items():
-            for w in windows:
-                with out[name]:
-                    fn(w)
-    return out
+    return interleaved(paths, windows, repeats)
 
 
 def s4d_costs(repeats: int, context: int = 1000, n_features: int = 18) -> dict[str, list[float]]:
